@@ -1,0 +1,7 @@
+// Everything in mproc.
+#pragma once
+
+#include <mproc/error.hpp>
+#include <mproc/init.hpp>
+#include <mproc/process.hpp>
+#include <mproc/start_method.hpp>

@@ -1,0 +1,25 @@
+// A started child as the platform sees it: how to wait for it and how to end it.
+#pragma once
+
+#include <chrono>
+#include <optional>
+
+namespace mproc::detail {
+
+class child_handle {
+ public:
+  virtual ~child_handle() = default;
+
+  virtual int pid() const noexcept = 0;
+
+  /// Waits at most `timeout` (empty: without limit) for the child to end and
+  /// returns its exit code (-N for signal N) once it has. Safe from any thread.
+  virtual std::optional<int> wait(std::optional<std::chrono::nanoseconds> timeout) = 0;
+
+  /// SIGTERM on POSIX; no effect once the child has ended.
+  virtual void terminate() = 0;
+  /// SIGKILL on POSIX; no effect once the child has ended.
+  virtual void kill() = 0;
+};
+
+}  // namespace mproc::detail

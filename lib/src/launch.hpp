@@ -1,0 +1,41 @@
+// Starting children: one function per start method, implemented per platform.
+#pragma once
+
+#include "child_handle.hpp"
+
+#include <functional>
+#include <memory>
+#include <string>
+
+namespace mproc::detail {
+
+struct launch_request {
+  /// The encoded child_payload (spawn and forkserver).
+  std::string payload;
+  /// What a forked child runs (fork); it ends the child and never returns.
+  std::function<void()> run_in_fork;
+  bool daemon = false;
+};
+
+std::unique_ptr<child_handle> launch_spawn(const launch_request& request);
+std::unique_ptr<child_handle> launch_fork(const launch_request& request);
+std::unique_ptr<child_handle> launch_forkserver(const launch_request& request);
+
+/// Writes out what the C and C++ standard streams hold, so that a child does not
+/// print the parent's buffered output a second time.
+void flush_standard_streams() noexcept;
+
+/// This process's id.
+int current_pid() noexcept;
+
+/// Reads the payload a spawned child was given; `channel` is the text after the
+/// marker argument. Throws serialization_error or process_error.
+std::string read_spawn_payload(const std::string& channel);
+
+/// Serves fork requests until the parent goes away; never returns.
+[[noreturn]] void run_forkserver(const std::string& channel);
+
+/// Ends this process at once with `code`, after flushing the standard streams.
+[[noreturn]] void exit_now(int code) noexcept;
+
+}  // namespace mproc::detail

@@ -1,0 +1,158 @@
+#include "file_descriptor.hpp"
+
+#include "../payload.hpp"
+
+#include <mproc/error.hpp>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+namespace mproc::detail::posix {
+
+void unique_fd::reset(int fd) noexcept {
+  // Never retry close() on EINTR: on Linux the descriptor is already gone.
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = fd;
+}
+
+void throw_errno(const std::string& what) {
+  throw process_error(what + ": " + std::strerror(errno));
+}
+
+std::pair<unique_fd, unique_fd> socket_pair() {
+  int fds[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) throw_errno("socketpair");
+  return {unique_fd(fds[0]), unique_fd(fds[1])};
+}
+
+bool write_all(int fd, std::string_view bytes) {
+  while (!bytes.empty()) {
+    // send() with MSG_NOSIGNAL, so that a peer that died gives EPIPE, not SIGPIPE.
+    ssize_t n = ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+    if (n < 0 && errno == ENOTSOCK) n = ::write(fd, bytes.data(), bytes.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EPIPE || errno == ECONNRESET) return false;
+      throw_errno("write");
+    }
+    bytes.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return true;
+}
+
+bool read_exact(int fd, void* buffer, std::size_t size) {
+  auto* out = static_cast<char*>(buffer);
+  while (size > 0) {
+    const ssize_t n = ::read(fd, out, size);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == ECONNRESET) return false;
+      throw_errno("read");
+    }
+    if (n == 0) return false;
+    out += n;
+    size -= static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+bool write_frame(int fd, std::string_view bytes) {
+  const std::uint32_t magic = frame_magic;
+  const std::uint64_t size = bytes.size();
+  char head[sizeof magic + sizeof size];
+  std::memcpy(head, &magic, sizeof magic);
+  std::memcpy(head + sizeof magic, &size, sizeof size);
+  return write_all(fd, std::string_view(head, sizeof head)) && write_all(fd, bytes);
+}
+
+std::string read_frame(int fd) {
+  std::uint32_t magic = 0;
+  std::uint64_t size = 0;
+  if (!read_exact(fd, &magic, sizeof magic)) throw eof_error("the sender closed the channel");
+  if (magic != frame_magic) throw serialization_error("corrupt message: it does not start with mproc's frame mark");
+  if (!read_exact(fd, &size, sizeof size)) throw eof_error("the sender closed the channel in a message");
+  if (size > max_payload_size) throw serialization_error("corrupt message: length " + std::to_string(size));
+  std::string bytes(size, '\0');
+  if (!read_exact(fd, bytes.data(), size)) throw eof_error("the sender closed the channel in a message");
+  return bytes;
+}
+
+}  // namespace mproc::detail::posix
+
+#include <poll.h>
+
+namespace mproc::detail::posix {
+
+bool wait_readable(int fd, std::optional<std::chrono::nanoseconds> timeout) {
+  using clock = std::chrono::steady_clock;
+  const auto deadline = timeout ? clock::now() + *timeout : clock::time_point::max();
+  for (;;) {
+    int wait_ms = -1;
+    if (timeout) {
+      const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - clock::now());
+      wait_ms = static_cast<int>(std::clamp<std::int64_t>(left.count(), 0, 1 << 30));
+    }
+    pollfd entry{fd, POLLIN, 0};
+    const int ready = ::poll(&entry, 1, wait_ms);
+    if (ready > 0) return true;
+    if (ready < 0 && errno != EINTR) throw_errno("poll");
+    if (timeout && clock::now() >= deadline) return false;
+  }
+}
+
+}  // namespace mproc::detail::posix
+
+namespace mproc::detail::posix {
+
+bool send_fd(int socket, int fd) {
+  char byte = 'F';
+  iovec data{&byte, 1};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr message{};
+  message.msg_iov = &data;
+  message.msg_iovlen = 1;
+  message.msg_control = control;
+  message.msg_controllen = sizeof control;
+  cmsghdr* header = CMSG_FIRSTHDR(&message);
+  header->cmsg_level = SOL_SOCKET;
+  header->cmsg_type = SCM_RIGHTS;
+  header->cmsg_len = CMSG_LEN(sizeof(int));
+  std::memcpy(CMSG_DATA(header), &fd, sizeof fd);
+  for (;;) {
+    if (::sendmsg(socket, &message, MSG_NOSIGNAL) == 1) return true;
+    if (errno == EINTR) continue;
+    if (errno == EPIPE || errno == ECONNRESET) return false;
+    throw_errno("sendmsg");
+  }
+}
+
+unique_fd receive_fd(int socket) {
+  char byte = 0;
+  iovec data{&byte, 1};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr message{};
+  message.msg_iov = &data;
+  message.msg_iovlen = 1;
+  message.msg_control = control;
+  message.msg_controllen = sizeof control;
+  ssize_t n;
+  do {
+    n = ::recvmsg(socket, &message, MSG_CMSG_CLOEXEC);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0 && errno == ECONNRESET) return {};
+  if (n < 0) throw_errno("recvmsg");
+  if (n == 0) return {};
+  cmsghdr* header = CMSG_FIRSTHDR(&message);
+  if (header == nullptr || header->cmsg_type != SCM_RIGHTS) {
+    throw serialization_error("corrupt request: a descriptor was expected");
+  }
+  int fd = -1;
+  std::memcpy(&fd, CMSG_DATA(header), sizeof fd);
+  return unique_fd(fd);
+}
+
+}  // namespace mproc::detail::posix

@@ -1,0 +1,21 @@
+// The thread that starts every child.
+//
+// Linux sends a child's PR_SET_PDEATHSIG signal when the *thread* that forked it
+// ends, not when the parent process ends. Children started from a short-lived
+// worker thread would be killed with it; so every fork happens on one thread
+// that lives as long as the process.
+#pragma once
+
+#include <functional>
+
+namespace mproc::detail::posix {
+
+/// Runs `job` on the launcher thread and waits for it; rethrows its exception.
+void run_on_launcher_thread(const std::function<void()>& job);
+
+/// Asks for `signal` when the parent (the launcher thread) ends; to be called in
+/// a new child, before anything else. Ends the child at once if the parent is
+/// already gone.
+void set_death_signal(int signal, int parent_pid) noexcept;
+
+}  // namespace mproc::detail::posix

@@ -1,0 +1,346 @@
+#include <mproc/process.hpp>
+
+#include "launch.hpp"
+#include "payload.hpp"
+#include "runtime.hpp"
+
+#include <boost/core/demangle.hpp>
+
+#include <cstdlib>
+#include <map>
+#include <ostream>
+#include <sstream>
+#include <thread>
+
+namespace mproc {
+namespace detail {
+namespace {
+
+std::string identity_name(const std::vector<int>& identity) {
+  std::string name = "Process-";
+  for (std::size_t i = 0; i < identity.size(); ++i) {
+    if (i > 0) name += ':';
+    name += std::to_string(identity[i]);
+  }
+  return name;
+}
+
+std::map<std::string, process_class>& process_classes() {
+  static std::map<std::string, process_class> classes;
+  return classes;
+}
+
+void finish_children_at_exit() { runtime::get().finish_children(); }
+
+}  // namespace
+
+void register_process_class(const std::type_info& type, process_class how) {
+  process_classes()[type.name()] = std::move(how);
+}
+
+const process_class* find_process_class(const std::string& mangled_name) {
+  auto found = process_classes().find(mangled_name);
+  return found == process_classes().end() ? nullptr : &found->second;
+}
+
+void ensure_exit_handler() {
+  static const bool registered = [] {
+    std::atexit(finish_children_at_exit);
+    return true;
+  }();
+  (void)registered;
+}
+
+}  // namespace detail
+
+struct process::state {
+  std::string name;
+  std::vector<int> identity;
+  bool daemon = false;
+  std::optional<start_method> method;
+  std::optional<detail::target_call> target;
+  std::shared_ptr<detail::started_child> child;
+  bool closed = false;
+  bool is_self = false;  // this object is the running process itself (in its child)
+};
+
+// Gives the child-side code access to the protected run() and the private state.
+struct detail::process_access {
+  static void run(process& p) { p.run(); }
+  static process::state& state_of(process& p) { return *p.state_; }
+};
+
+process::process() : process(process_options{}) {}
+
+process::process(process_options options) : state_(std::make_unique<state>()) {
+  state_->identity = detail::runtime::get().next_child_identity();
+  state_->name = options.name.empty() ? detail::identity_name(state_->identity) : std::move(options.name);
+  state_->daemon = options.daemon.value_or(false);
+  state_->method = options.method;
+}
+
+process::process(process&&) noexcept = default;
+process& process::operator=(process&&) noexcept = default;
+process::~process() = default;
+
+void process::set_target(detail::target_call call) { state_->target = std::move(call); }
+
+void process::run() {
+  if (state_->target) state_->target->run_here();
+}
+
+namespace {
+
+[[noreturn]] void fail(const std::string& name, const std::string& what) {
+  throw process_error("process '" + name + "': " + what);
+}
+
+void require_open(const std::string& name, bool closed) {
+  if (closed) fail(name, "the process object is closed");
+}
+
+}  // namespace
+
+std::string encode_call(detail::target_call* target, const std::string& name) {
+  if (target == nullptr) return {};
+  if (!target->encode) fail(name, "cannot be started by spawn or forkserver: " + target->why_not_encodable);
+  std::ostringstream bytes;
+  {
+    detail::output_archive out(bytes);
+    target->encode(out);
+  }
+  return std::move(bytes).str();
+}
+
+void process::start() {
+  auto& st = *state_;
+  require_open(st.name, st.closed);
+  if (st.is_self) fail(st.name, "a process cannot start itself");
+  if (st.child) fail(st.name, "processes can only be started once");
+  detail::runtime& rt = detail::runtime::get();
+  if (rt.self().daemon) fail(st.name, "daemonic processes are not allowed to have children");
+  rt.reap_finished();
+  detail::ensure_exit_handler();
+
+  const start_method method = st.method.value_or(rt.default_method);
+  detail::launch_request request;
+  request.daemon = st.daemon;
+  detail::child_identity who{st.name, st.daemon, st.identity, rt.self()};
+  if (method == start_method::fork) {
+    request.run_in_fork = [this, who] {
+      detail::runtime::become_child(who);
+      state_->is_self = true;
+      state_->child.reset();
+      detail::exit_now(detail::run_child_body([this] { run(); }));
+    };
+  } else {
+    if (!rt.initialized) {
+      fail(st.name, "mproc::init(argc, argv) must be called at the start of main() before "
+                    "starting a process with the " + std::string(to_string(method)) + " method");
+    }
+    detail::child_payload payload;
+    payload.name = st.name;
+    payload.daemon = st.daemon;
+    payload.identity = st.identity;
+    payload.parent_name = who.parent.name;
+    payload.parent_pid = who.parent.pid;
+    payload.method = static_cast<int>(rt.default_method);
+    if (typeid(*this) != typeid(process)) {
+      const auto* how = detail::find_process_class(typeid(*this).name());
+      const std::string type = boost::core::demangle(typeid(*this).name());
+      if (how == nullptr) {
+        fail(st.name, type + " is a subclass of mproc::process that spawn and forkserver children cannot "
+                      "rebuild: add MPROC_REGISTER_PROCESS(" + type + ") to a .cpp file, or use start_method::fork");
+      }
+      payload.class_name = typeid(*this).name();
+      std::ostringstream bytes;
+      {
+        detail::output_archive out(bytes);
+        how->encode(*this, out);
+      }
+      payload.class_state = std::move(bytes).str();
+    }
+    payload.call = encode_call(st.target ? &*st.target : nullptr, st.name);
+    request.payload = detail::encode_payload(payload);
+  }
+
+  auto child = std::make_shared<detail::started_child>();
+  child->name = st.name;
+  child->daemon = st.daemon;
+  switch (method) {
+    case start_method::spawn: child->handle = detail::launch_spawn(request); break;
+    case start_method::fork: child->handle = detail::launch_fork(request); break;
+    case start_method::forkserver: child->handle = detail::launch_forkserver(request); break;
+  }
+  st.child = child;
+  rt.add_child(std::move(child));
+}
+
+void process::join() { join_for(std::chrono::nanoseconds::max()); }
+
+bool process::join_for(std::chrono::nanoseconds timeout) {
+  auto& st = *state_;
+  require_open(st.name, st.closed);
+  if (st.is_self) fail(st.name, "a process cannot join itself");
+  if (!st.child) fail(st.name, "can only join a started process");
+  std::optional<std::chrono::nanoseconds> limit;
+  if (timeout != std::chrono::nanoseconds::max()) limit = std::max(timeout, std::chrono::nanoseconds{0});
+  const bool ended = st.child->handle->wait(limit).has_value();
+  if (ended) detail::runtime::get().reap_finished();
+  return ended;
+}
+
+void process::terminate() {
+  require_open(state_->name, state_->closed);
+  if (state_->child) state_->child->handle->terminate();
+}
+
+void process::kill() {
+  require_open(state_->name, state_->closed);
+  if (state_->child) state_->child->handle->kill();
+}
+
+bool process::is_alive() const {
+  require_open(state_->name, state_->closed);
+  if (state_->is_self) return true;
+  if (!state_->child) return false;
+  return !state_->child->handle->wait(std::chrono::nanoseconds{0}).has_value();
+}
+
+std::optional<int> process::exitcode() const {
+  require_open(state_->name, state_->closed);
+  if (!state_->child || state_->is_self) return std::nullopt;
+  return state_->child->handle->wait(std::chrono::nanoseconds{0});
+}
+
+int process::pid() const {
+  require_open(state_->name, state_->closed);
+  if (state_->is_self) return detail::current_pid();
+  return state_->child ? state_->child->handle->pid() : 0;
+}
+
+std::string process::name() const { return state_->name; }
+
+void process::set_name(std::string name) { state_->name = std::move(name); }
+
+bool process::daemon() const { return state_->daemon; }
+
+void process::set_daemon(bool daemon) {
+  require_open(state_->name, state_->closed);
+  if (state_->child) fail(state_->name, "the daemon flag cannot be changed after start()");
+  state_->daemon = daemon;
+}
+
+void process::close() {
+  auto& st = *state_;
+  if (st.closed) return;
+  if (st.child && !st.child->handle->wait(std::chrono::nanoseconds{0})) {
+    fail(st.name, "cannot close a process that is still running; join() or terminate() it first");
+  }
+  st.child.reset();
+  st.target.reset();
+  st.closed = true;
+}
+
+std::ostream& operator<<(std::ostream& out, const process& p) {
+  auto& st = detail::process_access::state_of(const_cast<process&>(p));
+  out << "<process name='" << st.name << "'";
+  if (st.closed) return out << " closed>";
+  if (!st.child && !st.is_self) {
+    out << " initial";
+  } else if (auto code = p.exitcode()) {
+    out << " pid=" << p.pid() << " stopped";
+    if (*code < 0) {
+      out << "[signal " << -*code << "]";
+    } else if (*code > 0) {
+      out << " exitcode=" << *code;
+    }
+  } else {
+    out << " pid=" << p.pid() << " started";
+  }
+  if (st.daemon) out << " daemon";
+  return out << ">";
+}
+
+process_info current_process() { return detail::runtime::get().self(); }
+
+std::optional<process_info> parent_process() { return detail::runtime::get().parent(); }
+
+std::vector<process_info> active_children() { return detail::runtime::get().active_children(); }
+
+unsigned cpu_count() noexcept { return std::max(1u, std::thread::hardware_concurrency()); }
+
+namespace detail {
+
+void encode_call_head(output_archive& out, call_entry entry, std::uintptr_t target) {
+  out(locate_code(reinterpret_cast<std::uintptr_t>(entry)), target != 0);
+  if (target != 0) out(locate_code(target));
+}
+
+namespace {
+
+// The inverse of make_target_call's encode: finds the entry and target in this
+// run of the program and lets the entry read the arguments and make the call.
+target_call decode_call(std::string bytes) {
+  target_call call;
+  call.run_here = [bytes = std::move(bytes)] {
+    std::istringstream stream(bytes);
+    input_archive in(stream);
+    code_address entry;
+    code_address target;
+    bool has_target = false;
+    try {
+      in(entry, has_target);
+      if (has_target) in(target);
+    } catch (const cereal::Exception& e) {
+      throw serialization_error(std::string("the target's description is corrupt: ") + e.what());
+    }
+    auto* run_entry = reinterpret_cast<call_entry>(resolve_code(entry));
+    const std::uintptr_t target_address = has_target ? resolve_code(target) : 0;
+    try {
+      run_entry(target_address, in);
+    } catch (const cereal::Exception& e) {
+      throw serialization_error(std::string("cannot decode the target's arguments: ") + e.what());
+    }
+  };
+  return call;
+}
+
+}  // namespace
+
+int run_payload(const child_payload& payload) {
+  runtime::get().default_method = static_cast<start_method>(payload.method);
+  const child_identity who{payload.name, payload.daemon, payload.identity,
+                           process_info{payload.parent_name, payload.parent_pid, false}};
+  runtime::become_child(who);
+  std::unique_ptr<process> self;
+  return run_child_body([&] {
+    if (payload.class_name.empty()) {
+      self = std::make_unique<process>();
+    } else {
+      const process_class* how = find_process_class(payload.class_name);
+      if (how == nullptr) {
+        throw process_error("the process class " + boost::core::demangle(payload.class_name.c_str()) +
+                            " is not registered in this program (MPROC_REGISTER_PROCESS)");
+      }
+      std::istringstream stream(payload.class_state);
+      input_archive in(stream);
+      try {
+        self = how->make(in);
+      } catch (const cereal::Exception& e) {
+        throw serialization_error(std::string("cannot decode the process object: ") + e.what());
+      }
+    }
+    runtime::become_child(who);  // constructing the object above counted a child
+    auto& st = process_access::state_of(*self);
+    st.name = payload.name;
+    st.identity = payload.identity;
+    st.daemon = payload.daemon;
+    st.is_self = true;
+    if (!payload.call.empty()) st.target = decode_call(payload.call);
+    process_access::run(*self);
+  });
+}
+
+}  // namespace detail
+}  // namespace mproc
