@@ -16,10 +16,17 @@ namespace mproc {
 namespace detail {
 namespace {
 
-std::string identity_name(const std::vector<int>& identity) {
-  std::string name = "Process-";
+// Python's default names: the class name, then the identity ("Process-1:2",
+// "my_process-3").
+std::string default_name(const std::type_info& type, const std::vector<int>& identity) {
+  std::string name = "Process";
+  if (type != typeid(process)) {
+    name = boost::core::demangle(type.name());
+    name = name.substr(0, name.find('<'));
+    if (const auto colons = name.rfind("::"); colons != std::string::npos) name = name.substr(colons + 2);
+  }
   for (std::size_t i = 0; i < identity.size(); ++i) {
-    if (i > 0) name += ':';
+    name += i == 0 ? '-' : ':';
     name += std::to_string(identity[i]);
   }
   return name;
@@ -74,7 +81,7 @@ process::process() : process(process_options{}) {}
 
 process::process(process_options options) : state_(std::make_unique<state>()) {
   state_->identity = detail::runtime::get().next_child_identity();
-  state_->name = options.name.empty() ? detail::identity_name(state_->identity) : std::move(options.name);
+  state_->name = std::move(options.name);  // empty: the default name, see name()
   state_->daemon = options.daemon.value_or(false);
   state_->method = options.method;
 }
@@ -114,18 +121,19 @@ std::string encode_call(detail::target_call* target, const std::string& name) {
 
 void process::start() {
   auto& st = *state_;
-  require_open(st.name, st.closed);
-  if (st.is_self) fail(st.name, "a process cannot start itself");
-  if (st.child) fail(st.name, "processes can only be started once");
+  const std::string name = this->name();
+  require_open(name, st.closed);
+  if (st.is_self) fail(name, "a process cannot start itself");
+  if (st.child) fail(name, "processes can only be started once");
   detail::runtime& rt = detail::runtime::get();
-  if (rt.self().daemon) fail(st.name, "daemonic processes are not allowed to have children");
+  if (rt.self().daemon) fail(name, "daemonic processes are not allowed to have children");
   rt.reap_finished();
   detail::ensure_exit_handler();
 
   const start_method method = st.method.value_or(rt.default_method);
   detail::launch_request request;
   request.daemon = st.daemon;
-  detail::child_identity who{st.name, st.daemon, st.identity, rt.self()};
+  detail::child_identity who{name, st.daemon, st.identity, rt.self()};
   if (method == start_method::fork) {
     request.run_in_fork = [this, who] {
       detail::runtime::become_child(who);
@@ -135,11 +143,11 @@ void process::start() {
     };
   } else {
     if (!rt.initialized) {
-      fail(st.name, "mproc::init(argc, argv) must be called at the start of main() before "
+      fail(name, "mproc::init(argc, argv) must be called at the start of main() before "
                     "starting a process with the " + std::string(to_string(method)) + " method");
     }
     detail::child_payload payload;
-    payload.name = st.name;
+    payload.name = name;
     payload.daemon = st.daemon;
     payload.identity = st.identity;
     payload.parent_name = who.parent.name;
@@ -149,7 +157,7 @@ void process::start() {
       const auto* how = detail::find_process_class(typeid(*this).name());
       const std::string type = boost::core::demangle(typeid(*this).name());
       if (how == nullptr) {
-        fail(st.name, type + " is a subclass of mproc::process that spawn and forkserver children cannot "
+        fail(name, type + " is a subclass of mproc::process that spawn and forkserver children cannot "
                       "rebuild: add MPROC_REGISTER_PROCESS(" + type + ") to a .cpp file, or use start_method::fork");
       }
       payload.class_name = typeid(*this).name();
@@ -160,12 +168,12 @@ void process::start() {
       }
       payload.class_state = std::move(bytes).str();
     }
-    payload.call = encode_call(st.target ? &*st.target : nullptr, st.name);
+    payload.call = encode_call(st.target ? &*st.target : nullptr, name);
     request.payload = detail::encode_payload(payload);
   }
 
   auto child = std::make_shared<detail::started_child>();
-  child->name = st.name;
+  child->name = name;
   child->daemon = st.daemon;
   switch (method) {
     case start_method::spawn: child->handle = detail::launch_spawn(request); break;
@@ -180,9 +188,9 @@ void process::join() { join_for(std::chrono::nanoseconds::max()); }
 
 bool process::join_for(std::chrono::nanoseconds timeout) {
   auto& st = *state_;
-  require_open(st.name, st.closed);
-  if (st.is_self) fail(st.name, "a process cannot join itself");
-  if (!st.child) fail(st.name, "can only join a started process");
+  require_open(name(), st.closed);
+  if (st.is_self) fail(name(), "a process cannot join itself");
+  if (!st.child) fail(name(), "can only join a started process");
   std::optional<std::chrono::nanoseconds> limit;
   if (timeout != std::chrono::nanoseconds::max()) limit = std::max(timeout, std::chrono::nanoseconds{0});
   const bool ended = st.child->handle->wait(limit).has_value();
@@ -191,43 +199,46 @@ bool process::join_for(std::chrono::nanoseconds timeout) {
 }
 
 void process::terminate() {
-  require_open(state_->name, state_->closed);
+  require_open(name(), state_->closed);
   if (state_->child) state_->child->handle->terminate();
 }
 
 void process::kill() {
-  require_open(state_->name, state_->closed);
+  require_open(name(), state_->closed);
   if (state_->child) state_->child->handle->kill();
 }
 
 bool process::is_alive() const {
-  require_open(state_->name, state_->closed);
+  require_open(name(), state_->closed);
   if (state_->is_self) return true;
   if (!state_->child) return false;
   return !state_->child->handle->wait(std::chrono::nanoseconds{0}).has_value();
 }
 
 std::optional<int> process::exitcode() const {
-  require_open(state_->name, state_->closed);
+  require_open(name(), state_->closed);
   if (!state_->child || state_->is_self) return std::nullopt;
   return state_->child->handle->wait(std::chrono::nanoseconds{0});
 }
 
 int process::pid() const {
-  require_open(state_->name, state_->closed);
+  require_open(name(), state_->closed);
   if (state_->is_self) return detail::current_pid();
   return state_->child ? state_->child->handle->pid() : 0;
 }
 
-std::string process::name() const { return state_->name; }
+std::string process::name() const {
+  // Computed on demand: only a complete object knows its class (a subclass's).
+  return state_->name.empty() ? detail::default_name(typeid(*this), state_->identity) : state_->name;
+}
 
 void process::set_name(std::string name) { state_->name = std::move(name); }
 
 bool process::daemon() const { return state_->daemon; }
 
 void process::set_daemon(bool daemon) {
-  require_open(state_->name, state_->closed);
-  if (state_->child) fail(state_->name, "the daemon flag cannot be changed after start()");
+  require_open(name(), state_->closed);
+  if (state_->child) fail(name(), "the daemon flag cannot be changed after start()");
   state_->daemon = daemon;
 }
 
@@ -235,7 +246,7 @@ void process::close() {
   auto& st = *state_;
   if (st.closed) return;
   if (st.child && !st.child->handle->wait(std::chrono::nanoseconds{0})) {
-    fail(st.name, "cannot close a process that is still running; join() or terminate() it first");
+    fail(name(), "cannot close a process that is still running; join() or terminate() it first");
   }
   st.child.reset();
   st.target.reset();
@@ -244,7 +255,7 @@ void process::close() {
 
 std::ostream& operator<<(std::ostream& out, const process& p) {
   auto& st = detail::process_access::state_of(const_cast<process&>(p));
-  out << "<process name='" << st.name << "'";
+  out << "<process name='" << p.name() << "'";
   if (st.closed) return out << " closed>";
   if (!st.child && !st.is_self) {
     out << " initial";

@@ -30,9 +30,9 @@ namespace mproc {
 
 /// Settings a process can be given at construction.
 struct process_options {
-  std::string name;                     ///< empty: "Process-N" (Python's default names)
-  std::optional<bool> daemon;           ///< unset: not a daemon
-  std::optional<start_method> method;   ///< unset: get_start_method() at start()
+  std::string name{};                   ///< empty: "Process-N" (Python's default names)
+  std::optional<bool> daemon{};         ///< unset: not a daemon
+  std::optional<start_method> method{}; ///< unset: get_start_method() at start()
 };
 
 /// What is known of a process other than through its process object.

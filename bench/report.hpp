@@ -1,0 +1,39 @@
+// Collects benchmark figures; prints them as a table or as one JSON object.
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace bench {
+
+struct figure {
+  std::string name;
+  double value;
+  std::string unit;
+  std::string note;
+};
+
+class report {
+ public:
+  void add(std::string name, double value, std::string unit, std::string note = {});
+  /// Adds numerator/denominator as a ratio, if both figures are present.
+  void add_ratio(const std::string& name, const std::string& numerator, const std::string& denominator,
+                 std::string note = {});
+  const figure* find(const std::string& name) const;
+  void print(bool json) const;
+
+ private:
+  std::vector<figure> figures_;
+};
+
+/// The median of `samples` (which it sorts).
+double median(std::vector<double>& samples);
+
+/// Runs `command` and returns what it printed on stdout; empty if it failed.
+std::string capture(const std::string& command);
+
+/// Reads a flat JSON object of numbers {"a": 1.5, ...} as printed by our Python scripts.
+std::vector<std::pair<std::string, double>> parse_flat_json(const std::string& text);
+
+}  // namespace bench

@@ -1,0 +1,119 @@
+// Runs each concept app and checks the lines that show its concept.
+#include "support/scratch.hpp"
+
+#include <boost/test/unit_test.hpp>
+
+#include <algorithm>
+#include <regex>
+
+using mproc::test::contains_line;
+
+namespace {
+
+mproc::test::command_result run_app(const std::string& name) {
+  auto result = mproc::test::run_command(std::string(MPROC_APPS_DIR) + "/" + name);
+  BOOST_TEST_MESSAGE(name << " printed:\n" << result.output);
+  BOOST_TEST(result.exit_code == 0, name << " exited with " << result.exit_code << ":\n" << result.output);
+  return result;
+}
+
+std::size_t count_lines_matching(const std::string& text, const std::string& pattern) {
+  const std::regex re(pattern);
+  const auto lines = mproc::test::lines_of(text);
+  return static_cast<std::size_t>(std::count_if(lines.begin(), lines.end(),
+                                                [&](const std::string& line) { return std::regex_match(line, re); }));
+}
+
+// Where `line` stands in the output; lines().size() when absent.
+std::size_t position_of(const std::string& text, const std::string& line) {
+  const auto lines = mproc::test::lines_of(text);
+  return static_cast<std::size_t>(std::find(lines.begin(), lines.end(), line) - lines.begin());
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(spawning_processes_runs_my_func_in_order) {
+  const auto out = run_app("spawning_processes").output;
+  std::string expected;
+  for (int i = 0; i < 6; ++i) {
+    expected += "calling my_func from process n°: " + std::to_string(i) + "\n";
+    for (int j = 0; j < i; ++j) expected += "output from my_func is: " + std::to_string(j) + "\n";
+  }
+  BOOST_TEST(out == expected);  // joined one by one: exactly this order
+}
+
+BOOST_AUTO_TEST_CASE(spawning_processes_namespace_runs_the_other_unit_target) {
+  const auto out = run_app("spawning_processes_namespace").output;
+  for (int i = 0; i < 6; ++i) BOOST_TEST(contains_line(out, "calling my_func from process n°: " + std::to_string(i)));
+  BOOST_TEST(count_lines_matching(out, "output from my_func is: [0-9]") == 15u);  // 0+1+...+5
+  BOOST_TEST(contains_line(out, "all 6 processes joined"));
+}
+
+BOOST_AUTO_TEST_CASE(naming_processes_prints_both_names) {
+  const auto out = run_app("naming_processes").output;
+  BOOST_TEST(contains_line(out, "Starting my_func process"));
+  BOOST_TEST(contains_line(out, "Exiting my_func process"));
+  BOOST_TEST(count_lines_matching(out, "Starting Process-[0-9]+") == 1u);
+  BOOST_TEST(count_lines_matching(out, "Exiting Process-[0-9]+") == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(run_background_processes_ends_the_daemon_with_the_program) {
+  const auto out = run_app("run_background_processes").output;
+  BOOST_TEST(contains_line(out, "Starting background_process"));
+  BOOST_TEST(contains_line(out, "Exiting NO_background_process"));      // the non-daemon was joined
+  BOOST_TEST(!contains_line(out, "Exiting background_process"));        // the daemon never finished
+  BOOST_TEST(contains_line(out, "main program exits now; background_process is a daemon and still printing: true"));
+  BOOST_TEST(count_lines_matching(out, "watcher: background_process \\(pid [0-9]+\\) is gone: it ended with the main program") == 1u);
+  BOOST_TEST(count_lines_matching(out, "background_process ---> [0-9]+") < 20u);
+}
+
+BOOST_AUTO_TEST_CASE(run_background_processes_no_daemons_waits_for_both) {
+  const auto out = run_app("run_background_processes_no_daemons").output;
+  BOOST_TEST(contains_line(out, "Exiting background_process"));
+  BOOST_TEST(contains_line(out, "Exiting NO_background_process"));
+  BOOST_TEST(count_lines_matching(out, "background_process ---> [0-9]+") == 20u);
+  BOOST_TEST(count_lines_matching(out, "NO_background_process ---> [0-9]") == 5u);
+  BOOST_TEST(position_of(out, "main program returns; exit waits for its non-daemon children") <
+             position_of(out, "Exiting background_process"));
+}
+
+BOOST_AUTO_TEST_CASE(killing_processes_shows_the_life_cycle_and_minus_15) {
+  const auto out = run_app("killing_processes").output;
+  BOOST_TEST(count_lines_matching(out, "Process before execution: <process name='Process-1' initial> false") == 1u);
+  BOOST_TEST(count_lines_matching(out, "Process running: <process name='Process-1' pid=[0-9]+ started> true") == 1u);
+  BOOST_TEST(count_lines_matching(out, "Process terminated: <process name='Process-1' pid=[0-9]+ .*") == 1u);
+  BOOST_TEST(count_lines_matching(out, "Process joined: <process name='Process-1' pid=[0-9]+ stopped\\[signal 15\\]> false") == 1u);
+  BOOST_TEST(contains_line(out, "Process exit code: -15"));
+  BOOST_TEST(!contains_line(out, "Finished function"));
+}
+
+BOOST_AUTO_TEST_CASE(process_in_subclass_calls_run_ten_times) {
+  const auto out = run_app("process_in_subclass").output;
+  for (int n = 1; n <= 10; ++n) BOOST_TEST(contains_line(out, "called run method by my_process-" + std::to_string(n)));
+}
+
+BOOST_AUTO_TEST_CASE(start_methods_shows_each_method_and_its_parent) {
+  const auto out = run_app("start_methods").output;
+  const std::regex main_line("main program pid ([0-9]+)");
+  std::smatch found;
+  BOOST_REQUIRE(std::regex_search(out, found, main_line));
+  const std::string parent = found[1];
+  for (const std::string method : {"spawn", "fork"}) {
+    BOOST_TEST(count_lines_matching(out, method + ": child pid [0-9]+, parent pid " + parent) == 1u, method);
+    BOOST_TEST(contains_line(out, method + ": exit code 0"));
+  }
+  BOOST_TEST(count_lines_matching(out, "forkserver: child pid [0-9]+, parent pid [0-9]+") == 1u);
+  BOOST_TEST(count_lines_matching(out, "forkserver: child pid [0-9]+, parent pid " + parent) == 0u);
+  BOOST_TEST(contains_line(out, "forkserver: exit code 0"));
+}
+
+BOOST_AUTO_TEST_CASE(overview_tours_the_basics) {
+  const auto out = run_app("overview").output;
+  BOOST_TEST(count_lines_matching(out, "hello world from Process-1") == 2u);
+  BOOST_TEST(contains_line(out, "exit code of exit_with_square(7): 49"));
+  BOOST_TEST(contains_line(out, "exit code of a target that throws: 1"));
+  BOOST_TEST(contains_line(out, "std::runtime_error: something went wrong"));
+  BOOST_TEST(contains_line(out, "this is MainProcess"));
+  BOOST_TEST(contains_line(out, "hello team from alpha"));
+  BOOST_TEST(contains_line(out, "hello team from beta"));
+}

@@ -1,0 +1,279 @@
+// What must hold when things go wrong: killed parents, dead servers, corrupt
+// start messages, leaked descriptors, short-lived threads, program exit.
+#include "support/scratch.hpp"
+
+#include <mproc/process.hpp>
+
+#include "payload.hpp"
+
+#include <boost/test/unit_test.hpp>
+
+#include <chrono>
+#include <csignal>
+#include <filesystem>
+#include <sstream>
+#include <thread>
+
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+using namespace std::chrono_literals;
+using mproc::test::read_file;
+using mproc::test::write_file;
+
+extern char** environ;
+
+namespace {
+
+void return_at_once() {}
+void sleep_seconds(int seconds) { std::this_thread::sleep_for(std::chrono::seconds(seconds)); }
+
+// Counts its descriptors beyond stdio (the one that lists them excluded).
+void count_descriptors(std::string path) {
+  int extra = 0;
+  std::ostringstream names;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+    const int fd = std::stoi(entry.path().filename().string());
+    if (fd <= 2) continue;
+    std::error_code ec;
+    const auto target = std::filesystem::read_symlink(entry.path(), ec).string();
+    if (target.starts_with("/proc/") && target.ends_with("/fd")) continue;
+    ++extra;
+    names << fd << "->" << target << ' ';
+  }
+  write_file(path, std::to_string(extra) + " " + names.str());
+}
+
+// A middle process: starts a grandchild, says its pid, then waits to be killed.
+void start_grandchild_and_wait(std::string path, bool daemon, int method) {
+  mproc::process grandchild(mproc::process_options{.daemon = daemon,
+                                                   .method = static_cast<mproc::start_method>(method)},
+                            sleep_seconds, 60);
+  grandchild.start();
+  write_file(path, std::to_string(grandchild.pid()));
+  sleep_seconds(60);
+}
+
+// Reaps `pid`, which this process adopted as a subreaper; its waitpid status.
+int reap_adopted(int pid) {
+  int status = 0;
+  for (int tries = 0; tries < 1000; ++tries) {
+    const pid_t reaped = ::waitpid(pid, &status, WNOHANG);
+    if (reaped == pid) return status;
+    std::this_thread::sleep_for(10ms);
+  }
+  return -1;
+}
+
+void grandchild_gets_signal_when_parent_killed(mproc::start_method method, bool daemon, int expected_signal) {
+  ::prctl(PR_SET_CHILD_SUBREAPER, 1);  // orphans come to us, so that the test can reap them
+  mproc::test::scratch_dir dir;
+  const std::string path = dir.file("grandchild");
+  mproc::process middle(mproc::process_options{.method = method}, start_grandchild_and_wait, path, daemon,
+                        static_cast<int>(method));
+  middle.start();
+  BOOST_REQUIRE(mproc::test::eventually([&] { return !read_file(path).empty(); }));
+  const int grandchild = std::stoi(read_file(path));
+  BOOST_REQUIRE(mproc::test::process_running(grandchild));
+  ::kill(middle.pid(), SIGKILL);
+  middle.join();
+  BOOST_TEST(middle.exitcode().value() == -9);
+  const int status = reap_adopted(grandchild);
+  BOOST_REQUIRE_MESSAGE(status != -1, "the grandchild outlived its killed parent");
+  BOOST_TEST(WIFSIGNALED(status));
+  BOOST_TEST(WTERMSIG(status) == expected_signal);
+  if (method == mproc::start_method::forkserver) {
+    // The middle's own fork server was adopted too, and died with the middle.
+    std::vector<int> adopted;
+    BOOST_TEST(mproc::test::eventually([&] { return !(adopted = mproc::test::zombie_children()).empty(); }));
+    for (int pid : adopted) BOOST_TEST(WTERMSIG(reap_adopted(pid)) == SIGKILL);
+  }
+}
+
+// Runs this test program as a spawned child whose start channel carries `bytes`.
+mproc::test::command_result run_child_with_start_message(const std::string& bytes) {
+  int fds[2];
+  BOOST_REQUIRE(::pipe(fds) == 0);  // no O_CLOEXEC: the child inherits the read end
+  BOOST_REQUIRE(::write(fds[1], bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size()));
+  ::close(fds[1]);
+  mproc::test::scratch_dir dir;
+  const std::string err = dir.file("stderr");
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  const std::string marker = "--mproc-spawn=" + std::to_string(fds[0]);
+  char* argv[] = {const_cast<char*>("/proc/self/exe"), const_cast<char*>(marker.c_str()), nullptr};
+  pid_t pid = 0;
+  BOOST_REQUIRE(::posix_spawn(&pid, "/proc/self/exe", &actions, nullptr, argv, environ) == 0);
+  posix_spawn_file_actions_destroy(&actions);
+  ::close(fds[0]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status), read_file(err)};
+}
+
+std::string framed(const std::string& bytes) {
+  const std::uint32_t magic = mproc::detail::frame_magic;
+  const std::uint64_t size = bytes.size();
+  return std::string(reinterpret_cast<const char*>(&magic), sizeof magic) +
+         std::string(reinterpret_cast<const char*>(&size), sizeof size) + bytes;
+}
+
+std::string payload_calling(const mproc::detail::code_address& entry) {
+  std::ostringstream call;
+  {
+    mproc::detail::output_archive out(call);
+    out(entry, false);
+  }
+  mproc::detail::child_payload payload;
+  payload.name = "Process-crafted";
+  payload.call = call.str();
+  return framed(mproc::detail::encode_payload(payload));
+}
+
+void write_parent_pid(std::string path) { write_file(path, std::to_string(::getppid())); }
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(descriptors)
+
+BOOST_AUTO_TEST_CASE(spawned_child_inherits_no_descriptor_beyond_stdio) {
+  // Descriptors the parent opened without O_CLOEXEC, below and above others.
+  const int null_device = ::open("/dev/null", O_RDONLY);
+  int pipe_fds[2];
+  BOOST_REQUIRE(::pipe(pipe_fds) == 0);
+  const int high = ::fcntl(null_device, F_DUPFD, 200);
+  mproc::test::scratch_dir dir;
+  for (auto method : {mproc::start_method::spawn, mproc::start_method::forkserver}) {
+    const std::string path = dir.file(std::string(mproc::to_string(method)));
+    mproc::process p(mproc::process_options{.method = method}, count_descriptors, path);
+    p.start();
+    p.join();
+    BOOST_TEST(read_file(path).starts_with("0 "), mproc::to_string(method) << ": " << read_file(path));
+  }
+  for (int fd : {null_device, pipe_fds[0], pipe_fds[1], high}) ::close(fd);
+}
+
+BOOST_AUTO_TEST_CASE(parent_leaks_no_descriptor_per_child) {
+  for (auto method : mproc::all_start_methods()) {
+    mproc::process warm_up(mproc::process_options{.method = method}, return_at_once);
+    warm_up.start();
+    warm_up.join();
+    const int before = mproc::test::open_descriptor_count();
+    for (int i = 0; i < 20; ++i) {
+      mproc::process p(mproc::process_options{.method = method}, return_at_once);
+      p.start();
+      p.join();
+    }
+    BOOST_TEST(mproc::test::open_descriptor_count() == before, mproc::to_string(method));
+  }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(killed_parent)
+
+MPROC_TEST_EACH_METHOD(daemon_grandchild_is_killed_with_its_parent) {
+  grandchild_gets_signal_when_parent_killed(method, true, SIGKILL);
+}
+
+MPROC_TEST_EACH_METHOD(non_daemon_grandchild_is_terminated_with_its_parent) {
+  grandchild_gets_signal_when_parent_killed(method, false, SIGTERM);
+}
+
+BOOST_AUTO_TEST_CASE(child_started_from_a_thread_outlives_the_thread) {
+  // PR_SET_PDEATHSIG fires when the forking thread ends: children must not die
+  // with the short-lived thread that started them.
+  for (auto method : mproc::all_start_methods()) {
+    mproc::process p(mproc::process_options{.daemon = true, .method = method}, sleep_seconds, 30);
+    std::thread([&] { p.start(); }).join();
+    std::this_thread::sleep_for(300ms);
+    BOOST_TEST(p.is_alive(), mproc::to_string(method));
+    p.kill();
+    p.join();
+  }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(forkserver)
+
+BOOST_AUTO_TEST_CASE(server_is_restarted_after_it_died) {
+  mproc::test::scratch_dir dir;
+  auto server_pid = [&](const std::string& name) {
+    mproc::process p(mproc::process_options{.method = mproc::start_method::forkserver}, write_parent_pid,
+                     dir.file(name));
+    p.start();
+    p.join();
+    BOOST_TEST(p.exitcode().value() == 0);
+    return std::stoi(read_file(dir.file(name)));
+  };
+  const int first = server_pid("first");
+  BOOST_TEST(first != ::getpid());
+  BOOST_TEST(server_pid("second") == first);  // one server serves every request
+  ::kill(first, SIGKILL);
+  BOOST_REQUIRE(mproc::test::eventually([&] { return !mproc::test::process_running(first); }));
+  const int third = server_pid("third");
+  BOOST_TEST(third != first);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(corrupt_start_message)
+
+BOOST_AUTO_TEST_CASE(garbage_is_a_clear_error_and_exit_code_one) {
+  const auto result = run_child_with_start_message("this is not a start message at all");
+  BOOST_TEST(result.exit_code == 1);
+  BOOST_TEST(result.output.find("could not start") != std::string::npos, result.output);
+  BOOST_TEST(result.output.find("frame mark") != std::string::npos, result.output);
+}
+
+BOOST_AUTO_TEST_CASE(truncated_message_is_a_clear_error) {
+  const auto result = run_child_with_start_message(framed("abc").substr(0, 10));
+  BOOST_TEST(result.exit_code == 1);
+  BOOST_TEST(result.output.find("closed the channel") != std::string::npos, result.output);
+}
+
+BOOST_AUTO_TEST_CASE(target_in_a_module_not_loaded_is_named) {
+  const auto result = run_child_with_start_message(payload_calling({"/nowhere/libmissing.so", 0x1000}));
+  BOOST_TEST(result.exit_code == 1);
+  BOOST_TEST(result.output.find("Process Process-crafted:") != std::string::npos, result.output);
+  BOOST_TEST(result.output.find("module /nowhere/libmissing.so is not loaded in the child") != std::string::npos,
+             result.output);
+}
+
+BOOST_AUTO_TEST_CASE(target_outside_code_is_refused) {
+  const auto result = run_child_with_start_message(payload_calling({"", 0x7fffffff}));
+  BOOST_TEST(result.exit_code == 1);
+  BOOST_TEST(result.output.find("is not code in the main program") != std::string::npos, result.output);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(program_exit)
+
+BOOST_AUTO_TEST_CASE(non_daemons_are_joined_and_daemons_terminated_at_exit) {
+  mproc::test::scratch_dir dir;
+  const std::string done = dir.file("done");
+  const auto begin = std::chrono::steady_clock::now();
+  const auto result = mproc::test::run_command(std::string(MPROC_TEST_HELPER) + " exit-with-children " + done);
+  const auto took = std::chrono::steady_clock::now() - begin;
+  BOOST_TEST(result.exit_code == 0, result.output);
+  BOOST_TEST(read_file(done) == "non-daemon finished");   // the program waited for it
+  BOOST_TEST((took < 8s));                                 // and not for the 30 s daemon
+  const auto lines = mproc::test::lines_of(result.output);
+  BOOST_REQUIRE(!lines.empty());
+  const int daemon = std::stoi(lines.back().substr(lines.back().find('=') + 1));
+  BOOST_TEST(mproc::test::eventually([&] { return !mproc::test::process_running(daemon); }, 5.0));
+}
+
+BOOST_AUTO_TEST_CASE(spawn_before_init_is_a_clear_error_not_a_fork_bomb) {
+  const auto result = mproc::test::run_command(std::string(MPROC_TEST_HELPER) + " spawn-without-init");
+  BOOST_TEST(result.exit_code == 3, result.output);
+  BOOST_TEST(result.output.find("mproc::init(argc, argv) must be called") != std::string::npos, result.output);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,90 @@
+// What the tests share: private temporary folders, files, stderr capture,
+// running commands, and looks at this process's children and descriptors.
+#pragma once
+
+#include <mproc/start_method.hpp>
+
+#include <boost/test/unit_test.hpp>
+
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace mproc::test {
+
+/// A private temporary folder, removed with everything in it at the end of scope.
+class scratch_dir {
+ public:
+  scratch_dir();
+  ~scratch_dir();
+  scratch_dir(const scratch_dir&) = delete;
+  scratch_dir& operator=(const scratch_dir&) = delete;
+  std::string file(std::string_view name) const;
+
+ private:
+  std::string path_;
+};
+
+std::string read_file(const std::string& path);  // empty when missing
+void write_file(const std::string& path, std::string_view text);
+std::vector<std::string> lines_of(const std::string& text);
+bool contains_line(const std::string& text, const std::string& line);
+
+struct command_result {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr together
+};
+/// Runs `command` through /bin/sh and collects what it prints.
+command_result run_command(const std::string& command);
+
+/// Redirects descriptor 2 (this process's and its new children's stderr) to a
+/// file until text() is called or the capture ends.
+class stderr_capture {
+ public:
+  stderr_capture();
+  ~stderr_capture();
+  std::string text();
+
+ private:
+  scratch_dir dir_;  // before path_, which is made from it
+  std::string path_;
+  int saved_ = -1;
+};
+
+/// Pids of this process's children that have ended but were never reaped.
+std::vector<int> zombie_children();
+/// True while a process with this pid exists and is not a zombie.
+bool process_running(int pid);
+/// The names in /dev/shm.
+std::set<std::string> shared_memory_names();
+/// The descriptors this process has open.
+int open_descriptor_count();
+
+/// Polls `done` every few milliseconds for at most `seconds`.
+template <class Predicate>
+bool eventually(Predicate done, double seconds = 10.0);
+
+}  // namespace mproc::test
+
+/// Defines one test case per start method of this platform, named
+/// <name>_spawn, <name>_fork and <name>_forkserver; the body sees `method`.
+#define MPROC_TEST_EACH_METHOD(name)                                                     \
+  static void name(mproc::start_method method);                                          \
+  BOOST_AUTO_TEST_CASE(name##_spawn) { name(mproc::start_method::spawn); }               \
+  BOOST_AUTO_TEST_CASE(name##_fork) { name(mproc::start_method::fork); }                 \
+  BOOST_AUTO_TEST_CASE(name##_forkserver) { name(mproc::start_method::forkserver); }     \
+  static void name([[maybe_unused]] mproc::start_method method)
+
+#include <chrono>
+#include <thread>
+
+template <class Predicate>
+bool mproc::test::eventually(Predicate done, double seconds) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return true;
+}

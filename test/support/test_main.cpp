@@ -1,0 +1,37 @@
+// The main() of every test program. mproc::init() comes first: a spawned child
+// is this same program, and init() runs it and exits before Boost.Test starts.
+#include "scratch.hpp"
+
+#include <mproc/init.hpp>
+
+#include <boost/test/unit_test.hpp>
+
+#include <sstream>
+
+namespace {
+
+// Each CTest entry runs one test case in a process of its own, so this checks
+// every case: it may leave no unreaped child and nothing new in /dev/shm.
+struct leak_check {
+  std::set<std::string> shared_memory_before = mproc::test::shared_memory_names();
+
+  ~leak_check() {
+    std::ostringstream zombies;
+    for (int pid : mproc::test::zombie_children()) zombies << pid << ' ';
+    BOOST_TEST(zombies.str().empty(), "children never reaped (zombies): " << zombies.str());
+    for (const auto& name : mproc::test::shared_memory_names()) {
+      BOOST_TEST(shared_memory_before.count(name) == 1u, "left in /dev/shm: " << name);
+    }
+  }
+};
+
+bool init_tests() { return true; }
+
+}  // namespace
+
+BOOST_TEST_GLOBAL_FIXTURE(leak_check);
+
+int main(int argc, char** argv) {
+  mproc::init(argc, argv);
+  return boost::unit_test::unit_test_main(&init_tests, argc, argv);
+}
