@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The main job: builds mproc and runs every concept app, in order.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-deps.sh
+cmake --preset default >/dev/null
+cmake --build --preset default --target mproc_apps
+while read -r app; do
+  [ -n "$app" ] || continue
+  echo
+  echo "===== $app ====="
+  "build/default/apps/$app"
+done < build/default/apps/apps.txt
