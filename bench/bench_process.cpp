@@ -26,15 +26,24 @@ using clock_type = std::chrono::steady_clock;
 
 void trivial() {}
 
-double median_us(int rounds, const std::function<void()>& once) {
-  once();  // warm-up: first use starts threads and servers
-  std::vector<double> samples;
+struct subject {
+  std::string name;
+  std::string note;
+  std::function<void()> once;
+  std::vector<double> samples_us;
+};
+
+// Round-robin: each round times every subject once, so that all of them see the
+// same machine (this one's speed drifts by 30% from minute to minute).
+void measure_interleaved(std::vector<subject>& subjects, int rounds) {
+  for (auto& s : subjects) s.once();  // warm-up: first use starts threads and servers
   for (int i = 0; i < rounds; ++i) {
-    const auto begin = clock_type::now();
-    once();
-    samples.push_back(std::chrono::duration<double, std::micro>(clock_type::now() - begin).count());
+    for (auto& s : subjects) {
+      const auto begin = clock_type::now();
+      s.once();
+      s.samples_us.push_back(std::chrono::duration<double, std::micro>(clock_type::now() - begin).count());
+    }
   }
-  return bench::median(samples);
 }
 
 void raw_fork() {
@@ -71,14 +80,16 @@ int main(int argc, char** argv) {
     if (std::strcmp(argv[i], "--rounds") == 0 && i + 1 < argc) rounds = std::stoi(argv[++i]);
   }
 
-  bench::report report;
-  report.add("raw_fork_start_join_us", median_us(rounds, raw_fork), "us", "fork + _exit + waitpid");
-  report.add("raw_spawn_start_join_us", median_us(rounds, raw_spawn), "us", "posix_spawn of this binary, exits in main");
+  std::vector<subject> subjects{
+      {"raw_fork_start_join_us", "fork + _exit + waitpid", raw_fork, {}},
+      {"raw_spawn_start_join_us", "posix_spawn of this binary, exits in main", raw_spawn, {}}};
   for (auto method : mproc::all_start_methods()) {
-    const std::string name(mproc::to_string(method));
-    report.add(name + "_start_join_us", median_us(rounds, [method] { mproc_start_join(method); }), "us",
-               "mproc::process start + join");
+    subjects.push_back({std::string(mproc::to_string(method)) + "_start_join_us", "mproc::process start + join",
+                        [method] { mproc_start_join(method); }, {}});
   }
+  measure_interleaved(subjects, rounds);
+  bench::report report;
+  for (auto& s : subjects) report.add(s.name, bench::median(s.samples_us), "us", s.note);
 
   const std::string python = bench::capture("command -v python3 >/dev/null && python3 " MPROC_BENCH_PYTHON_DIR
                                             "/bench_process.py " + std::to_string(std::max(10, rounds / 10)));

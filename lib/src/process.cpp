@@ -135,8 +135,11 @@ void process::start() {
   request.daemon = st.daemon;
   detail::child_identity who{name, st.daemon, st.identity, rt.self()};
   if (method == start_method::fork) {
-    request.run_in_fork = [this, who] {
-      detail::runtime::become_child(who);
+    // Captures by reference (`who` outlives the fork in both processes): a
+    // closure this small lives inside the std::function, and the parent frees
+    // nothing after the fork, where every page written costs a copy.
+    request.run_in_fork = [this, &who] {
+      detail::runtime::become_forked_child(who);
       state_->is_self = true;
       state_->child.reset();
       detail::exit_now(detail::run_child_body([this] { run(); }));

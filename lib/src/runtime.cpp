@@ -38,14 +38,35 @@ runtime& runtime::get() {
   return *current;
 }
 
+void runtime::set_identity(const child_identity& who) {
+  self_.name = who.name;
+  self_.pid = pid_;
+  self_.daemon = who.daemon;
+  parent_ = who.parent;
+  identity_ = who.identity;
+  next_number_ = 1;
+}
+
 void runtime::become_child(const child_identity& who) {
   runtime& self = get();
   std::lock_guard lock(self.mutex_);
-  self.self_ = process_info{who.name, self.pid_, who.daemon};
-  self.parent_ = who.parent;
-  self.identity_ = who.identity;
-  self.next_number_ = 1;
+  self.set_identity(who);
   self.children_.clear();
+}
+
+void runtime::become_forked_child(const child_identity& who) {
+  runtime* self = instance.load(std::memory_order_acquire);
+  if (self == nullptr) {
+    become_child(who);
+    return;
+  }
+  // Another thread of the parent may have held the mutex at the fork, and the
+  // children listed are the parent's: start both afresh, leaking the copies
+  // (destroying the list would write to every child's record).
+  new (&self->mutex_) std::mutex();
+  new (&self->children_) std::vector<std::shared_ptr<started_child>>();
+  self->pid_ = current_pid();
+  self->set_identity(who);
 }
 
 process_info runtime::self() const { return self_; }
@@ -89,6 +110,7 @@ void runtime::finish_children() {
   std::vector<std::shared_ptr<started_child>> children;
   {
     std::lock_guard lock(mutex_);
+    if (children_.empty()) return;  // the common case in a child: touch nothing more
     children = children_;
   }
   auto ended = [](started_child& child, std::optional<std::chrono::nanoseconds> timeout) {
@@ -115,22 +137,23 @@ void runtime::finish_children() {
   children_.clear();
 }
 
+// Every page a forked child writes costs a copy, so the normal path of a child
+// allocates and copies nothing: the name is read only when there is an error.
 int run_child_body(const std::function<void()>& body) {
   int code = 0;
-  const std::string name = runtime::get().self().name;
   try {
     body();
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "Process %s:\n%s: %s\n", name.c_str(),
+    std::fprintf(stderr, "Process %s:\n%s: %s\n", runtime::get().self().name.c_str(),
                  boost::core::demangle(typeid(e).name()).c_str(), e.what());
     code = 1;
   } catch (...) {
-    std::fprintf(stderr, "Process %s:\nan exception that is not a std::exception\n", name.c_str());
+    std::fprintf(stderr, "Process %s:\nan exception that is not a std::exception\n",
+                 runtime::get().self().name.c_str());
     code = 1;
   }
   runtime::get().finish_children();
-  flush_standard_streams();
-  return code;
+  return code;  // the caller ends the process with exit_now(), which flushes
 }
 
 }  // namespace mproc::detail

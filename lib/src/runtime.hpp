@@ -38,6 +38,11 @@ class runtime {
   /// Makes this process the child described by `who` (in a new child).
   static void become_child(const child_identity& who);
 
+  /// The same, in a child made by fork: resets the runtime copied from the
+  /// parent in place instead of making a new one, because every page a forked
+  /// child writes costs a copy. Call it before anything else uses the runtime.
+  static void become_forked_child(const child_identity& who);
+
   process_info self() const;
   std::optional<process_info> parent() const;
   const std::vector<int>& identity() const { return identity_; }
@@ -57,7 +62,8 @@ class runtime {
   start_method default_method = start_method::spawn;
 
  private:
-  runtime() = default;
+  runtime() { identity_.reserve(8); }  // room for a forked child's identity
+  void set_identity(const child_identity& who);
 
   int pid_ = 0;
   process_info self_{"MainProcess", 0, false};
@@ -70,7 +76,8 @@ class runtime {
 
 /// Runs `body` as a child's main work: an escaping exception is printed to
 /// stderr with the process's name, type and message, and gives exit code 1.
-/// Then joins this child's own children. Returns the exit code.
+/// Then joins this child's own children. Returns the exit code, to be passed
+/// to exit_now().
 int run_child_body(const std::function<void()>& body);
 
 /// Registers, once per program, the exit handler that finishes children.

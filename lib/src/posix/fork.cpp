@@ -13,6 +13,7 @@ namespace mproc::detail {
 
 std::unique_ptr<child_handle> launch_fork(const launch_request& request) {
   flush_standard_streams();  // else the child would print the parent's buffer again
+  posix::prepare_death_signal();
   const int parent = current_pid();
   int pid = -1;
   int error = 0;

@@ -60,6 +60,10 @@ launcher& get_launcher() {
 }  // namespace
 
 void run_on_launcher_thread(const std::function<void()>& job) {
+  if (::gettid() == ::getpid()) {  // the main thread
+    job();
+    return;
+  }
   launcher& l = get_launcher();
   std::packaged_task<void()> task(job);
   auto done = task.get_future();
@@ -69,6 +73,19 @@ void run_on_launcher_thread(const std::function<void()>& job) {
   }
   l.wake.notify_one();
   done.get();
+}
+
+void prepare_death_signal() noexcept {
+  // A child's first call of a library function goes through the dynamic
+  // linker (lazy binding), which writes to pages the child shares with its
+  // parent and so costs a dozen page copies per child. Calling them here once
+  // binds them in the parent, before it forks.
+  static const bool bound = [] {
+    int current = 0;
+    ::prctl(PR_GET_PDEATHSIG, &current);
+    return ::getppid() >= 0;
+  }();
+  (void)bound;
 }
 
 void set_death_signal(int signal, int parent_pid) noexcept {

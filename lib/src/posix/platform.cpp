@@ -3,6 +3,12 @@
 #include "../launch.hpp"
 
 #include <cstdio>
+
+#include <stdio_ext.h>
+#include <sys/syscall.h>
+#if defined(__GLIBCXX__)
+#include <ext/stdio_sync_filebuf.h>
+#endif
 #include <cstdlib>
 #include <iostream>
 
@@ -18,21 +24,45 @@ namespace detail {
 
 int current_pid() noexcept { return static_cast<int>(::getpid()); }
 
+namespace {
+
+// With libstdc++'s default sync_with_stdio(true) the C++ standard streams keep
+// no buffer of their own (their output sits in stdout's and stderr's), and
+// flushing them would only take the C streams' locks.
+bool cpp_streams_have_own_buffers() {
+#if defined(__GLIBCXX__)
+  return dynamic_cast<__gnu_cxx::stdio_sync_filebuf<char>*>(std::cout.rdbuf()) == nullptr;
+#else
+  return true;
+#endif
+}
+
+}  // namespace
+
 void flush_standard_streams() noexcept {
-  try {
-    std::cout.flush();
-    std::cerr.flush();
-    std::clog.flush();
-  } catch (...) {  // a stream set to throw on failure must not stop the flush below
+  if (cpp_streams_have_own_buffers()) {
+    try {
+      std::cout.flush();
+      std::cerr.flush();
+      std::clog.flush();
+    } catch (...) {  // a stream set to throw on failure must not stop the flush below
+    }
   }
-  std::fflush(nullptr);
+  // Only stdout and stderr, as Python does: children end with _Exit and never
+  // flush the other streams they copied. And only with output pending: fflush
+  // takes the stream's lock, a write that costs a page copy after a fork.
+  if (__fpending(stdout) > 0) std::fflush(stdout);
+  if (__fpending(stderr) > 0) std::fflush(stderr);
 }
 
 void exit_now(int code) noexcept {
   flush_standard_streams();
-  // _Exit, not exit: a child must not run the atexit handlers and static
-  // destructors it inherited from (or shares with) its parent.
-  std::_Exit(code);
+  // Not exit(): a child must not run the atexit handlers and static destructors
+  // it inherited from (or shares with) its parent. And not _Exit() either, only
+  // because a forked child's first call of it goes through lazy binding, which
+  // copies a dozen pages; syscall() is bound already (pidfd_open uses it).
+  ::syscall(SYS_exit_group, code);
+  std::_Exit(code);  // not reached
 }
 
 }  // namespace detail
