@@ -137,6 +137,8 @@ std::string payload_calling(const mproc::detail::code_address& entry) {
 
 void write_parent_pid(std::string path) { write_file(path, std::to_string(::getppid())); }
 
+void take_text(std::string) {}
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(descriptors)
@@ -243,6 +245,26 @@ BOOST_AUTO_TEST_CASE(target_in_a_module_not_loaded_is_named) {
   BOOST_TEST(result.exit_code == 1);
   BOOST_TEST(result.output.find("Process Process-crafted:") != std::string::npos, result.output);
   BOOST_TEST(result.output.find("module /nowhere/libmissing.so is not loaded in the child") != std::string::npos,
+             result.output);
+}
+
+BOOST_AUTO_TEST_CASE(arguments_that_cannot_be_decoded_are_named) {
+  using arguments = std::tuple<std::string>;
+  auto* entry = &mproc::detail::call_entry_for<void (*)(std::string), arguments>;
+  std::ostringstream call;
+  {
+    mproc::detail::output_archive out(call);
+    out(mproc::detail::locate_code(reinterpret_cast<std::uintptr_t>(entry)), true,
+        mproc::detail::locate_code(reinterpret_cast<std::uintptr_t>(&take_text)));
+    out(std::uint64_t{1} << 40);  // a string length far beyond the bytes that follow
+  }
+  mproc::detail::child_payload payload;
+  payload.name = "Process-crafted";
+  payload.call = call.str();
+  const auto result = run_child_with_start_message(framed(mproc::detail::encode_payload(payload)));
+  BOOST_TEST(result.exit_code == 1);
+  BOOST_TEST(result.output.find("mproc::serialization_error: cannot decode the target's arguments") !=
+                 std::string::npos,
              result.output);
 }
 

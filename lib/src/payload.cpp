@@ -21,7 +21,7 @@ child_payload decode_payload(std::string_view bytes) {
   child_payload payload;
   try {
     in(payload);
-  } catch (const cereal::Exception& e) {
+  } catch (const std::exception& e) {  // cereal::Exception, or bad_alloc from a corrupt length
     throw serialization_error(std::string("the child's start message is corrupt: ") + e.what());
   }
   return payload;

@@ -286,6 +286,10 @@ unsigned cpu_count() noexcept { return std::max(1u, std::thread::hardware_concur
 
 namespace detail {
 
+void throw_undecodable_arguments(const char* reason) {
+  throw serialization_error(std::string("cannot decode the target's arguments: ") + reason);
+}
+
 void encode_call_head(output_archive& out, call_entry entry, std::uintptr_t target) {
   out(locate_code(reinterpret_cast<std::uintptr_t>(entry)), target != 0);
   if (target != 0) out(locate_code(target));
@@ -306,16 +310,12 @@ target_call decode_call(std::string bytes) {
     try {
       in(entry, has_target);
       if (has_target) in(target);
-    } catch (const cereal::Exception& e) {
+    } catch (const std::exception& e) {  // cereal::Exception, or bad_alloc from a corrupt length
       throw serialization_error(std::string("the target's description is corrupt: ") + e.what());
     }
     auto* run_entry = reinterpret_cast<call_entry>(resolve_code(entry));
     const std::uintptr_t target_address = has_target ? resolve_code(target) : 0;
-    try {
-      run_entry(target_address, in);
-    } catch (const cereal::Exception& e) {
-      throw serialization_error(std::string("cannot decode the target's arguments: ") + e.what());
-    }
+    run_entry(target_address, in);  // decoding errors there are serialization_errors
   };
   return call;
 }
@@ -341,7 +341,7 @@ int run_payload(const child_payload& payload) {
       input_archive in(stream);
       try {
         self = how->make(in);
-      } catch (const cereal::Exception& e) {
+      } catch (const std::exception& e) {
         throw serialization_error(std::string("cannot decode the process object: ") + e.what());
       }
     }

@@ -137,7 +137,14 @@ void answer(int fd, std::int32_t value) {
 bool serve_request(unique_fd& control, std::vector<server_child>& children) {
   unique_fd status = posix::receive_fd(control.get());
   if (!status) return false;
-  const child_payload payload = decode_payload(posix::read_frame(control.get()));
+  child_payload payload;
+  try {
+    payload = decode_payload(posix::read_frame(control.get()));
+  } catch (const serialization_error& e) {  // refuse this request, serve the next
+    std::fprintf(stderr, "mproc forkserver: %s\n", e.what());
+    answer(status.get(), -1);
+    return true;
+  }
   const int server_pid = current_pid();
   const int pid = ::fork();
   if (pid == 0) {

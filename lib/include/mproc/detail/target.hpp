@@ -15,6 +15,7 @@
 #include <boost/core/demangle.hpp>
 
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <string>
@@ -76,10 +77,17 @@ std::uintptr_t target_address(F f) {
   }
 }
 
+/// Throws serialization_error for arguments that cannot be decoded.
+[[noreturn]] void throw_undecodable_arguments(const char* reason);
+
 template <class F, class Tuple>
 void call_entry_for(std::uintptr_t target, input_archive& in) {
   Tuple args;
-  in(args);
+  try {
+    in(args);
+  } catch (const std::exception& e) {  // cereal::Exception, or bad_alloc from a corrupt length
+    throw_undecodable_arguments(e.what());
+  }
   if constexpr (std::is_pointer_v<F>) {
     std::apply(reinterpret_cast<F>(target), args);
   } else {
