@@ -108,22 +108,37 @@ bool wait_readable(int fd, std::optional<std::chrono::nanoseconds> timeout) {
 
 namespace mproc::detail::posix {
 
-bool send_fd(int socket, int fd) {
+namespace {
+
+// One byte of data with room for one descriptor: every message that passes a
+// descriptor has this shape.
+struct fd_message {
   char byte = 'F';
   iovec data{&byte, 1};
   alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr message{};
-  message.msg_iov = &data;
-  message.msg_iovlen = 1;
-  message.msg_control = control;
-  message.msg_controllen = sizeof control;
-  cmsghdr* header = CMSG_FIRSTHDR(&message);
-  header->cmsg_level = SOL_SOCKET;
-  header->cmsg_type = SCM_RIGHTS;
-  header->cmsg_len = CMSG_LEN(sizeof(int));
-  std::memcpy(CMSG_DATA(header), &fd, sizeof fd);
+  msghdr header{};
+
+  fd_message() {
+    header.msg_iov = &data;
+    header.msg_iovlen = 1;
+    header.msg_control = control;
+    header.msg_controllen = sizeof control;
+  }
+  fd_message(const fd_message&) = delete;
+  fd_message& operator=(const fd_message&) = delete;
+};
+
+}  // namespace
+
+bool send_fd(int socket, int fd) {
+  fd_message message;
+  cmsghdr* control = CMSG_FIRSTHDR(&message.header);
+  control->cmsg_level = SOL_SOCKET;
+  control->cmsg_type = SCM_RIGHTS;
+  control->cmsg_len = CMSG_LEN(sizeof(int));
+  std::memcpy(CMSG_DATA(control), &fd, sizeof fd);
   for (;;) {
-    if (::sendmsg(socket, &message, MSG_NOSIGNAL) == 1) return true;
+    if (::sendmsg(socket, &message.header, MSG_NOSIGNAL) == 1) return true;
     if (errno == EINTR) continue;
     if (errno == EPIPE || errno == ECONNRESET) return false;
     throw_errno("sendmsg");
@@ -131,27 +146,20 @@ bool send_fd(int socket, int fd) {
 }
 
 unique_fd receive_fd(int socket) {
-  char byte = 0;
-  iovec data{&byte, 1};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr message{};
-  message.msg_iov = &data;
-  message.msg_iovlen = 1;
-  message.msg_control = control;
-  message.msg_controllen = sizeof control;
+  fd_message message;
   ssize_t n;
   do {
-    n = ::recvmsg(socket, &message, MSG_CMSG_CLOEXEC);
+    n = ::recvmsg(socket, &message.header, MSG_CMSG_CLOEXEC);
   } while (n < 0 && errno == EINTR);
   if (n < 0 && errno == ECONNRESET) return {};
   if (n < 0) throw_errno("recvmsg");
   if (n == 0) return {};
-  cmsghdr* header = CMSG_FIRSTHDR(&message);
-  if (header == nullptr || header->cmsg_type != SCM_RIGHTS) {
+  cmsghdr* control = CMSG_FIRSTHDR(&message.header);
+  if (control == nullptr || control->cmsg_type != SCM_RIGHTS) {
     throw serialization_error("corrupt request: a descriptor was expected");
   }
   int fd = -1;
-  std::memcpy(&fd, CMSG_DATA(header), sizeof fd);
+  std::memcpy(&fd, CMSG_DATA(control), sizeof fd);
   return unique_fd(fd);
 }
 
