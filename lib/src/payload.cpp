@@ -16,8 +16,7 @@ std::string encode_payload(const child_payload& payload) {
 }
 
 child_payload decode_payload(std::string_view bytes) {
-  std::istringstream stream{std::string(bytes)};
-  input_archive in(stream);
+  input_archive in(bytes);
   child_payload payload;
   try {
     in(payload);

@@ -302,8 +302,7 @@ namespace {
 target_call decode_call(std::string bytes) {
   target_call call;
   call.run_here = [bytes = std::move(bytes)] {
-    std::istringstream stream(bytes);
-    input_archive in(stream);
+    input_archive in(bytes);
     code_address entry;
     code_address target;
     bool has_target = false;
@@ -337,8 +336,7 @@ int run_payload(const child_payload& payload) {
         throw process_error("the process class " + boost::core::demangle(payload.class_name.c_str()) +
                             " is not registered in this program (MPROC_REGISTER_PROCESS)");
       }
-      std::istringstream stream(payload.class_state);
-      input_archive in(stream);
+      input_archive in(payload.class_state);
       try {
         self = how->make(in);
       } catch (const std::exception& e) {

@@ -23,10 +23,42 @@
 #include <concepts>
 #include <type_traits>
 
+#include <cstddef>
+#include <cstring>
+#include <string>
+#include <string_view>
+
 namespace mproc::detail {
 
+/// cereal's binary input archive, but reading from bytes already received and
+/// refusing any length larger than the bytes left. cereal's own archive trusts
+/// a container's length and allocates it before reading: corrupt bytes could
+/// make it allocate (and zero) gigabytes. Containers of empty types, whose
+/// elements take no bytes, cannot be read back with this archive.
+class bounded_input_archive
+    : public cereal::InputArchive<bounded_input_archive, cereal::AllowEmptyClassElision> {
+ public:
+  explicit bounded_input_archive(std::string_view bytes)
+      : cereal::InputArchive<bounded_input_archive, cereal::AllowEmptyClassElision>(this), bytes_(bytes) {}
+
+  void loadBinary(void* data, std::size_t size) {
+    if (size == 0) return;  // an empty container's data may be null: no memcpy
+    if (size > bytes_.size()) {
+      throw cereal::Exception("the message ends early: " + std::to_string(size) + " bytes wanted, " +
+                              std::to_string(bytes_.size()) + " left");
+    }
+    std::memcpy(data, bytes_.data(), size);
+    bytes_.remove_prefix(size);
+  }
+
+  std::size_t bytes_left() const noexcept { return bytes_.size(); }
+
+ private:
+  std::string_view bytes_;
+};
+
 using output_archive = cereal::BinaryOutputArchive;
-using input_archive = cereal::BinaryInputArchive;
+using input_archive = bounded_input_archive;
 
 /// A value that can travel to another process: cereal can write and read it, and
 /// reading needs a default-constructed object to fill in.
@@ -36,3 +68,42 @@ concept wire_value = std::default_initializable<T> &&
                      cereal::traits::is_input_serializable<T, input_archive>::value;
 
 }  // namespace mproc::detail
+
+namespace cereal {
+
+template <class T>
+std::enable_if_t<std::is_arithmetic_v<T>> CEREAL_LOAD_FUNCTION_NAME(mproc::detail::bounded_input_archive& archive,
+                                                                     T& value) {
+  archive.loadBinary(std::addressof(value), sizeof(value));
+}
+
+template <class T>
+void CEREAL_SERIALIZE_FUNCTION_NAME(mproc::detail::bounded_input_archive& archive, NameValuePair<T>& pair) {
+  archive(pair.value);
+}
+
+// Every element takes at least one byte, so no honest length exceeds the bytes left.
+template <class T>
+void CEREAL_SERIALIZE_FUNCTION_NAME(mproc::detail::bounded_input_archive& archive, SizeTag<T>& tag) {
+  archive(tag.size);
+  if (static_cast<std::size_t>(tag.size) > archive.bytes_left()) {
+    throw Exception("corrupt length " + std::to_string(tag.size) + ": only " +
+                    std::to_string(archive.bytes_left()) + " bytes are left in the message");
+  }
+}
+
+template <class T>
+void CEREAL_LOAD_FUNCTION_NAME(mproc::detail::bounded_input_archive& archive, BinaryData<T>& data) {
+  archive.loadBinary(data.data, static_cast<std::size_t>(data.size));
+}
+
+namespace traits::detail {
+template <>
+struct get_output_from_input<mproc::detail::bounded_input_archive> {
+  using type = BinaryOutputArchive;
+};
+}  // namespace traits::detail
+
+}  // namespace cereal
+
+CEREAL_REGISTER_ARCHIVE(mproc::detail::bounded_input_archive)
