@@ -123,6 +123,11 @@ std::string framed(const std::string& bytes) {
          std::string(reinterpret_cast<const char*>(&size), sizeof size) + bytes;
 }
 
+// A well-formed start: the payload frame, then its handles (none).
+std::string start_message(const mproc::detail::child_payload& payload) {
+  return framed(mproc::detail::encode_payload(payload)) + std::string(sizeof(std::uint32_t), '\0');
+}
+
 std::string payload_calling(const mproc::detail::code_address& entry) {
   std::ostringstream call;
   {
@@ -132,7 +137,7 @@ std::string payload_calling(const mproc::detail::code_address& entry) {
   mproc::detail::child_payload payload;
   payload.name = "Process-crafted";
   payload.call = call.str();
-  return framed(mproc::detail::encode_payload(payload));
+  return start_message(payload);
 }
 
 void write_parent_pid(std::string path) { write_file(path, std::to_string(::getppid())); }
@@ -261,7 +266,7 @@ BOOST_AUTO_TEST_CASE(arguments_that_cannot_be_decoded_are_named) {
   mproc::detail::child_payload payload;
   payload.name = "Process-crafted";
   payload.call = call.str();
-  const auto result = run_child_with_start_message(framed(mproc::detail::encode_payload(payload)));
+  const auto result = run_child_with_start_message(start_message(payload));
   BOOST_TEST(result.exit_code == 1);
   BOOST_TEST(result.output.find("mproc::serialization_error: cannot decode the target's arguments: corrupt "
                                 "length 1099511627776") != std::string::npos,

@@ -19,7 +19,8 @@ constexpr std::string_view forkserver_marker = "--mproc-forkserver=";
 [[noreturn]] void run_spawned_child(const std::string& channel) {
   int code = 1;
   try {
-    code = detail::run_payload(detail::decode_payload(detail::read_spawn_payload(channel)));
+    auto start = detail::read_spawn_start(channel);
+    code = detail::run_payload(detail::decode_payload(start.payload), std::move(start.handles));
   } catch (const std::exception& e) {
     std::fprintf(stderr, "mproc: a spawned child could not start: %s\n", e.what());
   }

@@ -3,9 +3,12 @@
 
 #include "child_handle.hpp"
 
+#include <mproc/detail/handles.hpp>
+
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace mproc::detail {
 
@@ -14,7 +17,15 @@ struct launch_request {
   std::string payload;
   /// What a forked child runs (fork); it ends the child and never returns.
   std::function<void()> run_in_fork;
+  /// Handles that go with the payload (spawn and forkserver).
+  std::vector<native_handle> handles;
   bool daemon = false;
+};
+
+/// What a spawned child was sent.
+struct spawn_start {
+  std::string payload;
+  std::vector<native_handle> handles;
 };
 
 std::unique_ptr<child_handle> launch_spawn(const launch_request& request);
@@ -28,9 +39,12 @@ void flush_standard_streams() noexcept;
 /// This process's id.
 int current_pid() noexcept;
 
-/// Reads the payload a spawned child was given; `channel` is the text after the
-/// marker argument. Throws serialization_error or process_error.
-std::string read_spawn_payload(const std::string& channel);
+/// Reads what a spawned child was given; `channel` is the text after the marker
+/// argument. Throws serialization_error, eof_error or process_error.
+spawn_start read_spawn_start(const std::string& channel);
+
+/// Closes a handle this process owns.
+void close_handle(native_handle handle) noexcept;
 
 /// Serves fork requests until the parent goes away; never returns.
 [[noreturn]] void run_forkserver(const std::string& channel);

@@ -26,8 +26,9 @@ struct child_payload {
   }
 };
 
-/// Runs what a spawn or forkserver child was sent; returns its exit code.
-int run_payload(const child_payload& payload);
+/// Runs what a spawn or forkserver child was sent, with the handles that came
+/// with it; returns its exit code.
+int run_payload(const child_payload& payload, std::vector<int> handles);
 
 std::string encode_payload(const child_payload& payload);
 /// Throws serialization_error on bytes that are not a payload.

@@ -149,6 +149,8 @@ void process::start() {
       fail(name, "mproc::init(argc, argv) must be called at the start of main() before "
                     "starting a process with the " + std::string(to_string(method)) + " method");
     }
+    detail::handle_outbox outbox;
+    detail::outbox_scope outbox_scope(outbox);
     detail::child_payload payload;
     payload.name = name;
     payload.daemon = st.daemon;
@@ -173,6 +175,7 @@ void process::start() {
     }
     payload.call = encode_call(st.target ? &*st.target : nullptr, name);
     request.payload = detail::encode_payload(payload);
+    request.handles = outbox.handles();
   }
 
   auto child = std::make_shared<detail::started_child>();
@@ -321,7 +324,9 @@ target_call decode_call(std::string bytes) {
 
 }  // namespace
 
-int run_payload(const child_payload& payload) {
+int run_payload(const child_payload& payload, std::vector<int> handles) {
+  handle_inbox inbox(std::move(handles));
+  inbox_scope scope(inbox);
   runtime::get().default_method = static_cast<start_method>(payload.method);
   const child_identity who{payload.name, payload.daemon, payload.identity,
                            process_info{payload.parent_name, payload.parent_pid, false}};

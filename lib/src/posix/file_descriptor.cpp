@@ -110,33 +110,34 @@ namespace mproc::detail::posix {
 
 namespace {
 
-// One byte of data with room for one descriptor: every message that passes a
-// descriptor has this shape.
+// SCM_RIGHTS carries at most 253 descriptors in one message (SCM_MAX_FD).
+constexpr std::size_t batch_size = 250;
+
+// One byte of data with room for a batch of descriptors: every message that
+// passes descriptors has this shape.
 struct fd_message {
   char byte = 'F';
   iovec data{&byte, 1};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * batch_size)] = {};
   msghdr header{};
 
-  fd_message() {
+  explicit fd_message(std::size_t count) {
     header.msg_iov = &data;
     header.msg_iovlen = 1;
     header.msg_control = control;
-    header.msg_controllen = sizeof control;
+    header.msg_controllen = CMSG_SPACE(sizeof(int) * count);
   }
   fd_message(const fd_message&) = delete;
   fd_message& operator=(const fd_message&) = delete;
 };
 
-}  // namespace
-
-bool send_fd(int socket, int fd) {
-  fd_message message;
+bool send_batch(int socket, const int* fds, std::size_t count) {
+  fd_message message(count);
   cmsghdr* control = CMSG_FIRSTHDR(&message.header);
   control->cmsg_level = SOL_SOCKET;
   control->cmsg_type = SCM_RIGHTS;
-  control->cmsg_len = CMSG_LEN(sizeof(int));
-  std::memcpy(CMSG_DATA(control), &fd, sizeof fd);
+  control->cmsg_len = CMSG_LEN(sizeof(int) * count);
+  std::memcpy(CMSG_DATA(control), fds, sizeof(int) * count);
   for (;;) {
     if (::sendmsg(socket, &message.header, MSG_NOSIGNAL) == 1) return true;
     if (errno == EINTR) continue;
@@ -145,22 +146,61 @@ bool send_fd(int socket, int fd) {
   }
 }
 
-unique_fd receive_fd(int socket) {
-  fd_message message;
+// Receives up to `count` descriptors into `out`; false on end of file.
+bool receive_batch(int socket, std::size_t count, std::vector<int>& out) {
+  fd_message message(count);
   ssize_t n;
   do {
     n = ::recvmsg(socket, &message.header, MSG_CMSG_CLOEXEC);
   } while (n < 0 && errno == EINTR);
-  if (n < 0 && errno == ECONNRESET) return {};
+  if (n < 0 && errno == ECONNRESET) return false;
   if (n < 0) throw_errno("recvmsg");
-  if (n == 0) return {};
+  if (n == 0) return false;
   cmsghdr* control = CMSG_FIRSTHDR(&message.header);
-  if (control == nullptr || control->cmsg_type != SCM_RIGHTS) {
-    throw serialization_error("corrupt request: a descriptor was expected");
+  if (control == nullptr || control->cmsg_type != SCM_RIGHTS || (message.header.msg_flags & MSG_CTRUNC) != 0) {
+    throw serialization_error("corrupt message: the descriptors that should come with it did not");
   }
-  int fd = -1;
-  std::memcpy(&fd, CMSG_DATA(control), sizeof fd);
-  return unique_fd(fd);
+  const std::size_t received = (control->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+  const auto* first = reinterpret_cast<const int*>(CMSG_DATA(control));
+  for (std::size_t i = 0; i < received; ++i) {
+    int fd;
+    std::memcpy(&fd, first + i, sizeof fd);
+    out.push_back(fd);
+  }
+  return true;
+}
+
+}  // namespace
+
+bool send_fd(int socket, int fd) { return send_batch(socket, &fd, 1); }
+
+unique_fd receive_fd(int socket) {
+  std::vector<int> fds;
+  if (!receive_batch(socket, 1, fds) || fds.empty()) return {};
+  return unique_fd(fds.front());
+}
+
+bool write_handles(int socket, const std::vector<int>& fds) {
+  const auto count = static_cast<std::uint32_t>(fds.size());
+  if (!write_all(socket, std::string_view(reinterpret_cast<const char*>(&count), sizeof count))) return false;
+  for (std::size_t done = 0; done < fds.size(); done += batch_size) {
+    if (!send_batch(socket, fds.data() + done, std::min(batch_size, fds.size() - done))) return false;
+  }
+  return true;
+}
+
+std::vector<int> read_handles(int socket) {
+  std::uint32_t count = 0;
+  if (!read_exact(socket, &count, sizeof count)) throw eof_error("the sender closed the channel");
+  std::vector<int> fds;
+  while (fds.size() < count) {
+    const std::size_t before = fds.size();
+    if (!receive_batch(socket, std::min<std::size_t>(batch_size, count - fds.size()), fds) || fds.size() == before) {
+      for (int fd : fds) ::close(fd);
+      throw eof_error("the sender closed the channel before sending its descriptors");
+    }
+  }
+  return fds;
 }
 
 }  // namespace mproc::detail::posix

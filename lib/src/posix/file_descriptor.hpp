@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -64,5 +65,11 @@ namespace mproc::detail::posix {
 bool send_fd(int socket, int fd);
 /// Receives one descriptor; an empty one on end of file.
 unique_fd receive_fd(int socket);
+
+/// Sends a count, then the descriptors (in batches that SCM_RIGHTS allows).
+/// False if the peer is gone.
+bool write_handles(int socket, const std::vector<int>& fds);
+/// Receives what write_handles() sent. Throws eof_error or serialization_error.
+std::vector<int> read_handles(int socket);
 
 }  // namespace mproc::detail::posix

@@ -50,8 +50,9 @@ struct server_link {
     server = std::make_unique<posix::waited_child>(pid);
   }
 
-  bool send(int status_fd, const std::string& payload) {
-    return posix::send_fd(control.get(), status_fd) && posix::write_frame(control.get(), payload);
+  bool send(int status_fd, const launch_request& request) {
+    return posix::send_fd(control.get(), status_fd) && posix::write_frame(control.get(), request.payload) &&
+           posix::write_handles(control.get(), request.handles);
   }
 };
 
@@ -122,26 +123,29 @@ void answer(int fd, std::int32_t value) {
   posix::write_all(fd, std::string_view(reinterpret_cast<const char*>(&value), sizeof value));
 }
 
-[[noreturn]] void run_forked_child(const child_payload& payload, int server_pid, unique_fd& control,
-                                   std::vector<server_child>& others) {
+[[noreturn]] void run_forked_child(const child_payload& payload, std::vector<int> handles, int server_pid,
+                                   unique_fd& control, std::vector<server_child>& others) {
   posix::set_death_signal(payload.daemon ? SIGKILL : SIGTERM, server_pid);
   control.reset();
   for (auto& other : others) {
     other.pidfd.reset();
     other.status.reset();
   }
-  exit_now(run_payload(payload));
+  exit_now(run_payload(payload, std::move(handles)));
 }
 
 // Handles one request; false when the parent has gone.
 bool serve_request(unique_fd& control, std::vector<server_child>& children) {
   unique_fd status = posix::receive_fd(control.get());
   if (!status) return false;
+  std::string bytes = posix::read_frame(control.get());
+  std::vector<int> handles = posix::read_handles(control.get());
   child_payload payload;
   try {
-    payload = decode_payload(posix::read_frame(control.get()));
+    payload = decode_payload(bytes);
   } catch (const serialization_error& e) {  // refuse this request, serve the next
     std::fprintf(stderr, "mproc forkserver: %s\n", e.what());
+    for (int fd : handles) ::close(fd);
     answer(status.get(), -1);
     return true;
   }
@@ -149,8 +153,9 @@ bool serve_request(unique_fd& control, std::vector<server_child>& children) {
   const int pid = ::fork();
   if (pid == 0) {
     status.reset();
-    run_forked_child(payload, server_pid, control, children);
+    run_forked_child(payload, std::move(handles), server_pid, control, children);
   }
+  for (int fd : handles) ::close(fd);  // the child has them now
   answer(status.get(), pid);
   if (pid > 0) children.push_back({pid, posix::open_pidfd(pid), std::move(status)});
   return true;
@@ -171,10 +176,10 @@ std::unique_ptr<child_handle> launch_forkserver(const launch_request& request) {
   std::lock_guard lock(link.mutex);
   if (!link.server || link.server->wait(std::chrono::nanoseconds{0})) link.start_server();
   auto [ours, theirs] = posix::socket_pair();
-  if (!link.send(theirs.get(), request.payload)) {  // the server died: start another, once
+  if (!link.send(theirs.get(), request)) {  // the server died: start another, once
     link.server->wait(std::chrono::seconds{5});
     link.start_server();
-    if (!link.send(theirs.get(), request.payload)) throw process_error("the forkserver is not answering");
+    if (!link.send(theirs.get(), request)) throw process_error("the forkserver is not answering");
   }
   theirs.reset();
   std::int32_t pid = -1;

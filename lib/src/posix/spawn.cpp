@@ -15,13 +15,18 @@ std::unique_ptr<child_handle> launch_spawn(const launch_request& request) {
   theirs.reset();
   auto child = std::make_unique<posix::waited_child>(pid);
   // A child that died before reading shows in its exit code; nothing to do here.
-  posix::write_frame(ours.get(), request.payload);
+  if (posix::write_frame(ours.get(), request.payload)) posix::write_handles(ours.get(), request.handles);
   return child;
 }
 
-std::string read_spawn_payload(const std::string& channel) {
+spawn_start read_spawn_start(const std::string& channel) {
   posix::unique_fd fd(std::stoi(channel));
-  return posix::read_frame(fd.get());
+  spawn_start start;
+  start.payload = posix::read_frame(fd.get());
+  start.handles = posix::read_handles(fd.get());
+  return start;
 }
+
+void close_handle(native_handle handle) noexcept { ::close(handle); }
 
 }  // namespace mproc::detail
