@@ -117,3 +117,13 @@ BOOST_AUTO_TEST_CASE(overview_tours_the_basics) {
   BOOST_TEST(contains_line(out, "hello team from alpha"));
   BOOST_TEST(contains_line(out, "hello team from beta"));
 }
+
+BOOST_AUTO_TEST_CASE(communicating_with_pipe_squares_then_ends) {
+  const auto out = run_app("communicating_with_pipe").output;
+  std::string expected;
+  for (int i = 0; i < 10; ++i) expected += std::to_string(i * i) + "\n";
+  expected += "End\n";
+  BOOST_TEST(out.starts_with(expected), out);  // in order, then end of file
+  BOOST_TEST(contains_line(out, "child heard 'what is six times seven?' and answers 42"));
+  BOOST_TEST(contains_line(out, "and as a number: 42"));
+}

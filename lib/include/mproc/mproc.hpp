@@ -3,5 +3,6 @@
 
 #include <mproc/error.hpp>
 #include <mproc/init.hpp>
+#include <mproc/pipe.hpp>
 #include <mproc/process.hpp>
 #include <mproc/start_method.hpp>

@@ -1,0 +1,128 @@
+// Pipes: two connected ends that carry whole messages between processes.
+//
+//   auto [parent_end, child_end] = mproc::pipe();
+//   mproc::process p(worker, child_end);   // the child gets its own copy of the end
+//   p.start();
+//   parent_end.send(std::vector<int>{1, 2, 3});
+//   auto reply = parent_end.recv<std::string>();
+//
+// A message is one value (anything a process argument can be) or a run of
+// bytes; boundaries are kept and there is no size limit. recv() throws
+// eof_error once every copy of the other end, in every process, is closed.
+#pragma once
+
+#include <mproc/detail/archive.hpp>
+#include <mproc/detail/handles.hpp>
+#include <mproc/error.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace mproc {
+
+namespace detail {
+struct connection_state;
+/// Puts `handle` in the outbox of the call being encoded; its index there.
+/// Throws serialization_error when no call is being encoded.
+std::uint32_t send_handle(native_handle handle, const char* what);
+/// Takes the handle at `index` from the inbox of the call being decoded.
+native_handle take_handle(std::uint32_t index, const char* what);
+}  // namespace detail
+
+/// One end of a pipe. Copies refer to the same end: close() on one closes it
+/// for all copies in this process. An end is used by one thread at a time.
+class connection {
+ public:
+  /// An end that is not connected: every use throws closed_error.
+  connection() = default;
+
+  /// Sends one value. Errors: closed_error, eof_error (the other end is gone),
+  /// mproc::error (a receive-only end).
+  template <class T>
+  void send(const T& value) {
+    std::ostringstream bytes;
+    {
+      detail::output_archive out(bytes);
+      out(value);
+    }
+    send_message(std::move(bytes).str());
+  }
+
+  /// Waits for and returns one value. Errors: eof_error when the other end is
+  /// closed everywhere, serialization_error when the message is not a T,
+  /// closed_error, mproc::error (a send-only end).
+  template <class T>
+  T recv() {
+    const std::string bytes = recv_message();
+    detail::input_archive in(bytes);
+    T value{};
+    try {
+      in(value);
+    } catch (const std::exception& e) {
+      throw serialization_error(std::string("the message received is not of the type asked for: ") + e.what());
+    }
+    return value;
+  }
+
+  void send_bytes(std::span<const std::byte> bytes);
+  std::vector<std::byte> recv_bytes();
+
+  /// True when recv() would not block: a message is waiting, or the other end
+  /// is closed. Does not wait.
+  bool poll();
+  /// The same, waiting at most `timeout` for it.
+  template <class Rep, class Period>
+  bool poll(std::chrono::duration<Rep, Period> timeout) {
+    return poll_for(std::chrono::ceil<std::chrono::nanoseconds>(timeout));
+  }
+
+  /// The descriptor of this end (Python's fileno()), for select/poll loops.
+  /// Errors: closed_error.
+  detail::native_handle native_handle() const;
+
+  /// Closes this end (in this process). Closing twice does nothing.
+  void close() noexcept;
+  bool closed() const noexcept;
+  bool readable() const noexcept;
+  bool writable() const noexcept;
+
+  /// A connection travels to a child as a process argument (cereal).
+  template <class Archive>
+  void save(Archive& archive) const {
+    archive(detail::send_handle(handle_for_transfer(), "a connection"), readable(), writable());
+  }
+  template <class Archive>
+  void load(Archive& archive) {
+    std::uint32_t index = 0;
+    bool can_read = false;
+    bool can_write = false;
+    archive(index, can_read, can_write);
+    adopt(detail::take_handle(index, "a connection"), can_read, can_write);
+  }
+
+ private:
+  friend std::pair<connection, connection> pipe(bool duplex);
+
+  void send_message(std::string_view bytes);
+  std::string recv_message();
+  bool poll_for(std::chrono::nanoseconds timeout);
+  detail::native_handle handle_for_transfer() const;
+  void adopt(detail::native_handle handle, bool can_read, bool can_write);
+
+  std::shared_ptr<detail::connection_state> state_;
+};
+
+/// A connected pair of ends. Duplex (the default): both ends send and receive.
+/// Not duplex: (receive end, send end), as in Python; using an end the other
+/// way throws mproc::error.
+std::pair<connection, connection> pipe(bool duplex = true);
+
+}  // namespace mproc
