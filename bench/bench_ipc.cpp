@@ -1,0 +1,143 @@
+// Inter-process communication figures beside their raw floors (same program,
+// same run) and, when python3 is present, Python's multiprocessing.
+//
+//   bench_ipc [--json] [--rounds N]
+#include <mproc/mproc.hpp>
+
+#include "report.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <cstring>
+#include <functional>
+#include <iostream>
+
+#include <sched.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+// Round trips cost 5 to 10 times more when the two processes sit on different
+// CPUs (a cross-CPU wake-up) than on one, and the scheduler picks either. Every
+// figure is therefore taken with both placements pinned.
+void pin_to_cpu(int cpu) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  ::sched_setaffinity(0, sizeof set, &set);
+}
+
+double mean_us(int rounds, const std::function<void()>& once) {
+  for (int i = 0; i < rounds / 20 + 1; ++i) once();  // warm-up
+  const auto begin = clock_type::now();
+  for (int i = 0; i < rounds; ++i) once();
+  return std::chrono::duration<double, std::micro>(clock_type::now() - begin).count() / rounds;
+}
+
+// A forked child that echoes 8-byte messages from `in` to `out` until end of file.
+pid_t start_raw_echo(int in, int out, int close_a, int close_b, int cpu) {
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    pin_to_cpu(cpu);
+    ::close(close_a);
+    ::close(close_b);
+    std::uint64_t value;
+    while (::read(in, &value, sizeof value) == static_cast<ssize_t>(sizeof value)) {
+      if (::write(out, &value, sizeof value) != static_cast<ssize_t>(sizeof value)) break;
+    }
+    ::_exit(0);
+  }
+  return pid;
+}
+
+double raw_rtt_us(int rounds, bool socketpair, int child_cpu) {
+  int to_child[2];
+  int to_parent[2];
+  if (socketpair) {
+    ::socketpair(AF_UNIX, SOCK_STREAM, 0, to_child);
+    to_parent[0] = to_child[0];  // duplex: one pair serves both ways
+    to_parent[1] = to_child[1];
+  } else if (::pipe(to_child) != 0 || ::pipe(to_parent) != 0) {
+    return 0;
+  }
+  const int parent_write = to_child[1];
+  const int parent_read = socketpair ? to_child[1] : to_parent[0];
+  const int child_read = to_child[0];
+  const int child_write = socketpair ? to_child[0] : to_parent[1];
+  const pid_t child = start_raw_echo(child_read, child_write, parent_write, parent_read, child_cpu);
+  if (!socketpair) {
+    ::close(child_read);
+    ::close(child_write);
+  } else {
+    ::close(child_read);
+  }
+  std::uint64_t value = 0;
+  const double rtt = mean_us(rounds, [&] {
+    if (::write(parent_write, &value, sizeof value) != static_cast<ssize_t>(sizeof value)) return;
+    if (::read(parent_read, &value, sizeof value) != static_cast<ssize_t>(sizeof value)) return;
+  });
+  ::close(parent_write);
+  if (!socketpair) ::close(parent_read);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  return rtt;
+}
+
+void echo(mproc::connection end, int cpu) {
+  pin_to_cpu(cpu);
+  try {
+    for (;;) end.send(end.recv<std::int64_t>());
+  } catch (const mproc::eof_error&) {
+  }
+}
+
+double pipe_rtt_us(int rounds, int child_cpu) {
+  auto [ours, theirs] = mproc::pipe();
+  mproc::process child(echo, theirs, child_cpu);
+  child.start();
+  theirs.close();
+  std::int64_t value = 0;
+  const double rtt = mean_us(rounds, [&] {
+    ours.send(value);
+    value = ours.recv<std::int64_t>();
+  });
+  ours.close();
+  child.join();
+  return rtt;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  mproc::init(argc, argv);
+  bool json = false;
+  int rounds = 20000;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--json") == 0) json = true;
+    if (std::strcmp(argv[i], "--rounds") == 0 && i + 1 < argc) rounds = std::stoi(argv[++i]);
+  }
+  bench::report report;
+  pin_to_cpu(0);
+  const int other_cpu = mproc::cpu_count() > 1 ? 1 : 0;
+  for (const auto& [placement, cpu] : {std::pair<std::string, int>{"cross_cpu", other_cpu}, {"same_cpu", 0}}) {
+    report.add("raw_pipe_rtt_" + placement + "_us", raw_rtt_us(rounds, false, cpu), "us", "two pipes, 8 bytes each way");
+    report.add("raw_socketpair_rtt_" + placement + "_us", raw_rtt_us(rounds, true, cpu), "us",
+               "one socketpair, 8 bytes each way");
+    report.add("pipe_rtt_" + placement + "_us", pipe_rtt_us(rounds, cpu), "us", "mproc::pipe, an int64 each way");
+  }
+
+  const std::string python = bench::capture("command -v python3 >/dev/null && python3 " MPROC_BENCH_PYTHON_DIR
+                                            "/bench_ipc.py " + std::to_string(rounds) + " " + std::to_string(other_cpu));
+  if (python.empty() && !json) std::cout << "python3 not found: Python's figures are left out\n";
+  for (const auto& [name, value] : bench::parse_flat_json(python)) report.add(name, value, "us", "multiprocessing");
+
+  report.add_ratio("pipe_rtt_vs_raw_pipe", "pipe_rtt_cross_cpu_us", "raw_pipe_rtt_cross_cpu_us", "goal <= 1.3");
+  report.add_ratio("pipe_rtt_vs_raw_socketpair", "pipe_rtt_cross_cpu_us", "raw_socketpair_rtt_cross_cpu_us");
+  report.add_ratio("pipe_same_cpu_vs_raw_pipe", "pipe_rtt_same_cpu_us", "raw_pipe_rtt_same_cpu_us");
+  report.add_ratio("python_pipe_vs_pipe", "python_pipe_rtt_cross_cpu_us", "pipe_rtt_cross_cpu_us");
+  report.print(json);
+}
