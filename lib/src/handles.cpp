@@ -18,6 +18,16 @@ std::uint32_t handle_outbox::add(native_handle handle) {
   return static_cast<std::uint32_t>(handles_.size() - 1);
 }
 
+void handle_outbox::started(int pid) noexcept {
+  for (auto& callback : started_) {
+    try {
+      callback(pid);
+    } catch (...) {  // a failed bookkeeping step must not undo the start
+    }
+  }
+  started_.clear();
+}
+
 handle_inbox::~handle_inbox() {
   for (native_handle handle : handles_) {
     if (handle >= 0) close_handle(handle);

@@ -3,6 +3,7 @@
 #include "launch.hpp"
 #include "payload.hpp"
 #include "runtime.hpp"
+#include "shared_blocks.hpp"
 
 #include <boost/core/demangle.hpp>
 
@@ -37,7 +38,10 @@ std::map<std::string, process_class>& process_classes() {
   return classes;
 }
 
-void finish_children_at_exit() { runtime::get().finish_children(); }
+void finish_children_at_exit() {
+  runtime::get().finish_children();
+  release_blocks_at_exit();
+}
 
 }  // namespace
 
@@ -133,6 +137,13 @@ void process::start() {
   const start_method method = st.method.value_or(rt.default_method);
   detail::launch_request request;
   request.daemon = st.daemon;
+  detail::handle_outbox outbox;
+  // Whatever leaves start() early tells the outbox's objects that no child came
+  // (a block that reserved a user slot for it frees the slot).
+  struct start_failure_notice {
+    detail::handle_outbox& box;
+    ~start_failure_notice() { box.started(-1); }
+  } notice{outbox};
   detail::child_identity who{name, st.daemon, st.identity, rt.self()};
   if (method == start_method::fork) {
     // Captures by reference (`who` outlives the fork in both processes): a
@@ -149,7 +160,6 @@ void process::start() {
       fail(name, "mproc::init(argc, argv) must be called at the start of main() before "
                     "starting a process with the " + std::string(to_string(method)) + " method");
     }
-    detail::handle_outbox outbox;
     detail::outbox_scope outbox_scope(outbox);
     detail::child_payload payload;
     payload.name = name;
@@ -186,6 +196,7 @@ void process::start() {
     case start_method::fork: child->handle = detail::launch_fork(request); break;
     case start_method::forkserver: child->handle = detail::launch_forkserver(request); break;
   }
+  outbox.started(child->handle->pid());  // the notice above then has nothing left to say
   st.child = child;
   rt.add_child(std::move(child));
 }

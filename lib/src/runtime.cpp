@@ -1,6 +1,7 @@
 #include "runtime.hpp"
 
 #include "launch.hpp"
+#include "shared_blocks.hpp"
 
 #include <boost/core/demangle.hpp>
 
@@ -153,6 +154,7 @@ int run_child_body(const std::function<void()>& body) {
     code = 1;
   }
   runtime::get().finish_children();
+  release_blocks_at_exit();
   return code;  // the caller ends the process with exit_now(), which flushes
 }
 

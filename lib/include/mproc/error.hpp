@@ -44,4 +44,16 @@ class eof_error : public error {
   using error::error;
 };
 
+/// A named object that should be new already exists.
+class exists_error : public error {
+ public:
+  using error::error;
+};
+
+/// A named object that should exist does not (or no longer does).
+class not_found_error : public error {
+ public:
+  using error::error;
+};
+
 }  // namespace mproc

@@ -5,4 +5,5 @@
 #include <mproc/init.hpp>
 #include <mproc/pipe.hpp>
 #include <mproc/process.hpp>
+#include <mproc/shared_memory.hpp>
 #include <mproc/start_method.hpp>

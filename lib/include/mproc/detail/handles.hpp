@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 namespace mproc::detail {
@@ -21,8 +22,13 @@ class handle_outbox {
   std::uint32_t add(native_handle handle);
   const std::vector<native_handle>& handles() const noexcept { return handles_; }
 
+  /// Asks to be told the child's pid once it is started (-1 if it could not be).
+  void on_started(std::function<void(int pid)> callback) { started_.push_back(std::move(callback)); }
+  void started(int pid) noexcept;
+
  private:
   std::vector<native_handle> handles_;
+  std::vector<std::function<void(int)>> started_;
 };
 
 class handle_inbox {

@@ -1,0 +1,422 @@
+// Shared memory blocks and who may remove their names.
+//
+// A block is a POSIX shared memory object (Boost.Interprocess) whose first page
+// is a header: a robust process-shared mutex and a table of the processes that
+// use the block, each as (pid, start time) so that a recycled pid never looks
+// alive. Closing frees a process's slot; a dead user's slot is freed by the
+// next process that looks (attach or close); the last user out removes the
+// name. The mutex is pthread's own, robust: Boost 1.81's robust path never calls
+// pthread_mutex_consistent, which leaves the mutex unusable for good after a
+// holder dies.
+#include <mproc/detail/handles.hpp>
+#include <mproc/shared_memory.hpp>
+
+#include "../launch.hpp"
+#include "../shared_blocks.hpp"
+
+#include <boost/interprocess/mapped_region.hpp>
+#include <boost/interprocess/shared_memory_object.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <sstream>
+#include <thread>
+#include <vector>
+
+#include <pthread.h>
+#include <unistd.h>
+
+namespace mproc::detail {
+namespace bip = boost::interprocess;
+
+namespace {
+
+constexpr std::uint32_t segment_magic = 0x4d50534du;  // "MPSM"
+constexpr std::size_t max_users = 256;
+
+struct user_slot {
+  std::int32_t pid;            // 0: free
+  std::uint32_t unused;
+  std::uint64_t start_time;    // of that pid, in clock ticks since boot
+  std::uint64_t reservation;   // not 0: held for a child that has not attached yet
+};
+
+struct segment_header {
+  std::atomic<std::uint32_t> magic;  // set last, once the header is ready
+  std::uint32_t unlinked;            // the name is gone: nobody may attach
+  std::uint64_t size;                // the user's bytes
+  pthread_mutex_t mutex;
+  user_slot users[max_users];
+};
+
+constexpr std::size_t header_bytes = (sizeof(segment_header) + 4095) / 4096 * 4096;
+
+struct identity {
+  int pid = 0;
+  std::uint64_t start_time = 0;
+};
+
+// Field 22 of /proc/<pid>/stat; empty for a process that is gone or a zombie.
+std::optional<std::uint64_t> start_time_of(int pid) {
+  std::ifstream file("/proc/" + std::to_string(pid) + "/stat");
+  std::string text;
+  if (!std::getline(file, text)) return std::nullopt;
+  const auto close = text.rfind(')');
+  if (close == std::string::npos) return std::nullopt;
+  std::istringstream fields(text.substr(close + 2));
+  std::string field;
+  std::uint64_t start = 0;
+  for (int i = 3; i <= 22 && fields >> field; ++i) {
+    if (i == 3 && field == "Z") return std::nullopt;
+    if (i == 22) start = std::stoull(field);
+  }
+  return start;
+}
+
+identity self() {
+  static thread_local identity cached;
+  const int pid = current_pid();
+  if (cached.pid != pid) cached = {pid, start_time_of(pid).value_or(0)};
+  return cached;
+}
+
+bool alive(const user_slot& slot) {
+  const auto start = start_time_of(slot.pid);
+  return start && *start == slot.start_time;
+}
+
+class header_lock {
+ public:
+  explicit header_lock(segment_header& header) : mutex_(header.mutex) {
+    const int result = ::pthread_mutex_lock(&mutex_);
+    // A holder died: every change under this lock is a single store, so what
+    // it left is consistent.
+    if (result == EOWNERDEAD) ::pthread_mutex_consistent(&mutex_);
+  }
+  ~header_lock() { ::pthread_mutex_unlock(&mutex_); }
+  header_lock(const header_lock&) = delete;
+  header_lock& operator=(const header_lock&) = delete;
+
+ private:
+  pthread_mutex_t& mutex_;
+};
+
+std::uint64_t random_word() {
+  static thread_local std::mt19937_64 generator(std::random_device{}());
+  return generator();
+}
+
+// The creator's pid, which helps to find who leaked a block, then 128 random
+// bits, which nobody can guess.
+std::string random_name() {
+  std::ostringstream name;
+  name << "mproc_" << current_pid() << '_' << std::hex << random_word() << random_word();
+  return name.str();
+}
+
+}  // namespace
+
+struct shared_memory_state {
+  std::string name;
+  bip::mapped_region region;
+  segment_header* header = nullptr;
+  std::byte* data = nullptr;
+  std::size_t size = 0;
+
+  ~shared_memory_state() { close(); }
+  /// Ends this process's use: frees its slot and unmaps. For every handle copy.
+  void close() noexcept;
+  bool open() const noexcept { return header != nullptr; }
+  void claim(identity who, std::uint64_t reservation = 0);
+  void release(identity who) noexcept;
+};
+
+namespace {
+
+// The blocks this process uses, so that a forked child can be counted for each
+// and every user's slot is freed when a process ends without closing them.
+struct registry {
+  std::mutex mutex;
+  std::vector<shared_memory_state*> states;
+};
+
+std::atomic<registry*> registry_instance{nullptr};
+
+registry& blocks() {
+  registry* current = registry_instance.load(std::memory_order_acquire);
+  if (current == nullptr) {
+    auto* made = new registry();  // never destroyed: exit handlers use it
+    if (registry_instance.compare_exchange_strong(current, made)) return *made;
+    delete made;
+  }
+  return *current;
+}
+
+void forget(shared_memory_state* state) {
+  std::lock_guard lock(blocks().mutex);
+  std::erase(blocks().states, state);
+}
+
+}  // namespace
+
+void shared_memory_state::claim(identity who, std::uint64_t reservation) {
+  header_lock lock(*header);
+  if (header->unlinked) throw not_found_error("shared memory '" + name + "' was unlinked");
+  for (auto& slot : header->users) {
+    if (slot.pid == 0 || !alive(slot)) {
+      slot = {who.pid, 0, who.start_time, reservation};
+      return;
+    }
+  }
+  throw error("shared memory '" + name + "' is used by " + std::to_string(max_users) +
+              " processes, the most it can count");
+}
+
+void shared_memory_state::release(identity who) noexcept {
+  header_lock lock(*header);
+  bool any = false;
+  bool released = false;
+  for (auto& slot : header->users) {
+    if (slot.pid == 0) continue;
+    if (!released && slot.pid == who.pid && slot.start_time == who.start_time && slot.reservation == 0) {
+      slot.pid = 0;
+      released = true;
+    } else if (!alive(slot)) {
+      slot.pid = 0;  // a user that died without closing
+    } else {
+      any = true;
+    }
+  }
+  if (!any && !header->unlinked) {
+    header->unlinked = 1;
+    bip::shared_memory_object::remove(name.c_str());
+  }
+}
+
+void shared_memory_state::close() noexcept {
+  if (header == nullptr) return;
+  forget(this);
+  release(self());
+  header = nullptr;
+  data = nullptr;
+  region = bip::mapped_region();
+}
+
+namespace {
+
+std::shared_ptr<shared_memory_state> map_block(const std::string& name, bip::shared_memory_object& object) {
+  auto state = std::make_shared<shared_memory_state>();
+  state->name = name;
+  state->region = bip::mapped_region(object, bip::read_write);
+  state->header = static_cast<segment_header*>(state->region.get_address());
+  state->data = static_cast<std::byte*>(state->region.get_address()) + header_bytes;
+  return state;
+}
+
+void remember(const std::shared_ptr<shared_memory_state>& state) {
+  std::lock_guard lock(blocks().mutex);
+  blocks().states.push_back(state.get());
+}
+
+std::shared_ptr<shared_memory_state> open_block(const std::string& name, std::uint64_t reservation) {
+  std::optional<bip::shared_memory_object> object;
+  try {
+    object.emplace(bip::open_only, name.c_str(), bip::read_write);
+  } catch (const bip::interprocess_exception&) {
+    throw not_found_error("no shared memory is called '" + name + "'");
+  }
+  bip::offset_t total = 0;
+  object->get_size(total);
+  // The creator sizes the object, then writes the header, magic last.
+  for (int tries = 0; static_cast<std::size_t>(total) < header_bytes && tries < 1000; ++tries) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    object->get_size(total);
+  }
+  if (static_cast<std::size_t>(total) < header_bytes) throw error("'" + name + "' is not shared memory of mproc's");
+  auto state = map_block(name, *object);
+  for (int tries = 0; state->header->magic.load(std::memory_order_acquire) != segment_magic; ++tries) {
+    if (tries == 1000) {
+      state->header = nullptr;  // not ours: nothing to release
+      throw error("'" + name + "' is not shared memory of mproc's");
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  state->size = static_cast<std::size_t>(state->header->size);
+  const identity me = self();
+  bool adopted = false;
+  if (reservation != 0) {
+    header_lock lock(*state->header);
+    for (auto& slot : state->header->users) {
+      if (slot.pid != 0 && slot.reservation == reservation) {
+        slot = {me.pid, 0, me.start_time, 0};
+        adopted = true;
+        break;
+      }
+    }
+  }
+  if (!adopted) {
+    try {
+      state->claim(me);
+    } catch (...) {
+      state->header = nullptr;
+      throw;
+    }
+  }
+  remember(state);
+  return state;
+}
+
+}  // namespace
+
+std::string reserve_for_child(const std::shared_ptr<shared_memory_state>& state) {
+  if (!state || !state->open()) throw closed_error("the shared memory handle is closed");
+  handle_outbox* box = current_outbox();
+  if (box == nullptr) {
+    throw serialization_error("shared memory can travel to another process only as an argument of a process "
+                              "or pool task (or by its name, with shared_memory::attach)");
+  }
+  // Held in our name until the child is known, then in the child's: the block
+  // cannot lose its last user between start() and the child's attach.
+  const std::uint64_t reservation = random_word() | 1;
+  state->claim(self(), reservation);
+  box->on_started([state, reservation](int pid) {
+    header_lock lock(*state->header);
+    for (auto& slot : state->header->users) {
+      if (slot.pid == 0 || slot.reservation != reservation) continue;
+      const auto start = pid > 0 ? start_time_of(pid) : std::nullopt;
+      if (start) {
+        slot.pid = pid;
+        slot.start_time = *start;
+      } else {
+        slot.pid = 0;  // the child never started, or is already gone
+      }
+    }
+  });
+  return std::to_string(reservation);
+}
+
+std::shared_ptr<shared_memory_state> attach_reserved(const std::string& name, const std::string& reservation) {
+  return open_block(name, std::stoull(reservation));
+}
+
+std::vector<std::uint64_t> reserve_blocks_for_fork() {
+  std::vector<std::uint64_t> reservations;
+  std::lock_guard lock(blocks().mutex);
+  for (auto* state : blocks().states) {
+    reservations.push_back(random_word() | 1);
+    try {
+      state->claim(self(), reservations.back());
+    } catch (const std::exception&) {
+      reservations.back() = 0;
+    }
+  }
+  return reservations;
+}
+
+void assign_blocks_to_forked_child(const std::vector<std::uint64_t>& reservations, int pid) {
+  const auto start = pid > 0 ? start_time_of(pid) : std::nullopt;
+  std::lock_guard lock(blocks().mutex);
+  for (auto* state : blocks().states) {
+    header_lock header(*state->header);
+    for (auto& slot : state->header->users) {
+      if (slot.pid == 0 || slot.reservation == 0) continue;
+      if (std::find(reservations.begin(), reservations.end(), slot.reservation) == reservations.end()) continue;
+      slot = start ? user_slot{pid, 0, *start, 0} : user_slot{0, 0, 0, 0};
+    }
+  }
+}
+
+void reset_blocks_after_fork() noexcept {
+  // Another thread of the parent may have held the lock at the fork. Nothing
+  // to do (and no page to copy) where shared memory was never used.
+  if (registry* r = registry_instance.load(std::memory_order_acquire)) new (&r->mutex) std::mutex();
+}
+
+void release_blocks_at_exit() noexcept {
+  registry* r = registry_instance.load(std::memory_order_acquire);
+  if (r == nullptr) return;  // the common case: touch nothing
+  std::vector<shared_memory_state*> states;
+  {
+    std::lock_guard lock(r->mutex);
+    states = r->states;
+  }
+  for (auto* state : states) state->close();
+}
+
+}  // namespace mproc::detail
+
+namespace mproc {
+
+shared_memory shared_memory::create(std::size_t size) { return create(detail::random_name(), size); }
+
+shared_memory shared_memory::create(const std::string& name, std::size_t size) {
+  namespace bip = boost::interprocess;
+  if (size == 0) throw error("shared memory of size 0 cannot be created");
+  bip::permissions owner_only(0600);
+  std::optional<bip::shared_memory_object> object;
+  try {
+    object.emplace(bip::create_only, name.c_str(), bip::read_write, owner_only);
+  } catch (const bip::interprocess_exception& e) {
+    if (e.get_error_code() == bip::already_exists_error) {
+      throw exists_error("shared memory called '" + name + "' exists already");
+    }
+    throw error("cannot create shared memory '" + name + "': " + e.what());
+  }
+  try {
+    object->truncate(static_cast<bip::offset_t>(detail::header_bytes + size));
+  } catch (const bip::interprocess_exception& e) {
+    bip::shared_memory_object::remove(name.c_str());
+    throw error("cannot size shared memory '" + name + "' to " + std::to_string(size) + " bytes: " + e.what());
+  }
+  auto state = detail::map_block(name, *object);
+  auto& header = *state->header;
+  header.size = size;
+  pthread_mutexattr_t attributes;
+  ::pthread_mutexattr_init(&attributes);
+  ::pthread_mutexattr_setpshared(&attributes, PTHREAD_PROCESS_SHARED);
+  ::pthread_mutexattr_setrobust(&attributes, PTHREAD_MUTEX_ROBUST);
+  ::pthread_mutex_init(&header.mutex, &attributes);
+  ::pthread_mutexattr_destroy(&attributes);
+  const detail::identity me = detail::self();
+  header.users[0] = {me.pid, 0, me.start_time, 0};
+  header.magic.store(detail::segment_magic, std::memory_order_release);
+  state->size = size;
+  detail::remember(state);
+  return shared_memory(std::move(state));
+}
+
+shared_memory shared_memory::attach(const std::string& name) { return shared_memory(detail::open_block(name, 0)); }
+
+std::span<std::byte> shared_memory::bytes() const noexcept {
+  return closed() ? std::span<std::byte>() : std::span<std::byte>(state_->data, state_->size);
+}
+
+std::size_t shared_memory::size() const noexcept { return closed() ? 0 : state_->size; }
+
+bool shared_memory::closed() const noexcept { return !state_ || !state_->open(); }
+
+const std::string& shared_memory::name() const noexcept {
+  static const std::string none;
+  return state_ ? state_->name : none;
+}
+
+void shared_memory::close() noexcept {
+  if (state_) state_->close();
+}
+
+void shared_memory::unlink() {
+  if (closed()) throw closed_error("the shared memory handle is closed");
+  detail::header_lock lock(*state_->header);
+  if (!state_->header->unlinked) {
+    state_->header->unlinked = 1;
+    boost::interprocess::shared_memory_object::remove(state_->name.c_str());
+  }
+}
+
+}  // namespace mproc

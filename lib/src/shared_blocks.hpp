@@ -1,0 +1,18 @@
+// What process starts and ends must tell the shared memory bookkeeping.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+namespace mproc::detail {
+
+/// Before a fork: holds a user slot in every block this process uses, for the
+/// child to come. After it, in the parent: gives those slots to the child.
+std::vector<std::uint64_t> reserve_blocks_for_fork();
+void assign_blocks_to_forked_child(const std::vector<std::uint64_t>& reservations, int pid);
+/// In a forked child, first thing.
+void reset_blocks_after_fork() noexcept;
+/// When a process ends: frees its slot in every block it still uses.
+void release_blocks_at_exit() noexcept;
+
+}  // namespace mproc::detail

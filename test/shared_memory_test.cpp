@@ -1,0 +1,161 @@
+// Shared memory: creation, attaching, errors, owner-only names, and the name's
+// lifetime: removed by the last user out, closed or dead, never under a child
+// that has yet to attach.
+#include "support/scratch.hpp"
+
+#include <mproc/process.hpp>
+#include <mproc/shared_memory.hpp>
+
+#include <boost/test/unit_test.hpp>
+
+#include <chrono>
+#include <csignal>
+#include <cstring>
+#include <filesystem>
+#include <thread>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+using namespace std::chrono_literals;
+
+namespace {
+
+bool exists_in_dev_shm(const std::string& name) { return std::filesystem::exists("/dev/shm/" + name); }
+
+void write_text(mproc::shared_memory block, std::string text) {
+  std::memcpy(block.bytes().data(), text.data(), text.size());
+}
+
+void attach_write_and_wait(std::string name, std::string path) {
+  auto block = mproc::shared_memory::attach(name);
+  block.bytes()[0] = std::byte{42};
+  mproc::test::write_file(path, "attached");
+  std::this_thread::sleep_for(60s);  // until killed
+}
+
+void create_and_wait(std::string path) {
+  auto block = mproc::shared_memory::create(64);
+  mproc::test::write_file(path, block.name());
+  std::this_thread::sleep_for(60s);  // until killed
+}
+
+std::string text_in(const mproc::shared_memory& block, std::size_t size) {
+  return std::string(reinterpret_cast<const char*>(block.bytes().data()), size);
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(create_attach_and_share_bytes) {
+  auto block = mproc::shared_memory::create(10000);
+  BOOST_TEST(block.size() == 10000u);
+  BOOST_TEST(block.name().size() >= 30u);  // an unguessable name
+  BOOST_TEST(std::all_of(block.bytes().begin(), block.bytes().end(), [](std::byte b) { return b == std::byte{0}; }));
+  auto same = mproc::shared_memory::attach(block.name());
+  BOOST_TEST(same.size() == 10000u);
+  block.bytes()[9999] = std::byte{7};
+  BOOST_TEST((same.bytes()[9999] == std::byte{7}));
+  struct stat info {};
+  BOOST_REQUIRE(::stat(("/dev/shm/" + block.name()).c_str(), &info) == 0);
+  BOOST_TEST((info.st_mode & 0777) == 0600);
+}
+
+BOOST_AUTO_TEST_CASE(clear_errors) {
+  BOOST_CHECK_THROW(mproc::shared_memory::create(0), mproc::error);
+  BOOST_CHECK_THROW(mproc::shared_memory::attach("mproc_test_no_such_block"), mproc::not_found_error);
+  auto block = mproc::shared_memory::create("mproc_test_taken_name", 16);
+  BOOST_CHECK_THROW(mproc::shared_memory::create("mproc_test_taken_name", 16), mproc::exists_error);
+  block.close();
+  BOOST_TEST(block.closed());
+  BOOST_TEST(block.bytes().empty());
+  BOOST_CHECK_THROW(block.unlink(), mproc::closed_error);
+}
+
+BOOST_AUTO_TEST_CASE(last_user_out_removes_the_name) {
+  auto first = mproc::shared_memory::create(64);
+  const std::string name = first.name();
+  auto copy = first;
+  auto second = mproc::shared_memory::attach(name);
+  copy.close();  // closes `first` too: copies are one handle
+  BOOST_TEST(first.closed());
+  BOOST_TEST(exists_in_dev_shm(name));  // `second` still uses it
+  second.close();
+  BOOST_TEST(!exists_in_dev_shm(name));
+}
+
+BOOST_AUTO_TEST_CASE(unlink_removes_the_name_but_not_the_mapping) {
+  auto block = mproc::shared_memory::create(64);
+  const std::string name = block.name();
+  block.bytes()[0] = std::byte{9};
+  block.unlink();
+  BOOST_TEST(!exists_in_dev_shm(name));
+  BOOST_CHECK_THROW(mproc::shared_memory::attach(name), mproc::not_found_error);
+  BOOST_TEST((block.bytes()[0] == std::byte{9}));
+}
+
+MPROC_TEST_EACH_METHOD(child_writes_and_parent_may_close_at_once) {
+  auto block = mproc::shared_memory::create(64);
+  const std::string name = block.name();
+  auto observer = mproc::shared_memory::attach(name);
+  mproc::process child(mproc::process_options{.method = method}, write_text, block, std::string("from the child"));
+  child.start();
+  block.close();  // the child counts as a user from start(): the name stays
+  child.join();
+  BOOST_TEST(child.exitcode().value() == 0);
+  BOOST_TEST(text_in(observer, 14) == "from the child");
+  observer.close();
+  BOOST_TEST(!exists_in_dev_shm(name));  // the child ended, we closed: gone
+}
+
+MPROC_TEST_EACH_METHOD(block_outlives_the_parents_close_until_the_child_ends) {
+  auto block = mproc::shared_memory::create(64);
+  const std::string name = block.name();
+  mproc::process child(mproc::process_options{.method = method}, write_text, block, std::string("late"));
+  child.start();
+  block.close();
+  child.join();
+  BOOST_TEST(!exists_in_dev_shm(name));  // nobody left
+}
+
+BOOST_AUTO_TEST_CASE(killed_creator_is_not_counted_any_more) {
+  mproc::test::scratch_dir dir;
+  const std::string path = dir.file("name");
+  mproc::process creator(create_and_wait, path);
+  creator.start();
+  BOOST_REQUIRE(mproc::test::eventually([&] { return !mproc::test::read_file(path).empty(); }));
+  auto block = mproc::shared_memory::attach(mproc::test::read_file(path));
+  const std::string name = block.name();
+  creator.kill();
+  creator.join();
+  BOOST_TEST(exists_in_dev_shm(name));  // we still use it
+  block.close();
+  BOOST_TEST(!exists_in_dev_shm(name));  // the dead creator does not keep it
+}
+
+BOOST_AUTO_TEST_CASE(killed_user_does_not_keep_the_block) {
+  mproc::test::scratch_dir dir;
+  const std::string path = dir.file("attached");
+  auto block = mproc::shared_memory::create(64);
+  const std::string name = block.name();
+  mproc::process user(attach_write_and_wait, name, path);
+  user.start();
+  BOOST_REQUIRE(mproc::test::eventually([&] { return !mproc::test::read_file(path).empty(); }));
+  BOOST_TEST((block.bytes()[0] == std::byte{42}));
+  user.kill();
+  user.join();
+  block.close();
+  BOOST_TEST(!exists_in_dev_shm(name));
+}
+
+BOOST_AUTO_TEST_CASE(forked_child_counts_for_every_block_it_inherits) {
+  auto block = mproc::shared_memory::create(64);
+  const std::string name = block.name();
+  // Not an argument: a forked child inherits every mapping all the same.
+  mproc::process child(mproc::process_options{.method = mproc::start_method::fork},
+                       [](int seconds) { std::this_thread::sleep_for(std::chrono::milliseconds(seconds)); }, 300);
+  child.start();
+  block.close();
+  BOOST_TEST(exists_in_dev_shm(name));  // the child still uses it
+  child.join();
+  BOOST_TEST(!exists_in_dev_shm(name));  // its exit freed its slot, and it was the last
+}
