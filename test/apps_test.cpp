@@ -4,6 +4,8 @@
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>
+#include <cmath>
+#include <map>
 #include <regex>
 
 using mproc::test::contains_line;
@@ -126,4 +128,20 @@ BOOST_AUTO_TEST_CASE(communicating_with_pipe_squares_then_ends) {
   BOOST_TEST(out.starts_with(expected), out);  // in order, then end of file
   BOOST_TEST(contains_line(out, "child heard 'what is six times seven?' and answers 42"));
   BOOST_TEST(contains_line(out, "and as a number: 42"));
+}
+
+BOOST_AUTO_TEST_CASE(process_barrier_lines_of_the_synchronised_pair_carry_the_same_moment) {
+  const auto out = run_app("process_barrier").output;
+  const std::regex line("process (p[1-4]) - test_with(out)?_barrier ----> [0-9-]+ ([0-9]+):([0-9]+):([0-9.]+)");
+  std::map<std::string, double> at;  // seconds since midnight
+  for (const auto& text : mproc::test::lines_of(out)) {
+    std::smatch m;
+    if (std::regex_match(text, m, line)) {
+      at[m[1]] = std::stod(m[3]) * 3600 + std::stod(m[4]) * 60 + std::stod(m[5]);
+    }
+  }
+  BOOST_REQUIRE_MESSAGE(at.size() == 4u, out);
+  BOOST_TEST(std::abs(at["p1"] - at["p2"]) < 0.2);   // released together by the barrier
+  BOOST_TEST(at["p2"] - at["p3"] > 1.0);             // p2 waited for p1's 1.5 s sleep
+  BOOST_TEST(at["p2"] - at["p4"] > 1.0);
 }

@@ -45,6 +45,7 @@ native_handle handle_inbox::take(std::uint32_t index) {
 }
 
 handle_outbox* current_outbox() noexcept { return outbox; }
+void decoding_done() noexcept { inbox = nullptr; }
 handle_inbox* current_inbox() noexcept { return inbox; }
 
 outbox_scope::outbox_scope(handle_outbox& box) noexcept : previous_(outbox) { outbox = &box; }

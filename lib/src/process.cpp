@@ -359,6 +359,7 @@ int run_payload(const child_payload& payload, std::vector<int> handles) {
         throw serialization_error(std::string("cannot decode the process object: ") + e.what());
       }
     }
+    if (payload.call.empty()) decoding_done();  // else the call's entry ends it
     runtime::become_child(who);  // constructing the object above counted a child
     auto& st = process_access::state_of(*self);
     st.name = payload.name;

@@ -44,6 +44,12 @@ class eof_error : public error {
   using error::error;
 };
 
+/// A barrier was aborted, reset while a party waited, or broken by a timeout.
+class broken_barrier_error : public error {
+ public:
+  using error::error;
+};
+
 /// A named object that should be new already exists.
 class exists_error : public error {
  public:

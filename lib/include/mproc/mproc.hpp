@@ -7,3 +7,4 @@
 #include <mproc/process.hpp>
 #include <mproc/shared_memory.hpp>
 #include <mproc/start_method.hpp>
+#include <mproc/sync.hpp>

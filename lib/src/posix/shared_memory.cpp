@@ -24,12 +24,12 @@
 #include <fstream>
 #include <mutex>
 #include <optional>
-#include <random>
 #include <sstream>
 #include <thread>
 #include <vector>
 
 #include <pthread.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 namespace mproc::detail {
@@ -107,9 +107,13 @@ class header_lock {
   pthread_mutex_t& mutex_;
 };
 
+// Straight from the kernel each time: a generator's state would be copied into
+// forked children, which would then make the same "random" names.
 std::uint64_t random_word() {
-  static thread_local std::mt19937_64 generator(std::random_device{}());
-  return generator();
+  std::uint64_t word = 0;
+  while (::getrandom(&word, sizeof word, 0) != static_cast<ssize_t>(sizeof word)) {
+  }
+  return word;
 }
 
 // The creator's pid, which helps to find who leaked a block, then 128 random

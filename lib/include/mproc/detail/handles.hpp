@@ -52,6 +52,10 @@ handle_outbox* current_outbox() noexcept;
 /// The inbox of the call being decoded on this thread; nullptr when none is.
 handle_inbox* current_inbox() noexcept;
 
+/// Ends the decoding of a child's call on this thread: what the target makes
+/// from here on is its own, not a placeholder for a decoded object.
+void decoding_done() noexcept;
+
 /// Makes `box` the current outbox (or inbox) of this thread for its lifetime.
 class outbox_scope {
  public:

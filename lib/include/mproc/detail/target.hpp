@@ -11,6 +11,7 @@
 #pragma once
 
 #include <mproc/detail/archive.hpp>
+#include <mproc/detail/handles.hpp>
 
 #include <boost/core/demangle.hpp>
 
@@ -88,6 +89,7 @@ void call_entry_for(std::uintptr_t target, input_archive& in) {
   } catch (const std::exception& e) {  // cereal::Exception, or bad_alloc from a corrupt length
     throw_undecodable_arguments(e.what());
   }
+  decoding_done();
   if constexpr (std::is_pointer_v<F>) {
     std::apply(reinterpret_cast<F>(target), args);
   } else {

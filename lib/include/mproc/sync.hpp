@@ -1,0 +1,223 @@
+// Synchronisation between processes: Python's Lock, RLock, Semaphore,
+// BoundedSemaphore, Event, Condition and Barrier.
+//
+//   mproc::mutex serializer;                 // Python's Lock (alias mproc::lock)
+//   mproc::barrier synchronizer(2);
+//   mproc::process p(work, synchronizer, serializer);   // the child shares both
+//   ...
+//   { std::scoped_lock hold(serializer); std::cout << "one at a time\n"; }
+//
+// Each object lives in a small shared memory block (see shared_memory.hpp for
+// its lifetime) and travels to children as a process argument. Every wait has
+// a timed form. A lock whose holder dies is released for the next locker
+// (robust mutexes): unlike Python's, it never stays locked for good.
+#pragma once
+
+#include <mproc/error.hpp>
+#include <mproc/shared_memory.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+
+namespace mproc {
+
+namespace detail {
+
+struct sync_cell;
+
+/// What every synchronisation object has: a cell, shared by its copies, that
+/// holds the shared memory block. The block is made at construction, except
+/// for the placeholders a child default-constructs while decoding its
+/// arguments, which load() replaces at once.
+class sync_object {
+ public:
+  template <class Archive>
+  void save(Archive& archive) const {
+    archive(block());
+  }
+  template <class Archive>
+  void load(Archive& archive) {
+    shared_memory loaded;
+    archive(loaded);
+    adopt(std::move(loaded));
+  }
+
+ protected:
+  sync_object() = default;  // an empty handle: only loading fills it
+  sync_object(std::uint32_t kind, void (*initialize)(void* state, const std::int64_t* settings),
+              std::int64_t first = 0, std::int64_t second = 0);
+  /// The state, made on first use. Errors: closed_error for an empty handle.
+  void* state() const;
+
+ private:
+  const shared_memory& block() const;
+  void adopt(shared_memory block);
+  std::shared_ptr<sync_cell> cell_;
+};
+
+using nanoseconds = std::chrono::nanoseconds;
+template <class Rep, class Period>
+nanoseconds at_least(std::chrono::duration<Rep, Period> timeout) {
+  return std::chrono::ceil<nanoseconds>(timeout);
+}
+
+}  // namespace detail
+
+/// Python's Lock, as a Lockable mutex. Only the holder may unlock it.
+class mutex : public detail::sync_object {
+ public:
+  mutex();
+  /// Waits for the lock. If its holder died holding it, takes it over.
+  void lock();
+  bool try_lock();
+  template <class Rep, class Period>
+  bool try_lock_for(std::chrono::duration<Rep, Period> timeout) {
+    return lock_within(detail::at_least(timeout));
+  }
+  /// Errors: mproc::error if this thread does not hold the lock.
+  void unlock();
+
+ private:
+  friend class condition;
+  bool lock_within(std::optional<detail::nanoseconds> timeout);
+};
+using lock = mutex;
+
+/// Python's RLock: the holder may lock again; only the holder may unlock.
+class recursive_mutex : public detail::sync_object {
+ public:
+  recursive_mutex();
+  void lock();
+  bool try_lock();
+  template <class Rep, class Period>
+  bool try_lock_for(std::chrono::duration<Rep, Period> timeout) {
+    return lock_within(detail::at_least(timeout));
+  }
+  /// Errors: mproc::error if this thread does not hold the lock.
+  void unlock();
+
+ private:
+  bool lock_within(std::optional<detail::nanoseconds> timeout);
+};
+using rlock = recursive_mutex;
+
+/// Python's Semaphore: acquire() waits while the counter is 0.
+class semaphore : public detail::sync_object {
+ public:
+  explicit semaphore(std::int64_t value = 1);
+  void acquire();
+  bool try_acquire();
+  template <class Rep, class Period>
+  bool try_acquire_for(std::chrono::duration<Rep, Period> timeout) {
+    return acquire_within(detail::at_least(timeout));
+  }
+  void release(std::int64_t n = 1);
+  std::int64_t value() const;
+
+ protected:
+  semaphore(std::int64_t value, std::int64_t bound);
+  bool acquire_within(std::optional<detail::nanoseconds> timeout);
+};
+
+/// Python's BoundedSemaphore: releasing above the first value throws mproc::error.
+class bounded_semaphore : public semaphore {
+ public:
+  explicit bounded_semaphore(std::int64_t value = 1);
+};
+
+/// Python's Event: a flag that processes wait for.
+class event : public detail::sync_object {
+ public:
+  event();
+  void set();
+  void clear();
+  bool is_set() const;
+  void wait();
+  /// True if the flag was set within `timeout`.
+  template <class Rep, class Period>
+  bool wait(std::chrono::duration<Rep, Period> timeout) {
+    return wait_within(detail::at_least(timeout));
+  }
+
+ private:
+  bool wait_within(std::optional<detail::nanoseconds> timeout);
+};
+
+/// Python's Condition over an mproc::mutex (its own unless one is given).
+class condition : public detail::sync_object {
+ public:
+  explicit condition(mutex lock = mutex());
+  void lock() { lock_.lock(); }
+  void unlock() { lock_.unlock(); }
+  bool try_lock() { return lock_.try_lock(); }
+
+  /// Releases the lock, waits for a notification, takes the lock again. The
+  /// caller must hold the lock (mproc::error otherwise).
+  void wait();
+  template <class Rep, class Period>
+  bool wait(std::chrono::duration<Rep, Period> timeout) {
+    return wait_within(detail::at_least(timeout));
+  }
+  /// Waits until `done()` holds, at most `timeout`; what done() last said.
+  template <class Predicate, class Rep, class Period>
+  bool wait_for(Predicate done, std::chrono::duration<Rep, Period> timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + detail::at_least(timeout);
+    while (!done()) {
+      const auto left = deadline - std::chrono::steady_clock::now();
+      if (left <= left.zero()) return done();
+      wait_within(std::chrono::ceil<detail::nanoseconds>(left));
+    }
+    return true;
+  }
+  /// Wakes `n` waiters (as many as wait, if fewer).
+  void notify(std::size_t n = 1);
+  void notify_all();
+
+  template <class Archive>
+  void save(Archive& archive) const {
+    sync_object::save(archive);
+    archive(lock_);
+  }
+  template <class Archive>
+  void load(Archive& archive) {
+    sync_object::load(archive);
+    archive(lock_);
+  }
+
+ private:
+  bool wait_within(std::optional<detail::nanoseconds> timeout);
+  mutex lock_;
+};
+
+/// Python's Barrier: parties wait until all have arrived.
+class barrier : public detail::sync_object {
+ public:
+  /// `timeout` applies to every wait() that gives none.
+  explicit barrier(std::size_t parties, std::optional<std::chrono::nanoseconds> timeout = std::nullopt);
+  /// An empty handle, to be assigned to or received as a process argument.
+  barrier() = default;
+
+  /// Waits for all parties; returns a distinct index 0..parties-1 per party.
+  /// Errors: broken_barrier_error if the barrier is or becomes broken (abort,
+  /// reset while waiting, a timeout here or in another party).
+  std::size_t wait();
+  template <class Rep, class Period>
+  std::size_t wait(std::chrono::duration<Rep, Period> timeout) {
+    return wait_within(detail::at_least(timeout));
+  }
+  /// Breaks the barrier: every waiter, now and later, gets broken_barrier_error.
+  void abort();
+  /// Back to empty and unbroken; parties waiting now get broken_barrier_error.
+  void reset();
+  bool broken() const;
+  std::size_t parties() const;
+  std::size_t n_waiting() const;
+
+ private:
+  std::size_t wait_within(std::optional<detail::nanoseconds> timeout);
+};
+
+}  // namespace mproc

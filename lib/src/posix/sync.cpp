@@ -1,0 +1,468 @@
+// The synchronisation objects: pthread's process-shared, robust mutexes and
+// condition variables (CLOCK_MONOTONIC) in shared memory blocks. Boost's
+// interprocess_mutex is not used: in 1.81 a holder's death leaves it unusable
+// for good (pthread_mutex_consistent is never called), which is the failure of
+// Python's locks that mproc exists to avoid.
+#include <mproc/detail/handles.hpp>
+#include <mproc/sync.hpp>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <mutex>
+#include <new>
+#include <string>
+#include <thread>
+
+#include <pthread.h>
+#include <time.h>
+
+namespace mproc {
+namespace detail {
+
+struct sync_cell {
+  std::uint32_t kind = 0;
+  void (*initialize)(void*, const std::int64_t*) = nullptr;
+  std::int64_t settings[2] = {0, 0};
+  std::mutex making;  // makes the block once, for every copy
+  shared_memory block;
+  std::atomic<void*> state{nullptr};
+};
+
+namespace {
+
+constexpr std::uint32_t mutex_kind = 0x4c4f434bu;      // "LOCK"
+constexpr std::uint32_t rmutex_kind = 0x524c434bu;     // "RLCK"
+constexpr std::uint32_t semaphore_kind = 0x53454d41u;  // "SEMA"
+constexpr std::uint32_t event_kind = 0x45564e54u;      // "EVNT"
+constexpr std::uint32_t condition_kind = 0x434f4e44u;  // "COND"
+constexpr std::uint32_t barrier_kind = 0x42415252u;    // "BARR"
+constexpr std::size_t state_bytes = 512;
+
+void init_mutex(pthread_mutex_t& mutex, int type) {
+  pthread_mutexattr_t attributes;
+  ::pthread_mutexattr_init(&attributes);
+  ::pthread_mutexattr_setpshared(&attributes, PTHREAD_PROCESS_SHARED);
+  ::pthread_mutexattr_setrobust(&attributes, PTHREAD_MUTEX_ROBUST);
+  ::pthread_mutexattr_settype(&attributes, type);
+  ::pthread_mutex_init(&mutex, &attributes);
+  ::pthread_mutexattr_destroy(&attributes);
+}
+
+void init_cond(pthread_cond_t& cond) {
+  pthread_condattr_t attributes;
+  ::pthread_condattr_init(&attributes);
+  ::pthread_condattr_setpshared(&attributes, PTHREAD_PROCESS_SHARED);
+  ::pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC);
+  ::pthread_cond_init(&cond, &attributes);
+  ::pthread_condattr_destroy(&attributes);
+}
+
+timespec deadline_after(nanoseconds timeout) {
+  timespec now{};
+  ::clock_gettime(CLOCK_MONOTONIC, &now);
+  const auto total = std::chrono::seconds(now.tv_sec) + nanoseconds(now.tv_nsec) + timeout;
+  const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(total);
+  return {static_cast<time_t>(seconds.count()), static_cast<long>((total - seconds).count())};
+}
+
+// Locks `mutex`; false when `timeout` ran out. A holder that died leaves the
+// state it guarded consistent here (every change under these locks is whole
+// before the unlock), so the lock is made consistent and taken over.
+bool lock_mutex(pthread_mutex_t& mutex, std::optional<nanoseconds> timeout) {
+  int result;
+  if (timeout) {
+    const timespec deadline = deadline_after(*timeout);
+    result = ::pthread_mutex_clocklock(&mutex, CLOCK_MONOTONIC, &deadline);
+  } else {
+    result = ::pthread_mutex_lock(&mutex);
+  }
+  if (result == EOWNERDEAD) {
+    ::pthread_mutex_consistent(&mutex);
+    return true;
+  }
+  if (result == ETIMEDOUT) return false;
+  if (result == EDEADLK) throw error("this thread holds the lock already (use recursive_mutex to lock again)");
+  if (result != 0) throw error(std::string("cannot lock: ") + std::strerror(result));
+  return true;
+}
+
+void unlock_mutex(pthread_mutex_t& mutex) {
+  const int result = ::pthread_mutex_unlock(&mutex);
+  if (result == EPERM) throw error("cannot release a lock this thread does not hold");
+  if (result != 0) throw error(std::string("cannot unlock: ") + std::strerror(result));
+}
+
+// Waits on `cond`; false when `timeout` ran out. A mutex holder that died is
+// taken over as in lock_mutex().
+bool wait_cond(pthread_cond_t& cond, pthread_mutex_t& mutex, std::optional<nanoseconds> timeout) {
+  int result;
+  if (timeout) {
+    const timespec deadline = deadline_after(*timeout);
+    result = ::pthread_cond_timedwait(&cond, &mutex, &deadline);
+  } else {
+    result = ::pthread_cond_wait(&cond, &mutex);
+  }
+  if (result == EOWNERDEAD) ::pthread_mutex_consistent(&mutex);
+  if (result == EPERM) throw error("wait needs the condition's lock held by this thread");
+  return result != ETIMEDOUT;
+}
+
+class holding {
+ public:
+  explicit holding(pthread_mutex_t& mutex) : mutex_(mutex) { lock_mutex(mutex_, std::nullopt); }
+  ~holding() { ::pthread_mutex_unlock(&mutex_); }
+  holding(const holding&) = delete;
+  holding& operator=(const holding&) = delete;
+
+ private:
+  pthread_mutex_t& mutex_;
+};
+
+struct lock_state {
+  std::uint32_t kind;
+  pthread_mutex_t mutex;
+};
+
+struct semaphore_state {
+  std::uint32_t kind;
+  pthread_mutex_t mutex;
+  pthread_cond_t cond;
+  std::int64_t value;
+  std::int64_t bound;  // < 0: none
+};
+
+struct event_state {
+  std::uint32_t kind;
+  pthread_mutex_t mutex;
+  pthread_cond_t cond;
+  std::atomic<std::uint32_t> flag;
+};
+
+struct condition_state {
+  std::uint32_t kind;
+  pthread_cond_t cond;
+};
+
+struct barrier_state {
+  std::uint32_t kind;
+  pthread_mutex_t mutex;
+  pthread_cond_t cond;
+  std::uint64_t parties;
+  std::uint64_t count;                       // arrived in this generation
+  std::atomic<std::uint64_t> generation;     // ends when the last party arrives (or a reset)
+  std::atomic<std::uint64_t> broken_before;  // generations below this were broken by reset()
+  std::atomic<std::uint32_t> broken;         // aborted or timed out, until reset()
+  std::int64_t default_timeout_ns;           // < 0: none
+};
+
+static_assert(sizeof(barrier_state) <= state_bytes && sizeof(semaphore_state) <= state_bytes);
+
+template <class State>
+State& as(void* state) {
+  return *static_cast<State*>(state);
+}
+
+}  // namespace
+
+sync_object::sync_object(std::uint32_t kind, void (*initialize)(void*, const std::int64_t*), std::int64_t first,
+                         std::int64_t second)
+    : cell_(std::make_shared<sync_cell>()) {
+  cell_->kind = kind;
+  cell_->initialize = initialize;
+  cell_->settings[0] = first;
+  cell_->settings[1] = second;
+  // Made now, as Python makes its locks: a forked child must find the block
+  // already there to share it. Not while a child decodes its arguments: the
+  // object made there is a placeholder that load() replaces.
+  if (current_inbox() == nullptr) state();
+}
+
+void* sync_object::state() const {
+  if (!cell_) throw closed_error("this synchronisation object is an empty handle");
+  if (void* made = cell_->state.load(std::memory_order_acquire)) return made;
+  std::lock_guard lock(cell_->making);
+  if (void* made = cell_->state.load(std::memory_order_relaxed)) return made;
+  cell_->block = shared_memory::create(state_bytes);
+  void* made = cell_->block.bytes().data();
+  cell_->initialize(made, cell_->settings);
+  std::memcpy(made, &cell_->kind, sizeof cell_->kind);
+  cell_->state.store(made, std::memory_order_release);
+  return made;
+}
+
+const shared_memory& sync_object::block() const {
+  state();
+  return cell_->block;
+}
+
+void sync_object::adopt(shared_memory block) {
+  if (block.size() < state_bytes) throw serialization_error("the shared block is not a synchronisation object");
+  std::uint32_t kind = 0;
+  std::memcpy(&kind, block.bytes().data(), sizeof kind);
+  auto cell = std::make_shared<sync_cell>();
+  cell->kind = kind;
+  cell->block = std::move(block);
+  cell->state.store(cell->block.bytes().data());
+  cell_ = std::move(cell);
+}
+
+}  // namespace detail
+
+// ---- mutex, recursive_mutex ----
+
+namespace {
+
+void make_lock(void* state, int type, std::uint32_t kind) {
+  auto& s = *new (state) detail::lock_state{};
+  s.kind = kind;
+  detail::init_mutex(s.mutex, type);
+}
+
+}  // namespace
+
+mutex::mutex()
+    : sync_object(detail::mutex_kind, [](void* state, const std::int64_t*) {
+        make_lock(state, PTHREAD_MUTEX_ERRORCHECK, detail::mutex_kind);
+      }) {}
+
+void mutex::lock() { lock_within(std::nullopt); }
+bool mutex::try_lock() { return lock_within(detail::nanoseconds{0}); }
+bool mutex::lock_within(std::optional<detail::nanoseconds> timeout) {
+  return detail::lock_mutex(detail::as<detail::lock_state>(state()).mutex, timeout);
+}
+void mutex::unlock() { detail::unlock_mutex(detail::as<detail::lock_state>(state()).mutex); }
+
+recursive_mutex::recursive_mutex()
+    : sync_object(detail::rmutex_kind, [](void* state, const std::int64_t*) {
+        make_lock(state, PTHREAD_MUTEX_RECURSIVE, detail::rmutex_kind);
+      }) {}
+
+void recursive_mutex::lock() { lock_within(std::nullopt); }
+bool recursive_mutex::try_lock() { return lock_within(detail::nanoseconds{0}); }
+bool recursive_mutex::lock_within(std::optional<detail::nanoseconds> timeout) {
+  return detail::lock_mutex(detail::as<detail::lock_state>(state()).mutex, timeout);
+}
+void recursive_mutex::unlock() { detail::unlock_mutex(detail::as<detail::lock_state>(state()).mutex); }
+
+// ---- semaphore, bounded_semaphore ----
+
+semaphore::semaphore(std::int64_t value) : semaphore(value, -1) {}
+
+semaphore::semaphore(std::int64_t value, std::int64_t bound)
+    : sync_object(detail::semaphore_kind, [](void* state, const std::int64_t* settings) {
+        auto& s = *new (state) detail::semaphore_state{};
+        detail::init_mutex(s.mutex, PTHREAD_MUTEX_NORMAL);
+        detail::init_cond(s.cond);
+        s.value = settings[0];
+        s.bound = settings[1];
+      }, value, bound) {
+  if (value < 0) throw error("a semaphore's value cannot be negative");
+}
+
+void semaphore::acquire() { acquire_within(std::nullopt); }
+bool semaphore::try_acquire() { return acquire_within(detail::nanoseconds{0}); }
+
+bool semaphore::acquire_within(std::optional<detail::nanoseconds> timeout) {
+  auto& s = detail::as<detail::semaphore_state>(state());
+  const auto deadline = std::chrono::steady_clock::now() + timeout.value_or(detail::nanoseconds{0});
+  detail::holding lock(s.mutex);
+  while (s.value == 0) {
+    std::optional<detail::nanoseconds> left;
+    if (timeout) {
+      left = deadline - std::chrono::steady_clock::now();
+      if (*left <= detail::nanoseconds{0}) return false;
+    }
+    detail::wait_cond(s.cond, s.mutex, left);
+  }
+  --s.value;
+  return true;
+}
+
+void semaphore::release(std::int64_t n) {
+  if (n < 1) throw error("a semaphore is released by 1 or more");
+  auto& s = detail::as<detail::semaphore_state>(state());
+  detail::holding lock(s.mutex);
+  if (s.bound >= 0 && s.value + n > s.bound) {
+    throw error("bounded semaphore released too many times (its value would pass " + std::to_string(s.bound) + ")");
+  }
+  s.value += n;
+  for (std::int64_t i = 0; i < n; ++i) ::pthread_cond_signal(&s.cond);
+}
+
+std::int64_t semaphore::value() const {
+  auto& s = detail::as<detail::semaphore_state>(state());
+  detail::holding lock(s.mutex);
+  return s.value;
+}
+
+bounded_semaphore::bounded_semaphore(std::int64_t value) : semaphore(value, value) {}
+
+// ---- event ----
+
+event::event()
+    : sync_object(detail::event_kind, [](void* state, const std::int64_t*) {
+        auto& s = *new (state) detail::event_state{};
+        detail::init_mutex(s.mutex, PTHREAD_MUTEX_NORMAL);
+        detail::init_cond(s.cond);
+      }) {}
+
+void event::set() {
+  auto& s = detail::as<detail::event_state>(state());
+  detail::holding lock(s.mutex);
+  s.flag.store(1);
+  ::pthread_cond_broadcast(&s.cond);
+}
+
+void event::clear() {
+  auto& s = detail::as<detail::event_state>(state());
+  detail::holding lock(s.mutex);
+  s.flag.store(0);
+}
+
+bool event::is_set() const { return detail::as<detail::event_state>(state()).flag.load() != 0; }
+
+void event::wait() { wait_within(std::nullopt); }
+
+bool event::wait_within(std::optional<detail::nanoseconds> timeout) {
+  auto& s = detail::as<detail::event_state>(state());
+  const auto deadline = std::chrono::steady_clock::now() + timeout.value_or(detail::nanoseconds{0});
+  detail::holding lock(s.mutex);
+  while (s.flag.load() == 0) {
+    std::optional<detail::nanoseconds> left;
+    if (timeout) {
+      left = deadline - std::chrono::steady_clock::now();
+      if (*left <= detail::nanoseconds{0}) return false;
+    }
+    detail::wait_cond(s.cond, s.mutex, left);
+  }
+  return true;
+}
+
+// ---- condition ----
+
+condition::condition(mutex lock)
+    : sync_object(detail::condition_kind, [](void* state, const std::int64_t*) {
+        auto& s = *new (state) detail::condition_state{};
+        detail::init_cond(s.cond);
+      }),
+      lock_(std::move(lock)) {}
+
+void condition::wait() { wait_within(std::nullopt); }
+
+bool condition::wait_within(std::optional<detail::nanoseconds> timeout) {
+  auto& s = detail::as<detail::condition_state>(state());
+  auto& held = detail::as<detail::lock_state>(lock_.state());
+  return detail::wait_cond(s.cond, held.mutex, timeout);
+}
+
+void condition::notify(std::size_t n) {
+  auto& s = detail::as<detail::condition_state>(state());
+  for (std::size_t i = 0; i < n; ++i) ::pthread_cond_signal(&s.cond);
+}
+
+void condition::notify_all() { ::pthread_cond_broadcast(&detail::as<detail::condition_state>(state()).cond); }
+
+// ---- barrier ----
+
+barrier::barrier(std::size_t parties, std::optional<std::chrono::nanoseconds> timeout)
+    : sync_object(detail::barrier_kind, [](void* state, const std::int64_t* settings) {
+        auto& s = *new (state) detail::barrier_state{};
+        detail::init_mutex(s.mutex, PTHREAD_MUTEX_NORMAL);
+        detail::init_cond(s.cond);
+        s.parties = static_cast<std::uint64_t>(settings[0]);
+        s.default_timeout_ns = settings[1];
+      }, static_cast<std::int64_t>(parties), timeout ? timeout->count() : -1) {
+  if (parties == 0) throw error("a barrier needs at least one party");
+}
+
+std::size_t barrier::wait() { return wait_within(std::nullopt); }
+
+namespace {
+
+[[noreturn]] void throw_broken() { throw broken_barrier_error("the barrier is broken"); }
+
+// Waiting a little before sleeping catches the common case, where the last
+// party is a few microseconds away, for the price of a memory read instead of
+// a cross-CPU wake-up (tens of microseconds here). Short: 2 cores.
+bool generation_passed_soon(const detail::barrier_state& s, std::uint64_t generation) {
+  if (std::thread::hardware_concurrency() < 2) return false;
+  for (int i = 0; i < 4000; ++i) {
+    if (s.generation.load(std::memory_order_acquire) != generation || s.broken.load()) return true;
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+  }
+  return false;
+}
+
+}  // namespace
+
+std::size_t barrier::wait_within(std::optional<detail::nanoseconds> timeout) {
+  auto& s = detail::as<detail::barrier_state>(state());
+  if (!timeout && s.default_timeout_ns >= 0) timeout = detail::nanoseconds(s.default_timeout_ns);
+  std::uint64_t generation;
+  std::size_t index;
+  {
+    detail::holding lock(s.mutex);
+    if (s.broken.load()) throw_broken();
+    generation = s.generation.load();
+    index = static_cast<std::size_t>(s.count++);
+    if (s.count == s.parties) {
+      s.count = 0;
+      s.generation.store(generation + 1, std::memory_order_release);
+      ::pthread_cond_broadcast(&s.cond);
+      return index;
+    }
+  }
+  if (!generation_passed_soon(s, generation)) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout.value_or(detail::nanoseconds{0});
+    detail::holding lock(s.mutex);
+    while (s.generation.load() == generation && !s.broken.load()) {
+      std::optional<detail::nanoseconds> left;
+      if (timeout) {
+        left = deadline - std::chrono::steady_clock::now();
+        if (*left <= detail::nanoseconds{0}) {  // a timeout breaks the barrier for all
+          s.broken.store(1);
+          ::pthread_cond_broadcast(&s.cond);
+          throw broken_barrier_error("the barrier timed out waiting for its parties");
+        }
+      }
+      detail::wait_cond(s.cond, s.mutex, left);
+    }
+  }
+  if (s.generation.load() == generation || generation < s.broken_before.load()) throw_broken();
+  return index;
+}
+
+void barrier::abort() {
+  auto& s = detail::as<detail::barrier_state>(state());
+  detail::holding lock(s.mutex);
+  s.broken.store(1);
+  ::pthread_cond_broadcast(&s.cond);
+}
+
+void barrier::reset() {
+  auto& s = detail::as<detail::barrier_state>(state());
+  detail::holding lock(s.mutex);
+  const std::uint64_t generation = s.generation.load();
+  if (s.count > 0) s.broken_before.store(generation + 1);  // those waiting now: broken
+  s.count = 0;
+  s.broken.store(0);
+  s.generation.store(generation + 1, std::memory_order_release);
+  ::pthread_cond_broadcast(&s.cond);
+}
+
+bool barrier::broken() const { return detail::as<detail::barrier_state>(state()).broken.load() != 0; }
+
+std::size_t barrier::parties() const {
+  return static_cast<std::size_t>(detail::as<detail::barrier_state>(state()).parties);
+}
+
+std::size_t barrier::n_waiting() const {
+  auto& s = detail::as<detail::barrier_state>(state());
+  detail::holding lock(s.mutex);
+  return static_cast<std::size_t>(s.count);
+}
+
+}  // namespace mproc
