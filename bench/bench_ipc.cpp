@@ -4,6 +4,8 @@
 //   bench_ipc [--json] [--rounds N]
 #include <mproc/mproc.hpp>
 
+#include <mutex>
+
 #include "report.hpp"
 
 #include <chrono>
@@ -110,6 +112,33 @@ double pipe_rtt_us(int rounds, int child_cpu) {
   return rtt;
 }
 
+void barrier_party(mproc::barrier synchronizer, int rounds, int cpu) {
+  pin_to_cpu(cpu);
+  for (int i = 0; i < rounds; ++i) synchronizer.wait();
+}
+
+double barrier2_us(int rounds, int child_cpu) {
+  mproc::barrier synchronizer(2);
+  mproc::process child(barrier_party, synchronizer, rounds + 100, child_cpu);
+  child.start();
+  for (int i = 0; i < 100; ++i) synchronizer.wait();  // warm-up
+  const auto begin = clock_type::now();
+  for (int i = 0; i < rounds; ++i) synchronizer.wait();
+  const double us = std::chrono::duration<double, std::micro>(clock_type::now() - begin).count() / rounds;
+  child.join();
+  return us;
+}
+
+double value_increments_per_s(int count) {
+  mproc::value<std::int64_t> value;
+  const auto begin = clock_type::now();
+  for (int i = 0; i < count; ++i) {
+    std::scoped_lock hold(value.get_lock());
+    value.ref() += 1;
+  }
+  return count / std::chrono::duration<double>(clock_type::now() - begin).count();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -128,16 +157,22 @@ int main(int argc, char** argv) {
     report.add("raw_socketpair_rtt_" + placement + "_us", raw_rtt_us(rounds, true, cpu), "us",
                "one socketpair, 8 bytes each way");
     report.add("pipe_rtt_" + placement + "_us", pipe_rtt_us(rounds, cpu), "us", "mproc::pipe, an int64 each way");
+    report.add("barrier2_" + placement + "_us", barrier2_us(rounds, cpu), "us", "mproc::barrier(2), per wait");
   }
+  report.add("value_incr_per_s", value_increments_per_s(2000000), "1/s", "value<int64> += 1 under its lock");
 
   const std::string python = bench::capture("command -v python3 >/dev/null && python3 " MPROC_BENCH_PYTHON_DIR
                                             "/bench_ipc.py " + std::to_string(rounds) + " " + std::to_string(other_cpu));
   if (python.empty() && !json) std::cout << "python3 not found: Python's figures are left out\n";
-  for (const auto& [name, value] : bench::parse_flat_json(python)) report.add(name, value, "us", "multiprocessing");
+  for (const auto& [name, value] : bench::parse_flat_json(python)) {
+    report.add(name, value, name.ends_with("_per_s") ? "1/s" : "us", "multiprocessing");
+  }
 
   report.add_ratio("pipe_rtt_vs_raw_pipe", "pipe_rtt_cross_cpu_us", "raw_pipe_rtt_cross_cpu_us", "goal <= 1.3");
   report.add_ratio("pipe_rtt_vs_raw_socketpair", "pipe_rtt_cross_cpu_us", "raw_socketpair_rtt_cross_cpu_us");
   report.add_ratio("pipe_same_cpu_vs_raw_pipe", "pipe_rtt_same_cpu_us", "raw_pipe_rtt_same_cpu_us");
   report.add_ratio("python_pipe_vs_pipe", "python_pipe_rtt_cross_cpu_us", "pipe_rtt_cross_cpu_us");
+  report.add_ratio("barrier2_python_vs_ours", "python_barrier2_cross_cpu_us", "barrier2_cross_cpu_us", "goal >= 3");
+  report.add_ratio("value_incr_vs_python", "value_incr_per_s", "python_value_incr_per_s", "goal >= 30");
   report.print(json);
 }

@@ -1,0 +1,12 @@
+#include <mproc/detail/handles.hpp>
+#include <mproc/shared.hpp>
+
+namespace mproc::detail {
+
+bool decoding_arguments() noexcept { return current_inbox() != nullptr; }
+
+shared_memory make_block_for(std::size_t bytes) {
+  return decoding_arguments() ? shared_memory() : shared_memory::create(bytes);
+}
+
+}  // namespace mproc::detail
