@@ -145,3 +145,11 @@ BOOST_AUTO_TEST_CASE(process_barrier_lines_of_the_synchronised_pair_carry_the_sa
   BOOST_TEST(at["p2"] - at["p3"] > 1.0);             // p2 waited for p1's 1.5 s sleep
   BOOST_TEST(at["p2"] - at["p4"] > 1.0);
 }
+
+BOOST_AUTO_TEST_CASE(shared_state_fills_two_lists_and_counts_exactly) {
+  const auto out = run_app("shared_state").output;
+  BOOST_TEST(contains_line(out, "Process 1 (do_something process 1) output list length: 1000"));
+  BOOST_TEST(count_lines_matching(out, "Process 2 \\(Process-[0-9]+\\) output list length: 1000") == 1u);
+  BOOST_TEST(count_lines_matching(out, "Total execution time: [0-9]+\\.[0-9]+ seconds") == 1u);
+  BOOST_TEST(contains_line(out, "counter after 4 processes x 25000 locked increments: 100000 (expected 100000)"));
+}

@@ -6,6 +6,7 @@
 #include <mproc/pipe.hpp>
 #include <mproc/process.hpp>
 #include <mproc/shared.hpp>
+#include <mproc/shared_containers.hpp>
 #include <mproc/shared_memory.hpp>
 #include <mproc/start_method.hpp>
 #include <mproc/sync.hpp>
