@@ -15,13 +15,9 @@
 
 using namespace std::chrono_literals;
 
-namespace {
+using mproc::test::with;
 
-mproc::process_options with(mproc::start_method method) {
-  mproc::process_options options;
-  options.method = method;
-  return options;
-}
+namespace {
 
 void send_three_and_return(mproc::connection out) {
   for (int i = 0; i < 3; ++i) out.send(i);

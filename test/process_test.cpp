@@ -18,9 +18,11 @@ using namespace std::chrono_literals;
 using mproc::test::read_file;
 using mproc::test::write_file;
 
+using mproc::test::with;
+
 namespace {
 
-mproc::process_options with(mproc::start_method method, std::string name = {}) {
+mproc::process_options with(mproc::start_method method, std::string name) {
   mproc::process_options options;
   options.method = method;
   options.name = std::move(name);

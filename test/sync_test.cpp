@@ -16,13 +16,9 @@
 
 using namespace std::chrono_literals;
 
-namespace {
+using mproc::test::with;
 
-mproc::process_options with(mproc::start_method method) {
-  mproc::process_options options;
-  options.method = method;
-  return options;
-}
+namespace {
 
 void hold_lock_then_wait(mproc::mutex lock, mproc::event held) {
   lock.lock();

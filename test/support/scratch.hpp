@@ -2,6 +2,7 @@
 // running commands, and looks at this process's children and descriptors.
 #pragma once
 
+#include <mproc/process.hpp>
 #include <mproc/start_method.hpp>
 
 #include <boost/test/unit_test.hpp>
@@ -60,6 +61,13 @@ bool process_running(int pid);
 std::set<std::string> shared_memory_names();
 /// The descriptors this process has open.
 int open_descriptor_count();
+
+/// Options that choose only the start method.
+inline mproc::process_options with(mproc::start_method method) {
+  mproc::process_options options;
+  options.method = method;
+  return options;
+}
 
 /// Polls `done` every few milliseconds for at most `seconds`.
 template <class Predicate>

@@ -66,41 +66,45 @@ nanoseconds at_least(std::chrono::duration<Rep, Period> timeout) {
 
 }  // namespace detail
 
-/// Python's Lock, as a Lockable mutex. Only the holder may unlock it.
-class mutex : public detail::sync_object {
+namespace detail {
+
+/// What mutex and recursive_mutex share: a Lockable robust pthread mutex.
+class basic_lock : public sync_object {
  public:
-  mutex();
   /// Waits for the lock. If its holder died holding it, takes it over.
   void lock();
   bool try_lock();
   template <class Rep, class Period>
   bool try_lock_for(std::chrono::duration<Rep, Period> timeout) {
-    return lock_within(detail::at_least(timeout));
+    return lock_within(at_least(timeout));
   }
   /// Errors: mproc::error if this thread does not hold the lock.
   void unlock();
 
+ protected:
+  using sync_object::sync_object;
+
+ private:
+  bool lock_within(std::optional<nanoseconds> timeout);
+};
+
+}  // namespace detail
+
+/// Python's Lock, as a Lockable mutex. Only the holder may unlock it, and
+/// locking it again from the holding thread throws mproc::error.
+class mutex : public detail::basic_lock {
+ public:
+  mutex();
+
  private:
   friend class condition;
-  bool lock_within(std::optional<detail::nanoseconds> timeout);
 };
 using lock = mutex;
 
 /// Python's RLock: the holder may lock again; only the holder may unlock.
-class recursive_mutex : public detail::sync_object {
+class recursive_mutex : public detail::basic_lock {
  public:
   recursive_mutex();
-  void lock();
-  bool try_lock();
-  template <class Rep, class Period>
-  bool try_lock_for(std::chrono::duration<Rep, Period> timeout) {
-    return lock_within(detail::at_least(timeout));
-  }
-  /// Errors: mproc::error if this thread does not hold the lock.
-  void unlock();
-
- private:
-  bool lock_within(std::optional<detail::nanoseconds> timeout);
 };
 using rlock = recursive_mutex;
 

@@ -108,6 +108,23 @@ bool wait_cond(pthread_cond_t& cond, pthread_mutex_t& mutex, std::optional<nanos
   return result != ETIMEDOUT;
 }
 
+// Waits on `cond` (holding `mutex`) until `ready()`; false if `timeout` ran
+// out first.
+template <class Ready>
+bool wait_until_ready(pthread_cond_t& cond, pthread_mutex_t& mutex, std::optional<nanoseconds> timeout,
+                      Ready ready) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout.value_or(nanoseconds{0});
+  while (!ready()) {
+    std::optional<nanoseconds> left;
+    if (timeout) {
+      left = deadline - std::chrono::steady_clock::now();
+      if (*left <= nanoseconds{0}) return false;
+    }
+    wait_cond(cond, mutex, left);
+  }
+  return true;
+}
+
 class holding {
  public:
   explicit holding(pthread_mutex_t& mutex) : mutex_(mutex) { lock_mutex(mutex_, std::nullopt); }
@@ -222,28 +239,26 @@ void make_lock(void* state, int type, std::uint32_t kind) {
 }  // namespace
 
 mutex::mutex()
-    : sync_object(detail::mutex_kind, [](void* state, const std::int64_t*) {
+    : basic_lock(detail::mutex_kind, [](void* state, const std::int64_t*) {
         make_lock(state, PTHREAD_MUTEX_ERRORCHECK, detail::mutex_kind);
       }) {}
 
-void mutex::lock() { lock_within(std::nullopt); }
-bool mutex::try_lock() { return lock_within(detail::nanoseconds{0}); }
-bool mutex::lock_within(std::optional<detail::nanoseconds> timeout) {
-  return detail::lock_mutex(detail::as<detail::lock_state>(state()).mutex, timeout);
-}
-void mutex::unlock() { detail::unlock_mutex(detail::as<detail::lock_state>(state()).mutex); }
 
 recursive_mutex::recursive_mutex()
-    : sync_object(detail::rmutex_kind, [](void* state, const std::int64_t*) {
+    : basic_lock(detail::rmutex_kind, [](void* state, const std::int64_t*) {
         make_lock(state, PTHREAD_MUTEX_RECURSIVE, detail::rmutex_kind);
       }) {}
 
-void recursive_mutex::lock() { lock_within(std::nullopt); }
-bool recursive_mutex::try_lock() { return lock_within(detail::nanoseconds{0}); }
-bool recursive_mutex::lock_within(std::optional<detail::nanoseconds> timeout) {
-  return detail::lock_mutex(detail::as<detail::lock_state>(state()).mutex, timeout);
+namespace detail {
+
+void basic_lock::lock() { lock_within(std::nullopt); }
+bool basic_lock::try_lock() { return lock_within(nanoseconds{0}); }
+bool basic_lock::lock_within(std::optional<nanoseconds> timeout) {
+  return lock_mutex(as<lock_state>(state()).mutex, timeout);
 }
-void recursive_mutex::unlock() { detail::unlock_mutex(detail::as<detail::lock_state>(state()).mutex); }
+void basic_lock::unlock() { unlock_mutex(as<lock_state>(state()).mutex); }
+
+}  // namespace detail
 
 // ---- semaphore, bounded_semaphore ----
 
@@ -265,16 +280,8 @@ bool semaphore::try_acquire() { return acquire_within(detail::nanoseconds{0}); }
 
 bool semaphore::acquire_within(std::optional<detail::nanoseconds> timeout) {
   auto& s = detail::as<detail::semaphore_state>(state());
-  const auto deadline = std::chrono::steady_clock::now() + timeout.value_or(detail::nanoseconds{0});
   detail::holding lock(s.mutex);
-  while (s.value == 0) {
-    std::optional<detail::nanoseconds> left;
-    if (timeout) {
-      left = deadline - std::chrono::steady_clock::now();
-      if (*left <= detail::nanoseconds{0}) return false;
-    }
-    detail::wait_cond(s.cond, s.mutex, left);
-  }
+  if (!detail::wait_until_ready(s.cond, s.mutex, timeout, [&] { return s.value > 0; })) return false;
   --s.value;
   return true;
 }
@@ -326,17 +333,8 @@ void event::wait() { wait_within(std::nullopt); }
 
 bool event::wait_within(std::optional<detail::nanoseconds> timeout) {
   auto& s = detail::as<detail::event_state>(state());
-  const auto deadline = std::chrono::steady_clock::now() + timeout.value_or(detail::nanoseconds{0});
   detail::holding lock(s.mutex);
-  while (s.flag.load() == 0) {
-    std::optional<detail::nanoseconds> left;
-    if (timeout) {
-      left = deadline - std::chrono::steady_clock::now();
-      if (*left <= detail::nanoseconds{0}) return false;
-    }
-    detail::wait_cond(s.cond, s.mutex, left);
-  }
-  return true;
+  return detail::wait_until_ready(s.cond, s.mutex, timeout, [&] { return s.flag.load() != 0; });
 }
 
 // ---- condition ----
