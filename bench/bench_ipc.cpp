@@ -143,12 +143,7 @@ double value_increments_per_s(int count) {
 
 int main(int argc, char** argv) {
   mproc::init(argc, argv);
-  bool json = false;
-  int rounds = 20000;
-  for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--json") == 0) json = true;
-    if (std::strcmp(argv[i], "--rounds") == 0 && i + 1 < argc) rounds = std::stoi(argv[++i]);
-  }
+  const auto [json, rounds] = bench::parse_options(argc, argv, 20000);
   bench::report report;
   pin_to_cpu(0);
   const int other_cpu = mproc::cpu_count() > 1 ? 1 : 0;

@@ -73,12 +73,7 @@ int main(int argc, char** argv) {
   // The raw-spawn floor: this binary, started and ended before anything else.
   if (argc > 1 && std::strcmp(argv[1], "--exit-now") == 0) return 0;
   mproc::init(argc, argv);
-  bool json = false;
-  int rounds = 200;
-  for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--json") == 0) json = true;
-    if (std::strcmp(argv[i], "--rounds") == 0 && i + 1 < argc) rounds = std::stoi(argv[++i]);
-  }
+  const auto [json, rounds] = bench::parse_options(argc, argv, 200);
 
   std::vector<subject> subjects{
       {"raw_fork_start_join_us", "fork + _exit + waitpid", raw_fork, {}},

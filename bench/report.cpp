@@ -52,6 +52,16 @@ void report::print(bool json) const {
   std::cout.flush();
 }
 
+options parse_options(int argc, char** argv, int default_rounds) {
+  options chosen{false, default_rounds};
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--json") chosen.json = true;
+    if (arg == "--rounds" && i + 1 < argc) chosen.rounds = std::stoi(argv[++i]);
+  }
+  return chosen;
+}
+
 double median(std::vector<double>& samples) {
   if (samples.empty()) return 0;
   std::sort(samples.begin(), samples.end());

@@ -27,6 +27,13 @@ class report {
   std::vector<figure> figures_;
 };
 
+/// What every benchmark program takes: [--json] [--rounds N].
+struct options {
+  bool json = false;
+  int rounds = 0;
+};
+options parse_options(int argc, char** argv, int default_rounds);
+
 /// The median of `samples` (which it sorts).
 double median(std::vector<double>& samples);
 

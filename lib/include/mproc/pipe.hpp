@@ -48,12 +48,7 @@ class connection {
   /// mproc::error (a receive-only end).
   template <class T>
   void send(const T& value) {
-    std::ostringstream bytes;
-    {
-      detail::output_archive out(bytes);
-      out(value);
-    }
-    send_message(std::move(bytes).str());
+    send_message(detail::to_bytes(value));
   }
 
   /// Waits for and returns one value. Errors: eof_error when the other end is
@@ -62,14 +57,11 @@ class connection {
   template <class T>
   T recv() {
     const std::string bytes = recv_message();
-    detail::input_archive in(bytes);
-    T value{};
     try {
-      in(value);
+      return detail::from_bytes<T>(bytes);
     } catch (const std::exception& e) {
       throw serialization_error(std::string("the message received is not of the type asked for: ") + e.what());
     }
-    return value;
   }
 
   void send_bytes(std::span<const std::byte> bytes);

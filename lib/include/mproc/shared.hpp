@@ -56,11 +56,7 @@ class value {
   mutex& get_lock() const { return lock_; }
 
   template <class Archive>
-  void save(Archive& archive) const {
-    archive(block_, lock_);
-  }
-  template <class Archive>
-  void load(Archive& archive) {
+  void serialize(Archive& archive) {
     archive(block_, lock_);
   }
 
@@ -88,11 +84,7 @@ class array {
   mutex& get_lock() const { return lock_; }
 
   template <class Archive>
-  void save(Archive& archive) const {
-    archive(block_, lock_, size_);
-  }
-  template <class Archive>
-  void load(Archive& archive) {
+  void serialize(Archive& archive) {
     archive(block_, lock_, size_);
   }
 
@@ -122,11 +114,7 @@ class atomic_value {
   }
 
   template <class Archive>
-  void save(Archive& archive) const {
-    archive(block_);
-  }
-  template <class Archive>
-  void load(Archive& archive) {
+  void serialize(Archive& archive) {
     archive(block_);
   }
 

@@ -29,24 +29,6 @@ namespace mproc {
 
 namespace detail {
 
-template <class T>
-std::string to_bytes(const T& value) {
-  std::ostringstream bytes;
-  {
-    output_archive out(bytes);
-    out(value);
-  }
-  return std::move(bytes).str();
-}
-
-template <class T>
-T from_bytes(const std::string& bytes) {
-  input_archive in(bytes);
-  T value{};
-  in(value);
-  return value;
-}
-
 /// The untyped containers behind shared_list and shared_dict: byte strings in
 /// a Boost.Interprocess heap inside a shared memory block, under a robust lock.
 class byte_container {
@@ -68,11 +50,7 @@ class byte_container {
   void clear();
 
   template <class Archive>
-  void save(Archive& archive) const {
-    archive(block_, lock_, is_map_);
-  }
-  template <class Archive>
-  void load(Archive& archive) {
+  void serialize(Archive& archive) {
     archive(block_, lock_, is_map_);
   }
 

@@ -26,6 +26,7 @@
 #include <cstddef>
 #include <cstring>
 #include <string>
+#include <sstream>
 #include <string_view>
 
 namespace mproc::detail {
@@ -59,6 +60,26 @@ class bounded_input_archive
 
 using output_archive = cereal::BinaryOutputArchive;
 using input_archive = bounded_input_archive;
+
+/// The bytes of one value.
+template <class T>
+std::string to_bytes(const T& value) {
+  std::ostringstream bytes;
+  {
+    output_archive out(bytes);
+    out(value);
+  }
+  return std::move(bytes).str();
+}
+
+/// The value in `bytes`. Errors: cereal::Exception.
+template <class T>
+T from_bytes(std::string_view bytes) {
+  input_archive in(bytes);
+  T value{};
+  in(value);
+  return value;
+}
 
 /// A value that can travel to another process: cereal can write and read it, and
 /// reading needs a default-constructed object to fill in.
