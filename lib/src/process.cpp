@@ -123,6 +123,36 @@ std::string encode_call(detail::target_call* target, const std::string& name) {
   return std::move(bytes).str();
 }
 
+// What a spawn or forkserver child is sent: who it is and what it runs. Objects
+// among the arguments that own descriptors put them in the current outbox.
+detail::child_payload process::start_message(const detail::child_identity& who, start_method default_method) const {
+  auto& st = *state_;
+  detail::child_payload payload;
+  payload.name = who.name;
+  payload.daemon = who.daemon;
+  payload.identity = who.identity;
+  payload.parent_name = who.parent.name;
+  payload.parent_pid = who.parent.pid;
+  payload.method = static_cast<int>(default_method);
+  if (typeid(*this) != typeid(process)) {
+    const auto* how = detail::find_process_class(typeid(*this).name());
+    const std::string type = boost::core::demangle(typeid(*this).name());
+    if (how == nullptr) {
+      fail(who.name, type + " is a subclass of mproc::process that spawn and forkserver children cannot "
+                          "rebuild: add MPROC_REGISTER_PROCESS(" + type + ") to a .cpp file, or use start_method::fork");
+    }
+    payload.class_name = typeid(*this).name();
+    std::ostringstream bytes;
+    {
+      detail::output_archive out(bytes);
+      how->encode(*this, out);
+    }
+    payload.class_state = std::move(bytes).str();
+  }
+  payload.call = encode_call(st.target ? &*st.target : nullptr, who.name);
+  return payload;
+}
+
 void process::start() {
   auto& st = *state_;
   const std::string name = this->name();
@@ -161,30 +191,7 @@ void process::start() {
                     "starting a process with the " + std::string(to_string(method)) + " method");
     }
     detail::outbox_scope outbox_scope(outbox);
-    detail::child_payload payload;
-    payload.name = name;
-    payload.daemon = st.daemon;
-    payload.identity = st.identity;
-    payload.parent_name = who.parent.name;
-    payload.parent_pid = who.parent.pid;
-    payload.method = static_cast<int>(rt.default_method);
-    if (typeid(*this) != typeid(process)) {
-      const auto* how = detail::find_process_class(typeid(*this).name());
-      const std::string type = boost::core::demangle(typeid(*this).name());
-      if (how == nullptr) {
-        fail(name, type + " is a subclass of mproc::process that spawn and forkserver children cannot "
-                      "rebuild: add MPROC_REGISTER_PROCESS(" + type + ") to a .cpp file, or use start_method::fork");
-      }
-      payload.class_name = typeid(*this).name();
-      std::ostringstream bytes;
-      {
-        detail::output_archive out(bytes);
-        how->encode(*this, out);
-      }
-      payload.class_state = std::move(bytes).str();
-    }
-    payload.call = encode_call(st.target ? &*st.target : nullptr, name);
-    request.payload = detail::encode_payload(payload);
+    request.payload = detail::encode_payload(start_message(who, rt.default_method));
     request.handles = outbox.handles();
   }
 

@@ -44,7 +44,9 @@ struct process_info {
 
 namespace detail {
 struct process_access;
-}
+struct child_identity;
+struct child_payload;
+}  // namespace detail
 
 /// A child process that runs a target function, or the run() of a subclass.
 ///
@@ -125,6 +127,7 @@ class process {
  private:
   bool join_for(std::chrono::nanoseconds timeout);
   void set_target(detail::target_call call);
+  detail::child_payload start_message(const detail::child_identity& who, start_method default_method) const;
 
   struct state;
   std::unique_ptr<state> state_;
