@@ -38,6 +38,18 @@ class closed_error : public error {
   using error::error;
 };
 
+/// A queue stayed empty for the whole timeout of a get().
+class queue_empty : public error {
+ public:
+  using error::error;
+};
+
+/// A queue stayed full for the whole timeout of a put(); the item was not put.
+class queue_full : public error {
+ public:
+  using error::error;
+};
+
 /// The other end of a connection is closed: no more data will come.
 class eof_error : public error {
  public:

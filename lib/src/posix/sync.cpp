@@ -1,8 +1,8 @@
-// The synchronisation objects: pthread's process-shared, robust mutexes and
-// condition variables (CLOCK_MONOTONIC) in shared memory blocks. Boost's
-// interprocess_mutex is not used: in 1.81 a holder's death leaves it unusable
-// for good (pthread_mutex_consistent is never called), which is the failure of
-// Python's locks that mproc exists to avoid.
+// The synchronisation objects: robust mutexes and condition variables
+// (robust_mutex.hpp) in shared memory blocks. A lock whose holder died is
+// taken over, where Python's stays locked for good.
+#include "robust_mutex.hpp"
+
 #include <mproc/detail/handles.hpp>
 #include <mproc/sync.hpp>
 
@@ -38,103 +38,6 @@ constexpr std::uint32_t event_kind = 0x45564e54u;      // "EVNT"
 constexpr std::uint32_t condition_kind = 0x434f4e44u;  // "COND"
 constexpr std::uint32_t barrier_kind = 0x42415252u;    // "BARR"
 constexpr std::size_t state_bytes = 512;
-
-void init_mutex(pthread_mutex_t& mutex, int type) {
-  pthread_mutexattr_t attributes;
-  ::pthread_mutexattr_init(&attributes);
-  ::pthread_mutexattr_setpshared(&attributes, PTHREAD_PROCESS_SHARED);
-  ::pthread_mutexattr_setrobust(&attributes, PTHREAD_MUTEX_ROBUST);
-  ::pthread_mutexattr_settype(&attributes, type);
-  ::pthread_mutex_init(&mutex, &attributes);
-  ::pthread_mutexattr_destroy(&attributes);
-}
-
-void init_cond(pthread_cond_t& cond) {
-  pthread_condattr_t attributes;
-  ::pthread_condattr_init(&attributes);
-  ::pthread_condattr_setpshared(&attributes, PTHREAD_PROCESS_SHARED);
-  ::pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC);
-  ::pthread_cond_init(&cond, &attributes);
-  ::pthread_condattr_destroy(&attributes);
-}
-
-timespec deadline_after(nanoseconds timeout) {
-  timespec now{};
-  ::clock_gettime(CLOCK_MONOTONIC, &now);
-  const auto total = std::chrono::seconds(now.tv_sec) + nanoseconds(now.tv_nsec) + timeout;
-  const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(total);
-  return {static_cast<time_t>(seconds.count()), static_cast<long>((total - seconds).count())};
-}
-
-// Locks `mutex`; false when `timeout` ran out. A holder that died leaves the
-// state it guarded consistent here (every change under these locks is whole
-// before the unlock), so the lock is made consistent and taken over.
-bool lock_mutex(pthread_mutex_t& mutex, std::optional<nanoseconds> timeout) {
-  int result;
-  if (timeout) {
-    const timespec deadline = deadline_after(*timeout);
-    result = ::pthread_mutex_clocklock(&mutex, CLOCK_MONOTONIC, &deadline);
-  } else {
-    result = ::pthread_mutex_lock(&mutex);
-  }
-  if (result == EOWNERDEAD) {
-    ::pthread_mutex_consistent(&mutex);
-    return true;
-  }
-  if (result == ETIMEDOUT) return false;
-  if (result == EDEADLK) throw error("this thread holds the lock already (use recursive_mutex to lock again)");
-  if (result != 0) throw error(std::string("cannot lock: ") + std::strerror(result));
-  return true;
-}
-
-void unlock_mutex(pthread_mutex_t& mutex) {
-  const int result = ::pthread_mutex_unlock(&mutex);
-  if (result == EPERM) throw error("cannot release a lock this thread does not hold");
-  if (result != 0) throw error(std::string("cannot unlock: ") + std::strerror(result));
-}
-
-// Waits on `cond`; false when `timeout` ran out. A mutex holder that died is
-// taken over as in lock_mutex().
-bool wait_cond(pthread_cond_t& cond, pthread_mutex_t& mutex, std::optional<nanoseconds> timeout) {
-  int result;
-  if (timeout) {
-    const timespec deadline = deadline_after(*timeout);
-    result = ::pthread_cond_timedwait(&cond, &mutex, &deadline);
-  } else {
-    result = ::pthread_cond_wait(&cond, &mutex);
-  }
-  if (result == EOWNERDEAD) ::pthread_mutex_consistent(&mutex);
-  if (result == EPERM) throw error("wait needs the condition's lock held by this thread");
-  return result != ETIMEDOUT;
-}
-
-// Waits on `cond` (holding `mutex`) until `ready()`; false if `timeout` ran
-// out first.
-template <class Ready>
-bool wait_until_ready(pthread_cond_t& cond, pthread_mutex_t& mutex, std::optional<nanoseconds> timeout,
-                      Ready ready) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout.value_or(nanoseconds{0});
-  while (!ready()) {
-    std::optional<nanoseconds> left;
-    if (timeout) {
-      left = deadline - std::chrono::steady_clock::now();
-      if (*left <= nanoseconds{0}) return false;
-    }
-    wait_cond(cond, mutex, left);
-  }
-  return true;
-}
-
-class holding {
- public:
-  explicit holding(pthread_mutex_t& mutex) : mutex_(mutex) { lock_mutex(mutex_, std::nullopt); }
-  ~holding() { ::pthread_mutex_unlock(&mutex_); }
-  holding(const holding&) = delete;
-  holding& operator=(const holding&) = delete;
-
- private:
-  pthread_mutex_t& mutex_;
-};
 
 struct lock_state {
   std::uint32_t kind;

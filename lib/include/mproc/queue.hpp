@@ -1,0 +1,185 @@
+// Queues: Python's Queue and JoinableQueue, for any number of producer and
+// consumer processes.
+//
+//   mproc::queue<int> items;                      // or queue<int>(maxsize)
+//   mproc::process producer(produce, items);      // the child puts into the same queue
+//   producer.start();
+//   int first = items.get();                      // waits
+//   int next = items.get(std::chrono::seconds(1));   // queue_empty after 1 s
+//
+// put() is synchronous: when it returns, the item is in the queue (there is no
+// feeder thread that could lose it at exit, as Python's has). Items are
+// anything a process argument can be, of any size: an item larger than the
+// queue's ring of bytes streams through it while a consumer reads.
+//
+// The bound: maxsize items if given; with maxsize 0 the ring alone bounds the
+// queue (4 MiB by default: about 260,000 small items). put() waits for room;
+// put(timeout) throws queue_full.
+//
+// close() closes the queue for every process: put() throws closed_error at
+// once, get() returns the items still queued and then throws closed_error
+// instead of waiting. That is how consumers learn that no more items come.
+//
+// Dead peers: a producer that dies in the middle of an item leaves nothing
+// behind (its partial item is discarded); a consumer that dies after taking an
+// item takes it with it. A consumer waiting for producers that all died waits
+// forever unless it gives a timeout; keep the producers' process objects and
+// check is_alive()/exitcode() between get(timeout) calls to tell.
+#pragma once
+
+#include <mproc/detail/archive.hpp>
+#include <mproc/error.hpp>
+#include <mproc/shared_memory.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace mproc {
+
+namespace detail {
+
+/// The untyped queue behind queue<T>: messages of bytes in a ring inside a
+/// shared memory block.
+class byte_queue {
+ public:
+  byte_queue() = default;  // a placeholder, for loading
+  byte_queue(std::size_t maxsize, std::size_t ring_bytes);
+
+  /// False if `timeout` ran out before the message was in. Errors: closed_error.
+  bool put(std::string_view message, std::optional<std::chrono::nanoseconds> timeout);
+  /// The next message, or nullopt if `timeout` ran out. Errors: closed_error
+  /// once closed and empty.
+  std::optional<std::string_view> get(std::optional<std::chrono::nanoseconds> timeout);
+
+  bool empty() const;
+  std::size_t size() const;
+  std::size_t maxsize() const;
+  void close();
+  bool closed() const;
+
+  void task_done();
+  bool join(std::optional<std::chrono::nanoseconds> timeout);
+
+  template <class Archive>
+  void serialize(Archive& archive) {
+    archive(block_);
+  }
+
+  struct header;  // in shared memory; defined by the implementation
+
+ private:
+  header& shared() const;
+  shared_memory block_;
+};
+
+/// The bytes of `item`, in a buffer of this thread's that put() reuses.
+template <class T>
+std::string_view encode_item(const T& item) {
+  thread_local std::string bytes;
+  bytes.clear();
+  try {
+    append_bytes(bytes, item);
+  } catch (const std::exception& e) {
+    throw serialization_error(std::string("the item cannot be put in the queue: ") + e.what());
+  }
+  return bytes;
+}
+
+template <class T>
+T decode_item(std::string_view bytes) {
+  try {
+    return from_bytes<T>(bytes);
+  } catch (const std::exception& e) {
+    throw serialization_error(std::string("the item taken from the queue is not of the queue's type: ") + e.what());
+  }
+}
+
+template <class Rep, class Period>
+std::chrono::nanoseconds timeout_of(std::chrono::duration<Rep, Period> timeout) {
+  return std::chrono::ceil<std::chrono::nanoseconds>(timeout);
+}
+
+}  // namespace detail
+
+/// Python's multiprocessing.Queue: multi-producer, multi-consumer, FIFO for
+/// the items of each producer.
+template <class T>
+class queue {
+ public:
+  static constexpr std::size_t default_ring_bytes = std::size_t{4} << 20;
+
+  /// `maxsize` items at most (0: as many as the ring holds). `ring_bytes` is
+  /// the shared memory the items pass through (at least 4 KiB).
+  explicit queue(std::size_t maxsize = 0, std::size_t ring_bytes = default_ring_bytes)
+      : items_(maxsize, ring_bytes) {}
+
+  /// Puts `item`, waiting for room. Errors: closed_error; serialization_error
+  /// if the item cannot be encoded (the queue is not touched then).
+  void put(const T& item) { items_.put(detail::encode_item(item), std::nullopt); }
+  /// Errors: queue_full if there was no room within `timeout`, and those of put().
+  template <class Rep, class Period>
+  void put(const T& item, std::chrono::duration<Rep, Period> timeout) {
+    if (!items_.put(detail::encode_item(item), detail::timeout_of(timeout))) {
+      throw queue_full("the queue stayed full for the whole timeout of put()");
+    }
+  }
+
+  /// Takes the next item, waiting for one. Errors: closed_error once the queue
+  /// is closed and empty; serialization_error if the item is not a T.
+  T get() { return detail::decode_item<T>(*items_.get(std::nullopt)); }
+  /// Errors: queue_empty if no item came within `timeout`, and those of get().
+  template <class Rep, class Period>
+  T get(std::chrono::duration<Rep, Period> timeout) {
+    const auto bytes = items_.get(detail::timeout_of(timeout));
+    if (!bytes) throw queue_empty("no item came within the timeout of get()");
+    return detail::decode_item<T>(*bytes);
+  }
+  /// The next item if one is there now.
+  std::optional<T> try_get() {
+    const auto bytes = items_.get(std::chrono::nanoseconds{0});
+    if (!bytes) return std::nullopt;
+    return detail::decode_item<T>(*bytes);
+  }
+
+  /// As Python's: true when no item is waiting now (others may change that).
+  bool empty() const { return items_.empty(); }
+  /// The number of items waiting, approximately (as Python's qsize()).
+  std::size_t size() const { return items_.size(); }
+  /// The bound given at construction (0: the ring's bytes only).
+  std::size_t maxsize() const { return items_.maxsize(); }
+  /// Closes the queue in every process (see the top of this header).
+  void close() { items_.close(); }
+  bool closed() const { return items_.closed(); }
+
+  template <class Archive>
+  void serialize(Archive& archive) {
+    archive(items_);
+  }
+
+ protected:
+  detail::byte_queue items_;
+};
+
+/// Python's JoinableQueue: a queue that counts unfinished items.
+template <class T>
+class joinable_queue : public queue<T> {
+ public:
+  using queue<T>::queue;
+
+  /// Marks one item taken with get() as processed. Errors: mproc::error when
+  /// called more times than items were put.
+  void task_done() { this->items_.task_done(); }
+  /// Waits until every item put has been marked done.
+  void join() { this->items_.join(std::nullopt); }
+  /// The same, at most `timeout`; false if items were still unfinished.
+  template <class Rep, class Period>
+  bool join(std::chrono::duration<Rep, Period> timeout) {
+    return this->items_.join(detail::timeout_of(timeout));
+  }
+};
+
+}  // namespace mproc

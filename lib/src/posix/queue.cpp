@@ -1,0 +1,406 @@
+// The queue: a ring of bytes in a shared memory block (a Boost.Interprocess
+// shared memory object, see shared_memory.cpp). Producers take turns under a
+// put lock, consumers under a get lock, so the ring itself has one writer and
+// one reader at a time and moves bytes with two atomic positions: no lock and
+// no system call per item while the other side keeps up.
+//
+// Why not Boost.Interprocess's message_queue: it preallocates depth x largest
+// message and refuses anything larger, takes its mutex and signals its
+// condition on every message, and its interprocess_mutex stays locked for
+// good when a holder dies. None of that meets the queue's goals.
+//
+// A message is one record, or, when larger than a quarter of the ring, a run
+// of records streamed while a consumer reads. Each record is an 8-byte head
+// (length, flags) and its bytes, padded to 8. A producer that dies in the
+// middle of a message is found by whoever next takes its robust put lock,
+// which appends an "aborted" record: a consumer reading that message drops it.
+// A consumer that dies in the middle of a message leaves the rest of it in the
+// ring; the next consumer meets records that do not start a message and skips
+// them.
+#include "robust_mutex.hpp"
+
+#include <mproc/queue.hpp>
+#include <mproc/shared.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <memory>
+#include <new>
+#include <thread>
+
+namespace mproc::detail {
+
+namespace {
+
+constexpr std::uint32_t queue_kind = 0x51554555u;  // "QUEU"
+constexpr std::size_t ring_offset = 1024;
+constexpr std::uint64_t head_bytes = 8;
+constexpr std::uint32_t first_part = 1;
+constexpr std::uint32_t last_part = 2;
+constexpr std::uint32_t aborted = 4;
+
+enum producer_states : std::uint32_t { idle = 0, streaming = 1, finishing = 2 };
+
+constexpr std::uint64_t padded(std::uint64_t n) { return (n + 7) & ~std::uint64_t{7}; }
+
+using clock = std::chrono::steady_clock;
+using deadline_type = std::optional<clock::time_point>;
+
+deadline_type deadline_of(std::optional<nanoseconds> timeout) {
+  if (!timeout) return std::nullopt;
+  return clock::now() + *timeout;
+}
+
+void pause() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
+struct record_head {
+  std::uint32_t length;
+  std::uint32_t flags;
+};
+
+class unlocking {
+ public:
+  explicit unlocking(pthread_mutex_t& mutex) : mutex_(mutex) {}
+  ~unlocking() { ::pthread_mutex_unlock(&mutex_); }
+  unlocking(const unlocking&) = delete;
+  unlocking& operator=(const unlocking&) = delete;
+
+ private:
+  pthread_mutex_t& mutex_;
+};
+
+// The bytes of the message get() returns, kept per thread between calls.
+// Not a std::string: resizing one zero-fills, a wasted pass over large items.
+class receive_buffer {
+ public:
+  void clear() {
+    if (capacity_ > (std::size_t{16} << 20)) *this = receive_buffer();  // a huge item's memory goes back
+    size_ = 0;
+  }
+  std::byte* extend(std::size_t n) {
+    if (size_ + n > capacity_) {
+      const std::size_t capacity = std::max({size_ + n, capacity_ * 2, std::size_t{256}});
+      auto bytes = std::make_unique_for_overwrite<std::byte[]>(capacity);
+      if (size_ > 0) std::memcpy(bytes.get(), bytes_.get(), size_);
+      bytes_ = std::move(bytes);
+      capacity_ = capacity;
+    }
+    std::byte* at = bytes_.get() + size_;
+    size_ += n;
+    return at;
+  }
+  std::string_view view() const { return {reinterpret_cast<const char*>(bytes_.get()), size_}; }
+
+ private:
+  std::unique_ptr<std::byte[]> bytes_;
+  std::size_t size_ = 0;
+  std::size_t capacity_ = 0;
+};
+
+}  // namespace
+
+struct byte_queue::header {
+  std::uint32_t kind;
+  std::atomic<std::uint32_t> closed;
+  std::uint64_t capacity;  // of the ring, a multiple of 8
+  std::uint64_t maxsize;   // 0: none
+  pthread_mutex_t put_lock;   // a producer's, for a whole message
+  pthread_mutex_t get_lock;   // a consumer's, for a whole message
+  pthread_mutex_t wait_lock;  // for sleeping and waking only
+  pthread_cond_t data_ready;
+  pthread_cond_t room_ready;
+  pthread_cond_t all_done;
+  std::atomic<std::uint32_t> consumer_sleeping;
+  std::atomic<std::uint32_t> producer_sleeping;
+  std::atomic<std::uint32_t> producer_state;
+  std::atomic<std::uint64_t> pending_end;  // write_pos once the last record of a message is in
+  std::atomic<std::int64_t> items;         // whole messages put and not yet taken
+  std::atomic<std::int64_t> unfinished;    // put and not yet task_done()
+  alignas(64) std::atomic<std::uint64_t> write_pos;
+  alignas(64) std::atomic<std::uint64_t> read_pos;
+
+  std::byte* ring() noexcept { return reinterpret_cast<std::byte*>(this) + ring_offset; }
+};
+static_assert(sizeof(byte_queue::header) <= ring_offset);
+
+namespace {
+
+using header = byte_queue::header;
+
+void copy_in(header& h, std::uint64_t pos, const void* from, std::size_t n) {
+  const std::uint64_t at = pos % h.capacity;
+  const std::size_t before_end = std::min<std::uint64_t>(n, h.capacity - at);
+  std::memcpy(h.ring() + at, from, before_end);
+  std::memcpy(h.ring(), static_cast<const std::byte*>(from) + before_end, n - before_end);
+}
+
+void copy_out(header& h, std::uint64_t pos, void* to, std::size_t n) {
+  const std::uint64_t at = pos % h.capacity;
+  const std::size_t before_end = std::min<std::uint64_t>(n, h.capacity - at);
+  std::memcpy(to, h.ring() + at, before_end);
+  std::memcpy(static_cast<std::byte*>(to) + before_end, h.ring(), n - before_end);
+}
+
+// Wakes the other side if it sleeps. The fence pairs with the one in
+// wait_until(): either the sleeper sees what was just published, or this sees
+// the sleeper and signals under the lock it sleeps with.
+void wake(header& h, std::atomic<std::uint32_t>& sleeping, pthread_cond_t& cond) {
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (sleeping.load(std::memory_order_relaxed) == 0) return;
+  holding lock(h.wait_lock);
+  ::pthread_cond_signal(&cond);
+}
+
+// Waits until ready() or the deadline: a short spin, then yields (a peer on
+// our CPU gets to run), then sleeps on `cond`. `check` runs every 100 ms of
+// sleep, to find a peer that died. False at the deadline.
+template <class Ready, class Check>
+bool wait_until(header& h, pthread_cond_t& cond, std::atomic<std::uint32_t>& sleeping, deadline_type deadline,
+                Ready ready, Check check) {
+  if (deadline && clock::now() >= *deadline) return ready();
+  for (int i = 0; i < 256; ++i) {
+    if (ready()) return true;
+    pause();
+  }
+  for (int i = 0; i < 64; ++i) {
+    if (ready()) return true;
+    std::this_thread::yield();
+  }
+  for (;;) {
+    {
+      holding lock(h.wait_lock);
+      sleeping.store(1, std::memory_order_relaxed);
+      std::atomic_thread_fence(std::memory_order_seq_cst);
+      bool slice_over = false;
+      while (!ready() && !slice_over) {
+        nanoseconds slice = std::chrono::milliseconds(100);
+        if (deadline) {
+          const auto left = *deadline - clock::now();
+          if (left <= left.zero()) {
+            sleeping.store(0, std::memory_order_relaxed);
+            return false;
+          }
+          slice = std::min(slice, std::chrono::ceil<nanoseconds>(left));
+        }
+        slice_over = !wait_cond(cond, h.wait_lock, slice);
+      }
+      sleeping.store(0, std::memory_order_relaxed);
+      if (!slice_over) return true;
+    }
+    check();
+  }
+}
+
+void publish(header& h, std::uint64_t write_pos) {
+  h.write_pos.store(write_pos, std::memory_order_release);
+  wake(h, h.consumer_sleeping, h.data_ready);
+}
+
+void mark_done(header& h, std::int64_t n) {
+  holding lock(h.wait_lock);
+  if (h.unfinished.fetch_sub(n) == n) ::pthread_cond_broadcast(&h.all_done);
+}
+
+// The put lock's holder died. Whatever it had published of an unfinished
+// message is ended by an "aborted" record, for which there is always room:
+// every record is put only with 8 bytes to spare after it.
+void recover_producer(header& h) {
+  const std::uint32_t state = h.producer_state.load();
+  const std::uint64_t pos = h.write_pos.load();
+  if (state == idle || (state == finishing && pos == h.pending_end.load())) {
+    h.producer_state.store(idle);
+    return;
+  }
+  if (state == finishing) {  // counted, but its last record never went in
+    h.items.fetch_sub(1);
+    mark_done(h, 1);
+  }
+  const record_head head{0, aborted};
+  copy_in(h, pos, &head, sizeof head);
+  h.producer_state.store(idle);
+  publish(h, pos + head_bytes);
+}
+
+// Called by a consumer waiting in the middle of a message: is its producer
+// still there? A dead holder of the put lock is recovered here.
+void check_producer(header& h) {
+  const int result = ::pthread_mutex_trylock(&h.put_lock);
+  if (result == EBUSY) return;
+  if (result == EOWNERDEAD) {
+    ::pthread_mutex_consistent(&h.put_lock);
+    recover_producer(h);
+  }
+  if (result == 0 || result == EOWNERDEAD) ::pthread_mutex_unlock(&h.put_lock);
+}
+
+}  // namespace
+
+byte_queue::byte_queue(std::size_t maxsize, std::size_t ring_bytes) {
+  if (ring_bytes < 4096) throw error("a queue's ring needs at least 4096 bytes");
+  if (ring_bytes > (std::size_t{1} << 40)) throw error("a queue's ring cannot be larger than 1 TiB");
+  ring_bytes = padded(ring_bytes);
+  block_ = make_block_for(ring_offset + ring_bytes);
+  if (block_.closed()) return;  // a placeholder, being loaded
+  auto& h = *new (block_.bytes().data()) header{};
+  h.capacity = ring_bytes;
+  h.maxsize = maxsize;
+  init_mutex(h.put_lock, PTHREAD_MUTEX_NORMAL);
+  init_mutex(h.get_lock, PTHREAD_MUTEX_NORMAL);
+  init_mutex(h.wait_lock, PTHREAD_MUTEX_NORMAL);
+  init_cond(h.data_ready);
+  init_cond(h.room_ready);
+  init_cond(h.all_done);
+  h.kind = queue_kind;
+}
+
+byte_queue::header& byte_queue::shared() const {
+  if (block_.closed()) throw closed_error("this queue is an empty handle");
+  auto& h = *reinterpret_cast<header*>(block_.bytes().data());
+  if (block_.size() < ring_offset + 4096 || h.kind != queue_kind) {
+    throw serialization_error("the shared memory block is not a queue");
+  }
+  return h;
+}
+
+bool byte_queue::put(std::string_view message, std::optional<nanoseconds> timeout) {
+  header& h = shared();
+  const deadline_type deadline = deadline_of(timeout);
+  bool owner_died = false;
+  if (!lock_mutex(h.put_lock, timeout, &owner_died)) return false;
+  unlocking unlock(h.put_lock);
+  if (owner_died) recover_producer(h);
+  if (h.closed.load()) throw closed_error("put() on a closed queue");
+
+  auto no_check = [] {};
+  if (h.maxsize > 0) {
+    auto has_room = [&] { return h.items.load() < static_cast<std::int64_t>(h.maxsize) || h.closed.load(); };
+    if (!wait_until(h, h.room_ready, h.producer_sleeping, deadline, has_room, no_check)) return false;
+    if (h.closed.load()) throw closed_error("the queue was closed while put() waited for room");
+  }
+
+  const std::uint64_t largest_part = (h.capacity / 4 - head_bytes) & ~std::uint64_t{7};
+  std::size_t offset = 0;
+  do {
+    const std::size_t part = std::min<std::size_t>(message.size() - offset, largest_part);
+    const bool last = offset + part == message.size();
+    const std::uint64_t pos = h.write_pos.load(std::memory_order_relaxed);
+    const std::uint64_t need = head_bytes + padded(part) + head_bytes;  // and room for an "aborted" record
+    auto has_room = [&] { return h.capacity - (pos - h.read_pos.load(std::memory_order_acquire)) >= need; };
+    auto room_or_closed = [&] { return has_room() || h.closed.load() != 0; };
+    if (!has_room()) {
+      const bool ready = wait_until(h, h.room_ready, h.producer_sleeping, deadline, room_or_closed, no_check);
+      if (!ready || !has_room()) {
+        if (offset > 0) recover_producer(h);  // ends the part already in
+        if (!ready) return false;
+        throw closed_error("the queue was closed while put() waited for room");
+      }
+    }
+    const record_head head{static_cast<std::uint32_t>(part),
+                           (offset == 0 ? first_part : 0u) | (last ? last_part : 0u)};
+    copy_in(h, pos, &head, sizeof head);
+    copy_in(h, pos + head_bytes, message.data() + offset, part);
+    const std::uint64_t end = pos + head_bytes + padded(part);
+    if (last) {
+      h.pending_end.store(end, std::memory_order_relaxed);
+      h.producer_state.store(finishing, std::memory_order_relaxed);
+      h.items.fetch_add(1);
+      h.unfinished.fetch_add(1);
+    } else if (offset == 0) {
+      h.producer_state.store(streaming, std::memory_order_relaxed);
+    }
+    publish(h, end);
+    offset += part;
+  } while (offset < message.size());
+  h.producer_state.store(idle, std::memory_order_relaxed);
+  return true;
+}
+
+std::optional<std::string_view> byte_queue::get(std::optional<nanoseconds> timeout) {
+  header& h = shared();
+  const deadline_type deadline = deadline_of(timeout);
+  if (!lock_mutex(h.get_lock, timeout)) return std::nullopt;
+  unlocking unlock(h.get_lock);
+  bool in_message = false;
+  thread_local receive_buffer out;
+  out.clear();
+  for (;;) {
+    const std::uint64_t pos = h.read_pos.load(std::memory_order_relaxed);
+    auto available = [&] { return h.write_pos.load(std::memory_order_acquire) != pos; };
+    if (!available()) {
+      // In the middle of a message, the producer is streaming it: wait for
+      // the rest whatever the timeout, or the item would be lost.
+      auto ready = [&] { return available() || (!in_message && h.closed.load() != 0); };
+      if (!wait_until(h, h.data_ready, h.consumer_sleeping, in_message ? std::nullopt : deadline, ready,
+                      [&] { check_producer(h); })) {
+        return std::nullopt;
+      }
+      if (!available()) throw closed_error("the queue is closed and has no more items");
+    }
+    record_head head;
+    copy_out(h, pos, &head, sizeof head);
+    const bool first = (head.flags & first_part) != 0;
+    const bool last = (head.flags & last_part) != 0;
+    bool complete = false;
+    if (head.flags & aborted) {  // its producer died or gave up: drop the part taken
+      in_message = false;
+      out.clear();
+    } else if (!in_message && !first) {  // the rest of a message whose consumer died
+      if (last) {
+        h.items.fetch_sub(1);
+        mark_done(h, 1);  // nobody will: its consumer died
+      }
+    } else {
+      if (first) out.clear();
+      copy_out(h, pos + head_bytes, out.extend(head.length), head.length);
+      in_message = !last;
+      complete = last;
+      if (last) h.items.fetch_sub(1);
+    }
+    h.read_pos.store(pos + head_bytes + padded(head.length), std::memory_order_release);
+    wake(h, h.producer_sleeping, h.room_ready);
+    if (complete) return out.view();
+  }
+}
+
+bool byte_queue::empty() const { return size() == 0; }
+
+std::size_t byte_queue::size() const {
+  const std::int64_t items = shared().items.load();
+  return items > 0 ? static_cast<std::size_t>(items) : 0;
+}
+
+std::size_t byte_queue::maxsize() const { return static_cast<std::size_t>(shared().maxsize); }
+
+void byte_queue::close() {
+  header& h = shared();
+  h.closed.store(1);
+  holding lock(h.wait_lock);
+  ::pthread_cond_broadcast(&h.data_ready);
+  ::pthread_cond_broadcast(&h.room_ready);
+}
+
+bool byte_queue::closed() const { return shared().closed.load() != 0; }
+
+void byte_queue::task_done() {
+  header& h = shared();
+  holding lock(h.wait_lock);
+  std::int64_t unfinished = h.unfinished.load();
+  do {
+    if (unfinished <= 0) throw error("task_done() called more times than items were put");
+  } while (!h.unfinished.compare_exchange_weak(unfinished, unfinished - 1));
+  if (unfinished == 1) ::pthread_cond_broadcast(&h.all_done);
+}
+
+bool byte_queue::join(std::optional<nanoseconds> timeout) {
+  header& h = shared();
+  holding lock(h.wait_lock);
+  return wait_until_ready(h.all_done, h.wait_lock, timeout, [&] { return h.unfinished.load() <= 0; });
+}
+
+}  // namespace mproc::detail

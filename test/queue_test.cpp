@@ -1,0 +1,337 @@
+// Queues, in one process and between processes.
+#include "support/scratch.hpp"
+
+#include <mproc/process.hpp>
+#include <mproc/queue.hpp>
+
+#include <boost/test/unit_test.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <numeric>
+#include <thread>
+#include <vector>
+
+#include <signal.h>
+
+using namespace std::chrono_literals;
+
+using mproc::test::with;
+using bytes = std::vector<std::uint8_t>;
+
+namespace {
+
+constexpr std::size_t small_ring = 64 * 1024;
+
+bytes pattern(std::size_t size, std::uint8_t seed) {
+  bytes b(size);
+  for (std::size_t i = 0; i < size; ++i) b[i] = static_cast<std::uint8_t>(i * 131 + seed);
+  return b;
+}
+
+template <class F>
+double seconds_taken(F f) {
+  const auto start = std::chrono::steady_clock::now();
+  f();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+struct refuses_to_be_saved {
+  int value = 0;
+  template <class Archive>
+  void save(Archive&) const {
+    throw std::runtime_error("this item cannot be saved");
+  }
+  template <class Archive>
+  void load(Archive&) {}
+};
+
+void put_range(mproc::queue<std::int64_t> q, std::int64_t producer, std::int64_t count) {
+  for (std::int64_t i = 0; i < count; ++i) q.put(producer * 1'000'000 + i);
+}
+
+// Takes items until the queue is closed; passes each on to `seen`, and exits 5
+// if the items of one producer came out of order.
+void take_all(mproc::queue<std::int64_t> q, mproc::queue<std::int64_t> seen) {
+  std::map<std::int64_t, std::int64_t> last_of;
+  for (;;) {
+    std::int64_t item;
+    try {
+      item = q.get();
+    } catch (const mproc::closed_error&) {
+      break;
+    }
+    const auto producer = item / 1'000'000;
+    if (last_of.contains(producer) && last_of[producer] >= item) std::exit(5);
+    last_of[producer] = item;
+    seen.put(item);
+  }
+  seen.put(-1);
+}
+
+void echo_big(mproc::queue<bytes> in, mproc::queue<bytes> out) { out.put(in.get()); }
+
+void put_big_then_small(mproc::queue<bytes> q, std::size_t size) {
+  q.put(pattern(size, 1));
+  q.put(bytes{7});
+}
+
+void get_one(mproc::queue<bytes> q) { q.get(); }
+
+void consume_and_mark_done(mproc::joinable_queue<int> q, int count) {
+  for (int i = 0; i < count; ++i) {
+    q.get();
+    std::this_thread::sleep_for(2ms);
+    q.task_done();
+  }
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(queue_in_one_process)
+
+BOOST_AUTO_TEST_CASE(items_come_out_in_order) {
+  mproc::queue<std::int64_t> q;
+  BOOST_TEST(q.empty());
+  for (std::int64_t i = 0; i < 10'000; ++i) q.put(i);
+  BOOST_TEST(q.size() == 10'000u);
+  for (std::int64_t i = 0; i < 10'000; ++i) BOOST_TEST_REQUIRE(q.get() == i);
+  BOOST_TEST(q.empty());
+  BOOST_TEST(!q.try_get().has_value());
+}
+
+BOOST_AUTO_TEST_CASE(strings_and_structures_travel_whole) {
+  mproc::queue<std::pair<std::string, std::vector<int>>> q;
+  q.put({"", {}});
+  q.put({"hello", {1, 2, 3}});
+  BOOST_TEST(q.get().first.empty());
+  const auto second = q.get();
+  BOOST_TEST(second.first == "hello");
+  BOOST_TEST(second.second == (std::vector<int>{1, 2, 3}));
+}
+
+BOOST_AUTO_TEST_CASE(get_with_timeout_waits_at_least_its_timeout) {
+  mproc::queue<int> q;
+  const double taken = seconds_taken([&] { BOOST_CHECK_THROW(q.get(150ms), mproc::queue_empty); });
+  BOOST_TEST(taken >= 0.150);
+  BOOST_TEST(taken < 5.0);
+}
+
+BOOST_AUTO_TEST_CASE(put_on_a_full_queue_times_out_and_keeps_the_queue) {
+  mproc::queue<int> q(2);
+  BOOST_TEST(q.maxsize() == 2u);
+  q.put(1);
+  q.put(2);
+  const double taken = seconds_taken([&] { BOOST_CHECK_THROW(q.put(3, 150ms), mproc::queue_full); });
+  BOOST_TEST(taken >= 0.150);
+  BOOST_TEST(q.size() == 2u);
+  BOOST_TEST(q.get() == 1);
+  q.put(3, 1s);
+  BOOST_TEST(q.get() == 2);
+  BOOST_TEST(q.get() == 3);
+}
+
+BOOST_AUTO_TEST_CASE(maxsize_zero_is_bounded_by_the_ring) {
+  mproc::queue<std::int64_t> q(0, 4096);
+  std::int64_t put = 0;
+  try {
+    for (;; ++put) q.put(put, 20ms);
+  } catch (const mproc::queue_full&) {
+  }
+  BOOST_TEST(put > 100);  // 16-byte records in 4 KiB
+  BOOST_TEST(put < 4096 / 16);
+  for (std::int64_t i = 0; i < put; ++i) BOOST_TEST_REQUIRE(q.get() == i);
+}
+
+BOOST_AUTO_TEST_CASE(a_ring_too_small_is_an_error) { BOOST_CHECK_THROW(mproc::queue<int>(0, 100), mproc::error); }
+
+BOOST_AUTO_TEST_CASE(close_refuses_puts_and_ends_gets_once_empty) {
+  mproc::queue<int> q;
+  q.put(1);
+  q.put(2);
+  q.close();
+  BOOST_TEST(q.closed());
+  BOOST_CHECK_THROW(q.put(3), mproc::closed_error);
+  BOOST_TEST(q.get() == 1);  // what was put stays there to be taken
+  BOOST_TEST(q.get() == 2);
+  BOOST_CHECK_THROW(q.get(), mproc::closed_error);
+  BOOST_CHECK_THROW(q.get(1s), mproc::closed_error);
+}
+
+BOOST_AUTO_TEST_CASE(close_wakes_a_waiting_consumer) {
+  mproc::queue<int> q;
+  std::atomic<bool> got_closed{false};
+  std::thread consumer([&] {
+    try {
+      q.get();
+    } catch (const mproc::closed_error&) {
+      got_closed = true;
+    }
+  });
+  std::this_thread::sleep_for(200ms);
+  q.close();
+  consumer.join();
+  BOOST_TEST(got_closed.load());
+}
+
+BOOST_AUTO_TEST_CASE(an_item_that_cannot_be_saved_throws_and_the_queue_goes_on) {
+  mproc::queue<refuses_to_be_saved> q;
+  BOOST_CHECK_THROW(q.put(refuses_to_be_saved{}), mproc::serialization_error);
+  BOOST_TEST(q.empty());
+  mproc::queue<int> other;
+  other.put(4);
+  BOOST_TEST(other.get() == 4);
+}
+
+BOOST_AUTO_TEST_CASE(items_larger_than_the_ring_stream_through_it) {
+  mproc::queue<bytes> q(0, small_ring);
+  const bytes big = pattern(3 * 1024 * 1024, 9);
+  std::thread producer([&] {
+    q.put(big);
+    q.put(bytes{1, 2});
+  });
+  BOOST_TEST((q.get() == big));
+  BOOST_TEST((q.get() == bytes{1, 2}));
+  producer.join();
+}
+
+BOOST_AUTO_TEST_CASE(a_large_put_that_times_out_leaves_no_partial_item) {
+  mproc::queue<bytes> q(0, small_ring);
+  BOOST_CHECK_THROW(q.put(pattern(1024 * 1024, 3), 100ms), mproc::queue_full);
+  BOOST_TEST(q.empty());
+  std::thread producer([&] { q.put(bytes{42}); });
+  BOOST_TEST((q.get(5s) == bytes{42}));
+  producer.join();
+  BOOST_CHECK_THROW(q.get(50ms), mproc::queue_empty);
+}
+
+BOOST_AUTO_TEST_CASE(joinable_queue_counts_unfinished_items) {
+  mproc::joinable_queue<int> q;
+  BOOST_TEST(q.join(10ms));
+  q.put(1);
+  q.put(2);
+  BOOST_TEST(!q.join(50ms));
+  q.get();
+  q.task_done();
+  BOOST_TEST(!q.join(10ms));
+  q.get();
+  q.task_done();
+  BOOST_TEST(q.join(10ms));
+  BOOST_CHECK_THROW(q.task_done(), mproc::error);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(queue_between_processes)
+
+MPROC_TEST_EACH_METHOD(two_producers_three_consumers_deliver_every_item_once) {
+  constexpr std::int64_t per_producer = 5000;
+  mproc::queue<std::int64_t> work(100);
+  mproc::queue<std::int64_t> seen;
+  std::vector<mproc::process> producers;
+  std::vector<mproc::process> consumers;
+  for (int c = 0; c < 3; ++c) consumers.emplace_back(with(method), take_all, work, seen);
+  for (int p = 0; p < 2; ++p) producers.emplace_back(with(method), put_range, work, std::int64_t{p + 1}, per_producer);
+  for (auto& c : consumers) c.start();
+  for (auto& p : producers) p.start();
+  std::vector<std::int64_t> all;
+  int ended = 0;
+  bool producers_done = false;
+  while (ended < 3) {
+    const auto item = seen.get(60s);
+    if (item < 0) {
+      ++ended;
+    } else {
+      all.push_back(item);
+    }
+    if (!producers_done && all.size() == 2 * per_producer) {
+      for (auto& p : producers) p.join();
+      producers_done = true;
+      work.close();
+    }
+  }
+  for (auto& p : producers) BOOST_TEST(p.exitcode().value() == 0);
+  for (auto& c : consumers) {
+    c.join();
+    BOOST_TEST(c.exitcode().value() == 0);  // 5: one producer's items out of order
+  }
+  std::sort(all.begin(), all.end());
+  std::vector<std::int64_t> expected;
+  for (std::int64_t p = 1; p <= 2; ++p) {
+    for (std::int64_t i = 0; i < per_producer; ++i) expected.push_back(p * 1'000'000 + i);
+  }
+  BOOST_TEST(all == expected, boost::test_tools::per_element());
+}
+
+MPROC_TEST_EACH_METHOD(a_64_mib_item_goes_to_a_child_and_back) {
+  mproc::queue<bytes> to_child;
+  mproc::queue<bytes> from_child;
+  mproc::process child(with(method), echo_big, to_child, from_child);
+  child.start();
+  const bytes big = pattern(64 * 1024 * 1024, 5);
+  to_child.put(big);
+  const bytes back = from_child.get(60s);
+  BOOST_TEST(back.size() == big.size());
+  BOOST_TEST((back == big));
+  child.join();
+  BOOST_TEST(child.exitcode().value() == 0);
+}
+
+MPROC_TEST_EACH_METHOD(a_producer_killed_in_the_middle_of_an_item_leaves_nothing_behind) {
+  mproc::queue<bytes> q(0, small_ring);
+  mproc::process producer(with(method), put_big_then_small, q, std::size_t{8 * 1024 * 1024});
+  producer.start();
+  std::this_thread::sleep_for(300ms);  // it has filled the ring and waits for room
+  producer.kill();
+  producer.join();
+  // The consumer reads the partial item, finds its producer dead, drops it.
+  BOOST_CHECK_THROW(q.get(1s), mproc::queue_empty);
+  BOOST_TEST(q.empty());
+  q.put(bytes{8});
+  BOOST_TEST((q.get(5s) == bytes{8}));
+}
+
+MPROC_TEST_EACH_METHOD(a_producer_killed_in_the_middle_of_an_item_is_found_by_the_next_producer) {
+  mproc::queue<bytes> q(0, small_ring);
+  mproc::process producer(with(method), put_big_then_small, q, std::size_t{8 * 1024 * 1024});
+  producer.start();
+  std::this_thread::sleep_for(300ms);
+  producer.kill();
+  producer.join();
+  std::thread next_producer([&] { q.put(bytes{9}); });  // takes over the put lock, ends the partial item
+  BOOST_TEST((q.get(5s) == bytes{9}));
+  next_producer.join();
+}
+
+MPROC_TEST_EACH_METHOD(a_consumer_killed_in_the_middle_of_an_item_does_not_stall_the_queue) {
+  mproc::queue<bytes> q(0, small_ring);
+  mproc::process producer(with(method), put_big_then_small, q, std::size_t{8 * 1024 * 1024});
+  producer.start();
+  std::this_thread::sleep_for(300ms);  // the ring is full of the first part
+  ::kill(producer.pid(), SIGSTOP);
+  mproc::process consumer(with(method), get_one, q);
+  consumer.start();
+  std::this_thread::sleep_for(500ms);  // it has read the ring and waits for the rest
+  consumer.kill();
+  consumer.join();
+  ::kill(producer.pid(), SIGCONT);
+  // The next consumer skips the rest of the item the dead one had begun.
+  BOOST_TEST((q.get(20s) == bytes{7}));
+  producer.join();
+  BOOST_TEST(producer.exitcode().value() == 0);
+}
+
+MPROC_TEST_EACH_METHOD(join_waits_for_a_child_to_mark_every_item_done) {
+  mproc::joinable_queue<int> q;
+  for (int i = 0; i < 20; ++i) q.put(i);
+  mproc::process consumer(with(method), consume_and_mark_done, q, 20);
+  consumer.start();
+  BOOST_TEST(q.join(30s));
+  BOOST_TEST(q.empty());
+  consumer.join();
+  BOOST_TEST(consumer.exitcode().value() == 0);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
