@@ -130,6 +130,24 @@ BOOST_AUTO_TEST_CASE(communicating_with_pipe_squares_then_ends) {
   BOOST_TEST(contains_line(out, "and as a number: 42"));
 }
 
+BOOST_AUTO_TEST_CASE(communicating_with_queue_pops_what_was_appended_and_delivers_each_item_once) {
+  const auto out = run_app("communicating_with_queue").output;
+  const std::regex appended("Process Producer : item ([0-9]+) appended to queue producer-1");
+  const std::regex popped("Process Consumer : item ([0-9]+) popped from by consumer-2");
+  std::vector<std::string> put;
+  std::vector<std::string> got;
+  for (const auto& line : mproc::test::lines_of(out)) {
+    std::smatch match;
+    if (std::regex_match(line, match, appended)) put.push_back(match[1]);
+    if (std::regex_match(line, match, popped)) got.push_back(match[1]);
+  }
+  BOOST_TEST(put.size() == 10u, out);
+  BOOST_TEST(got == put, boost::test_tools::per_element());  // all of them, in order
+  BOOST_TEST(contains_line(out, "the queue is empty"));
+  BOOST_TEST(count_lines_matching(out, "consumer-[1-3] took [0-9]+ items") == 3u);
+  BOOST_TEST(contains_line(out, "2 producers, 3 consumers: 2000 items put, 2000 taken, every item exactly once: yes"));
+}
+
 BOOST_AUTO_TEST_CASE(process_barrier_lines_of_the_synchronised_pair_carry_the_same_moment) {
   const auto out = run_app("process_barrier").output;
   const std::regex line("process (p[1-4]) - test_with(out)?_barrier ----> [0-9-]+ ([0-9]+):([0-9]+):([0-9.]+)");
