@@ -4,15 +4,18 @@
 //   bench_ipc [--json] [--rounds N]
 #include <mproc/mproc.hpp>
 
-#include <mutex>
-
 #include "report.hpp"
+
+#include <boost/interprocess/ipc/message_queue.hpp>
 
 #include <chrono>
 #include <cstdint>
 #include <cstring>
 #include <functional>
 #include <iostream>
+#include <mutex>
+#include <string>
+#include <vector>
 
 #include <sched.h>
 #include <sys/socket.h>
@@ -139,6 +142,85 @@ double value_increments_per_s(int count) {
   return count / std::chrono::duration<double>(clock_type::now() - begin).count();
 }
 
+double seconds_since(clock_type::time_point begin) {
+  return std::chrono::duration<double>(clock_type::now() - begin).count();
+}
+
+template <class T>
+void put_items(mproc::queue<T> queue, mproc::event go, T item, int count, int cpu) {
+  if (cpu >= 0) pin_to_cpu(cpu);
+  go.wait();
+  for (int i = 0; i < count; ++i) queue.put(item);
+}
+
+template <class T>
+void get_items(mproc::queue<T> queue, mproc::event go, int count) {
+  go.wait();
+  for (int i = 0; i < count; ++i) queue.get();
+}
+
+// Items per second from one producer child to this process.
+template <class T>
+double queue_items_per_s(const T& item, int count, int child_cpu) {
+  mproc::queue<T> queue;
+  mproc::event go;
+  mproc::process producer(put_items<T>, queue, go, item, count, child_cpu);
+  producer.start();
+  const auto begin = clock_type::now();
+  go.set();
+  for (int i = 0; i < count; ++i) queue.get();
+  const double per_s = count / seconds_since(begin);
+  producer.join();
+  return per_s;
+}
+
+// Items per second through one queue shared by two producer and two consumer
+// children (no pinning: five processes on this machine's CPUs).
+double queue_2_to_2_per_s(int count) {
+  mproc::queue<std::int64_t> queue;
+  mproc::event go;
+  std::vector<mproc::process> children;
+  for (int i = 0; i < 2; ++i) children.emplace_back(put_items<std::int64_t>, queue, go, std::int64_t{8}, count, -1);
+  for (int i = 0; i < 2; ++i) children.emplace_back(get_items<std::int64_t>, queue, go, count);
+  for (auto& child : children) child.start();
+  const auto begin = clock_type::now();
+  go.set();
+  for (auto& child : children) child.join();
+  return 2.0 * count / seconds_since(begin);
+}
+
+// The floor of the issue: Boost.Interprocess's message_queue (depth 1024),
+// 8-byte messages from a forked child.
+double message_queue_per_s(int count, int child_cpu) {
+  namespace bip = boost::interprocess;
+  const std::string name = "mproc_bench_mq_" + std::to_string(::getpid());
+  bip::message_queue::remove(name.c_str());
+  bip::message_queue queue(bip::create_only, name.c_str(), 1024, sizeof(std::uint64_t));
+  int go[2];
+  if (::pipe(go) != 0) return 0;
+  const pid_t child = ::fork();
+  if (child == 0) {
+    pin_to_cpu(child_cpu);
+    char byte;
+    if (::read(go[0], &byte, 1) != 1) ::_exit(1);
+    for (std::uint64_t i = 0; i < static_cast<std::uint64_t>(count); ++i) queue.send(&i, sizeof i, 0);
+    ::_exit(0);
+  }
+  const auto begin = clock_type::now();
+  if (::write(go[1], "g", 1) != 1) return 0;
+  std::uint64_t value = 0;
+  bip::message_queue::size_type received = 0;
+  unsigned priority = 0;
+  for (int i = 0; i < count; ++i) queue.receive(&value, sizeof value, received, priority);
+  const double per_s = count / seconds_since(begin);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  ::close(go[0]);
+  ::close(go[1]);
+  bip::message_queue::remove(name.c_str());
+  return per_s;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -156,11 +238,25 @@ int main(int argc, char** argv) {
   }
   report.add("value_incr_per_s", value_increments_per_s(2000000), "1/s", "value<int64> += 1 under its lock");
 
+  const int small_items = rounds * 50;
+  report.add("queue_8B_per_s", queue_items_per_s(std::int64_t{8}, small_items, other_cpu), "1/s",
+             "queue<int64>, 1 producer child -> this process, cross CPU");
+  report.add("message_queue_8B_per_s", message_queue_per_s(small_items, other_cpu), "1/s",
+             "raw boost::interprocess::message_queue, depth 1024, same shape");
+  report.add("queue_8B_2_to_2_per_s", queue_2_to_2_per_s(small_items / 2), "1/s",
+             "queue<int64>, 2 producer and 2 consumer children");
+  const int large_items = std::max(rounds / 10, 20);
+  const double mib_per_s =
+      queue_items_per_s(std::vector<std::uint8_t>(std::size_t{1} << 20, 1), large_items, other_cpu);
+  report.add("queue_1MiB_GB_per_s", mib_per_s * double(1 << 20) / 1e9, "GB/s",
+             "queue<vector<uint8_t>> of 1 MiB items, 1 producer child -> this process");
+
   const std::string python = bench::capture("command -v python3 >/dev/null && python3 " MPROC_BENCH_PYTHON_DIR
                                             "/bench_ipc.py " + std::to_string(rounds) + " " + std::to_string(other_cpu));
   if (python.empty() && !json) std::cout << "python3 not found: Python's figures are left out\n";
   for (const auto& [name, value] : bench::parse_flat_json(python)) {
-    report.add(name, value, name.ends_with("_per_s") ? "1/s" : "us", "multiprocessing");
+    const char* unit = name.ends_with("GB_per_s") ? "GB/s" : name.ends_with("_per_s") ? "1/s" : "us";
+    report.add(name, value, unit, "multiprocessing");
   }
 
   report.add_ratio("pipe_rtt_vs_raw_pipe", "pipe_rtt_cross_cpu_us", "raw_pipe_rtt_cross_cpu_us", "goal <= 1.3");
@@ -169,5 +265,9 @@ int main(int argc, char** argv) {
   report.add_ratio("python_pipe_vs_pipe", "python_pipe_rtt_cross_cpu_us", "pipe_rtt_cross_cpu_us");
   report.add_ratio("barrier2_python_vs_ours", "python_barrier2_cross_cpu_us", "barrier2_cross_cpu_us", "goal >= 3");
   report.add_ratio("value_incr_vs_python", "value_incr_per_s", "python_value_incr_per_s", "goal >= 30");
+  report.add_ratio("queue_8B_vs_python", "queue_8B_per_s", "python_queue_8B_per_s", "goal >= 40");
+  report.add_ratio("queue_8B_vs_message_queue", "queue_8B_per_s", "message_queue_8B_per_s", "goal >= 1.0");
+  report.add_ratio("queue_8B_2_to_2_vs_python", "queue_8B_2_to_2_per_s", "python_queue_8B_2_to_2_per_s");
+  report.add_ratio("queue_1MiB_vs_python", "queue_1MiB_GB_per_s", "python_queue_1MiB_GB_per_s");
   report.print(json);
 }

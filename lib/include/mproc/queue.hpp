@@ -34,9 +34,11 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 namespace mproc {
 
@@ -65,8 +67,13 @@ class byte_queue {
   bool join(std::optional<std::chrono::nanoseconds> timeout);
 
   template <class Archive>
-  void serialize(Archive& archive) {
+  void save(Archive& archive) const {
     archive(block_);
+  }
+  template <class Archive>
+  void load(Archive& archive) {
+    archive(block_);
+    header_ = nullptr;
   }
 
   struct header;  // in shared memory; defined by the implementation
@@ -74,12 +81,28 @@ class byte_queue {
  private:
   header& shared() const;
   shared_memory block_;
+  mutable header* header_ = nullptr;  // checked on first use
+  // Positions seen last time, under the put or get lock. They only grow, so
+  // an old value is a safe lower bound: a producer re-reads the consumers'
+  // position only when the ring looks full, a consumer the producers' only
+  // when it looks empty. That keeps each side off the other's cache line.
+  std::uint64_t known_read_pos_ = 0;
+  std::uint64_t known_write_pos_ = 0;
 };
+
+/// Numbers and enums are their own bytes (as in cereal's binary format), with
+/// no archive to build: the common case of small items, made as cheap as it gets.
+template <class T>
+concept plain_item = std::is_arithmetic_v<T> || std::is_enum_v<T>;
 
 /// The bytes of `item`, in a buffer of this thread's that put() reuses.
 template <class T>
 std::string_view encode_item(const T& item) {
+  if constexpr (plain_item<T>) {
+    return {reinterpret_cast<const char*>(&item), sizeof item};
+  }
   thread_local std::string bytes;
+  if (bytes.capacity() > (std::size_t{16} << 20)) bytes = std::string();  // a huge item's memory goes back
   bytes.clear();
   try {
     append_bytes(bytes, item);
@@ -91,6 +114,15 @@ std::string_view encode_item(const T& item) {
 
 template <class T>
 T decode_item(std::string_view bytes) {
+  if constexpr (plain_item<T>) {
+    if (bytes.size() != sizeof(T)) {
+      throw serialization_error("the item taken from the queue is not of the queue's type: " +
+                                std::to_string(bytes.size()) + " bytes instead of " + std::to_string(sizeof(T)));
+    }
+    T item;
+    std::memcpy(&item, bytes.data(), sizeof item);
+    return item;
+  }
   try {
     return from_bytes<T>(bytes);
   } catch (const std::exception& e) {

@@ -105,27 +105,42 @@ class receive_buffer {
 
 }  // namespace
 
+// Each side writes its own cache lines only: a line written by both would
+// cross between the CPUs on every item.
 struct byte_queue::header {
+  // Written once, read by all.
   std::uint32_t kind;
   std::atomic<std::uint32_t> closed;
   std::uint64_t capacity;  // of the ring, a multiple of 8
   std::uint64_t maxsize;   // 0: none
-  pthread_mutex_t put_lock;   // a producer's, for a whole message
-  pthread_mutex_t get_lock;   // a consumer's, for a whole message
-  pthread_mutex_t wait_lock;  // for sleeping and waking only
+  // The producers'.
+  alignas(64) pthread_mutex_t put_lock;  // for a whole message
+  std::atomic<std::uint32_t> producer_state;
+  std::atomic<std::uint64_t> pending_end;  // write_pos once the last record of a message is in
+  std::atomic<std::uint64_t> put_count;    // whole messages put
+  alignas(64) std::atomic<std::uint64_t> write_pos;
+  // The consumers'.
+  alignas(64) pthread_mutex_t get_lock;  // for a whole message
+  std::atomic<std::uint64_t> taken_count;  // whole messages taken, or lost with their consumer
+  alignas(64) std::atomic<std::uint64_t> read_pos;
+  // Sleeping and waking, rarely written.
+  alignas(64) std::atomic<std::uint32_t> consumer_sleeping;
+  std::atomic<std::uint32_t> producer_sleeping;
+  alignas(64) pthread_mutex_t wait_lock;
   pthread_cond_t data_ready;
   pthread_cond_t room_ready;
   pthread_cond_t all_done;
-  std::atomic<std::uint32_t> consumer_sleeping;
-  std::atomic<std::uint32_t> producer_sleeping;
-  std::atomic<std::uint32_t> producer_state;
-  std::atomic<std::uint64_t> pending_end;  // write_pos once the last record of a message is in
-  std::atomic<std::int64_t> items;         // whole messages put and not yet taken
-  std::atomic<std::int64_t> unfinished;    // put and not yet task_done()
-  alignas(64) std::atomic<std::uint64_t> write_pos;
-  alignas(64) std::atomic<std::uint64_t> read_pos;
+  std::atomic<std::uint64_t> done_count;  // task_done() calls, and items lost with their consumer
 
   std::byte* ring() noexcept { return reinterpret_cast<std::byte*>(this) + ring_offset; }
+  std::int64_t items() const noexcept {
+    const std::uint64_t taken = taken_count.load();
+    return static_cast<std::int64_t>(put_count.load() - taken);
+  }
+  std::int64_t unfinished() const noexcept {
+    const std::uint64_t done = done_count.load();
+    return static_cast<std::int64_t>(put_count.load() - done);
+  }
 };
 static_assert(sizeof(byte_queue::header) <= ring_offset);
 
@@ -202,9 +217,10 @@ void publish(header& h, std::uint64_t write_pos) {
   wake(h, h.consumer_sleeping, h.data_ready);
 }
 
-void mark_done(header& h, std::int64_t n) {
+// Called when the unfinished count may have reached 0 (join() waits for that).
+void notify_if_all_done(header& h) {
   holding lock(h.wait_lock);
-  if (h.unfinished.fetch_sub(n) == n) ::pthread_cond_broadcast(&h.all_done);
+  if (h.unfinished() <= 0) ::pthread_cond_broadcast(&h.all_done);
 }
 
 // The put lock's holder died. Whatever it had published of an unfinished
@@ -218,8 +234,8 @@ void recover_producer(header& h) {
     return;
   }
   if (state == finishing) {  // counted, but its last record never went in
-    h.items.fetch_sub(1);
-    mark_done(h, 1);
+    h.put_count.fetch_sub(1);
+    notify_if_all_done(h);
   }
   const record_head head{0, aborted};
   copy_in(h, pos, &head, sizeof head);
@@ -260,12 +276,14 @@ byte_queue::byte_queue(std::size_t maxsize, std::size_t ring_bytes) {
 }
 
 byte_queue::header& byte_queue::shared() const {
+  if (header_ != nullptr) return *header_;
   if (block_.closed()) throw closed_error("this queue is an empty handle");
-  auto& h = *reinterpret_cast<header*>(block_.bytes().data());
-  if (block_.size() < ring_offset + 4096 || h.kind != queue_kind) {
+  auto* h = reinterpret_cast<header*>(block_.bytes().data());
+  if (block_.size() < ring_offset + 4096 || h->kind != queue_kind) {
     throw serialization_error("the shared memory block is not a queue");
   }
-  return h;
+  header_ = h;
+  return *h;
 }
 
 bool byte_queue::put(std::string_view message, std::optional<nanoseconds> timeout) {
@@ -279,7 +297,7 @@ bool byte_queue::put(std::string_view message, std::optional<nanoseconds> timeou
 
   auto no_check = [] {};
   if (h.maxsize > 0) {
-    auto has_room = [&] { return h.items.load() < static_cast<std::int64_t>(h.maxsize) || h.closed.load(); };
+    auto has_room = [&] { return h.items() < static_cast<std::int64_t>(h.maxsize) || h.closed.load(); };
     if (!wait_until(h, h.room_ready, h.producer_sleeping, deadline, has_room, no_check)) return false;
     if (h.closed.load()) throw closed_error("the queue was closed while put() waited for room");
   }
@@ -291,7 +309,11 @@ bool byte_queue::put(std::string_view message, std::optional<nanoseconds> timeou
     const bool last = offset + part == message.size();
     const std::uint64_t pos = h.write_pos.load(std::memory_order_relaxed);
     const std::uint64_t need = head_bytes + padded(part) + head_bytes;  // and room for an "aborted" record
-    auto has_room = [&] { return h.capacity - (pos - h.read_pos.load(std::memory_order_acquire)) >= need; };
+    auto has_room = [&] {
+      if (pos + need - known_read_pos_ <= h.capacity) return true;
+      known_read_pos_ = h.read_pos.load(std::memory_order_acquire);
+      return pos + need - known_read_pos_ <= h.capacity;
+    };
     auto room_or_closed = [&] { return has_room() || h.closed.load() != 0; };
     if (!has_room()) {
       const bool ready = wait_until(h, h.room_ready, h.producer_sleeping, deadline, room_or_closed, no_check);
@@ -309,8 +331,7 @@ bool byte_queue::put(std::string_view message, std::optional<nanoseconds> timeou
     if (last) {
       h.pending_end.store(end, std::memory_order_relaxed);
       h.producer_state.store(finishing, std::memory_order_relaxed);
-      h.items.fetch_add(1);
-      h.unfinished.fetch_add(1);
+      h.put_count.store(h.put_count.load(std::memory_order_relaxed) + 1);  // only the put lock's holder writes it
     } else if (offset == 0) {
       h.producer_state.store(streaming, std::memory_order_relaxed);
     }
@@ -331,7 +352,11 @@ std::optional<std::string_view> byte_queue::get(std::optional<nanoseconds> timeo
   out.clear();
   for (;;) {
     const std::uint64_t pos = h.read_pos.load(std::memory_order_relaxed);
-    auto available = [&] { return h.write_pos.load(std::memory_order_acquire) != pos; };
+    auto available = [&] {
+      if (known_write_pos_ > pos) return true;
+      known_write_pos_ = h.write_pos.load(std::memory_order_acquire);
+      return known_write_pos_ > pos;
+    };
     if (!available()) {
       // In the middle of a message, the producer is streaming it: wait for
       // the rest whatever the timeout, or the item would be lost.
@@ -352,15 +377,16 @@ std::optional<std::string_view> byte_queue::get(std::optional<nanoseconds> timeo
       out.clear();
     } else if (!in_message && !first) {  // the rest of a message whose consumer died
       if (last) {
-        h.items.fetch_sub(1);
-        mark_done(h, 1);  // nobody will: its consumer died
+        h.taken_count.store(h.taken_count.load(std::memory_order_relaxed) + 1);
+        h.done_count.fetch_add(1);  // nobody will: its consumer died
+        notify_if_all_done(h);
       }
     } else {
       if (first) out.clear();
       copy_out(h, pos + head_bytes, out.extend(head.length), head.length);
       in_message = !last;
       complete = last;
-      if (last) h.items.fetch_sub(1);
+      if (last) h.taken_count.store(h.taken_count.load(std::memory_order_relaxed) + 1);
     }
     h.read_pos.store(pos + head_bytes + padded(head.length), std::memory_order_release);
     wake(h, h.producer_sleeping, h.room_ready);
@@ -371,7 +397,7 @@ std::optional<std::string_view> byte_queue::get(std::optional<nanoseconds> timeo
 bool byte_queue::empty() const { return size() == 0; }
 
 std::size_t byte_queue::size() const {
-  const std::int64_t items = shared().items.load();
+  const std::int64_t items = shared().items();
   return items > 0 ? static_cast<std::size_t>(items) : 0;
 }
 
@@ -390,17 +416,15 @@ bool byte_queue::closed() const { return shared().closed.load() != 0; }
 void byte_queue::task_done() {
   header& h = shared();
   holding lock(h.wait_lock);
-  std::int64_t unfinished = h.unfinished.load();
-  do {
-    if (unfinished <= 0) throw error("task_done() called more times than items were put");
-  } while (!h.unfinished.compare_exchange_weak(unfinished, unfinished - 1));
-  if (unfinished == 1) ::pthread_cond_broadcast(&h.all_done);
+  if (h.unfinished() <= 0) throw error("task_done() called more times than items were put");
+  h.done_count.fetch_add(1);
+  if (h.unfinished() <= 0) ::pthread_cond_broadcast(&h.all_done);
 }
 
 bool byte_queue::join(std::optional<nanoseconds> timeout) {
   header& h = shared();
   holding lock(h.wait_lock);
-  return wait_until_ready(h.all_done, h.wait_lock, timeout, [&] { return h.unfinished.load() <= 0; });
+  return wait_until_ready(h.all_done, h.wait_lock, timeout, [&] { return h.unfinished() <= 0; });
 }
 
 }  // namespace mproc::detail
