@@ -4,7 +4,10 @@
 #include "support/scratch.hpp"
 
 #include <mproc/process.hpp>
+#include <mproc/queue.hpp>
+#include <mproc/shared.hpp>
 #include <mproc/shared_memory.hpp>
+#include <mproc/sync.hpp>
 
 #include <boost/test/unit_test.hpp>
 
@@ -37,6 +40,22 @@ void attach_write_and_wait(std::string name, std::string path) {
 void create_and_wait(std::string path) {
   auto block = mproc::shared_memory::create(64);
   mproc::test::write_file(path, block.name());
+  std::this_thread::sleep_for(60s);  // until killed
+}
+
+// Makes blocks of several kinds, writes their names, and waits to be killed.
+void create_several_and_wait(std::string path) {
+  auto block = mproc::shared_memory::create(64);
+  mproc::value<int> counter;
+  mproc::queue<int> items;
+  mproc::event flag;
+  items.put(1);
+  std::string names = block.name();
+  for (const auto& entry : std::filesystem::directory_iterator("/dev/shm")) {
+    const std::string name = entry.path().filename().string();
+    if (name.starts_with("mproc_" + std::to_string(::getpid()) + "_") && name != block.name()) names += "\n" + name;
+  }
+  mproc::test::write_file(path, names);
   std::this_thread::sleep_for(60s);  // until killed
 }
 
@@ -158,4 +177,37 @@ BOOST_AUTO_TEST_CASE(forked_child_counts_for_every_block_it_inherits) {
   BOOST_TEST(exists_in_dev_shm(name));  // the child still uses it
   child.join();
   BOOST_TEST(!exists_in_dev_shm(name));  // its exit freed its slot, and it was the last
+}
+
+MPROC_TEST_EACH_METHOD(blocks_of_a_killed_creator_are_removed_by_its_tracker) {
+  mproc::test::scratch_dir dir;
+  const std::string path = dir.file("names");
+  mproc::process creator(mproc::test::with(method), create_several_and_wait, path);
+  creator.start();
+  BOOST_REQUIRE(mproc::test::eventually([&] { return !mproc::test::read_file(path).empty(); }));
+  const auto names = mproc::test::lines_of(mproc::test::read_file(path));
+  BOOST_TEST(names.size() == 5u);  // the block, the value and its lock, the queue, the event
+  for (const auto& name : names) BOOST_TEST(exists_in_dev_shm(name));
+  creator.kill();  // no exit handler runs: only the tracker can remove them
+  creator.join();
+  BOOST_TEST(mproc::test::eventually([&] {
+    return std::none_of(names.begin(), names.end(), exists_in_dev_shm);
+  }));
+}
+
+BOOST_AUTO_TEST_CASE(the_tracker_keeps_a_block_that_a_live_process_still_uses) {
+  mproc::test::scratch_dir dir;
+  const std::string path = dir.file("name");
+  mproc::process creator(create_and_wait, path);
+  creator.start();
+  BOOST_REQUIRE(mproc::test::eventually([&] { return !mproc::test::read_file(path).empty(); }));
+  auto block = mproc::shared_memory::attach(mproc::test::read_file(path));
+  creator.kill();
+  creator.join();
+  std::this_thread::sleep_for(2500ms);  // the creator's tracker has read end of file and looked twice
+  BOOST_TEST(exists_in_dev_shm(block.name()));
+  BOOST_TEST((block.bytes().size() == 64u));
+  const std::string name = block.name();
+  block.close();
+  BOOST_TEST(!exists_in_dev_shm(name));
 }

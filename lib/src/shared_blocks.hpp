@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace mproc::detail {
@@ -14,5 +15,8 @@ void assign_blocks_to_forked_child(const std::vector<std::uint64_t>& reservation
 void reset_blocks_after_fork() noexcept;
 /// When a process ends: frees its slot in every block it still uses.
 void release_blocks_at_exit() noexcept;
+/// Removes the block called `name` if no live process uses it; true when the
+/// name is gone. For the resource tracker, which never uses a block itself.
+bool remove_if_unused(const std::string& name) noexcept;
 
 }  // namespace mproc::detail

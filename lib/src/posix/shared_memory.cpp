@@ -13,21 +13,24 @@
 
 #include "../launch.hpp"
 #include "../shared_blocks.hpp"
+#include "resource_tracker.hpp"
 
 #include <boost/interprocess/mapped_region.hpp>
 #include <boost/interprocess/shared_memory_object.hpp>
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <mutex>
 #include <optional>
 #include <sstream>
 #include <thread>
 #include <vector>
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <sys/random.h>
 #include <unistd.h>
@@ -63,20 +66,28 @@ struct identity {
 };
 
 // Field 22 of /proc/<pid>/stat; empty for a process that is gone or a zombie.
+// Plain system calls and no allocation: the resource tracker calls it in a
+// child forked from a process whose other threads may hold any lock.
 std::optional<std::uint64_t> start_time_of(int pid) {
-  std::ifstream file("/proc/" + std::to_string(pid) + "/stat");
-  std::string text;
-  if (!std::getline(file, text)) return std::nullopt;
-  const auto close = text.rfind(')');
-  if (close == std::string::npos) return std::nullopt;
-  std::istringstream fields(text.substr(close + 2));
-  std::string field;
-  std::uint64_t start = 0;
-  for (int i = 3; i <= 22 && fields >> field; ++i) {
-    if (i == 3 && field == "Z") return std::nullopt;
-    if (i == 22) start = std::stoull(field);
+  char path[32];
+  std::snprintf(path, sizeof path, "/proc/%d/stat", pid);
+  const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  char text[1024];
+  const ssize_t length = ::read(fd, text, sizeof text - 1);
+  ::close(fd);
+  if (length <= 0) return std::nullopt;
+  text[length] = '\0';
+  const char* field = std::strrchr(text, ')');  // the command name may hold anything but this
+  if (field == nullptr) return std::nullopt;
+  field += 2;  // field 3, the state
+  if (*field == 'Z') return std::nullopt;
+  for (int i = 3; i < 22; ++i) {
+    field = std::strchr(field, ' ');
+    if (field == nullptr) return std::nullopt;
+    ++field;
   }
-  return start;
+  return std::strtoull(field, nullptr, 10);
 }
 
 identity self() {
@@ -200,6 +211,7 @@ void shared_memory_state::release(identity who) noexcept {
   if (!any && !header->unlinked) {
     header->unlinked = 1;
     bip::shared_memory_object::remove(name.c_str());
+    untrack_block(name);
   }
 }
 
@@ -340,6 +352,42 @@ void reset_blocks_after_fork() noexcept {
   // Another thread of the parent may have held the lock at the fork. Nothing
   // to do (and no page to copy) where shared memory was never used.
   if (registry* r = registry_instance.load(std::memory_order_acquire)) new (&r->mutex) std::mutex();
+  reset_tracker_after_fork();
+}
+
+bool remove_if_unused(const std::string& name) noexcept {
+  try {
+    std::optional<bip::shared_memory_object> object;
+    try {
+      object.emplace(bip::open_only, name.c_str(), bip::read_write);
+    } catch (const bip::interprocess_exception&) {
+      return true;  // gone already
+    }
+    bip::offset_t total = 0;
+    object->get_size(total);
+    if (static_cast<std::size_t>(total) < header_bytes) return false;  // still being made
+    bip::mapped_region region(*object, bip::read_write);
+    auto& header = *static_cast<segment_header*>(region.get_address());
+    if (header.magic.load(std::memory_order_acquire) != segment_magic) return false;
+    header_lock lock(header);
+    bool any = false;
+    for (auto& slot : header.users) {
+      if (slot.pid == 0) continue;
+      if (alive(slot)) {
+        any = true;
+      } else {
+        slot.pid = 0;
+      }
+    }
+    if (any) return false;
+    if (!header.unlinked) {
+      header.unlinked = 1;
+      bip::shared_memory_object::remove(name.c_str());
+    }
+    return true;
+  } catch (const std::exception&) {
+    return false;
+  }
 }
 
 void release_blocks_at_exit() noexcept {
@@ -392,6 +440,7 @@ shared_memory shared_memory::create(const std::string& name, std::size_t size) {
   header.magic.store(detail::segment_magic, std::memory_order_release);
   state->size = size;
   detail::remember(state);
+  detail::track_block(name);  // removed by the tracker if every user dies
   return shared_memory(std::move(state));
 }
 
@@ -420,6 +469,7 @@ void shared_memory::unlink() {
   if (!state_->header->unlinked) {
     state_->header->unlinked = 1;
     boost::interprocess::shared_memory_object::remove(state_->name.c_str());
+    detail::untrack_block(state_->name);
   }
 }
 
