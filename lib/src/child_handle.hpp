@@ -12,6 +12,10 @@ class child_handle {
 
   virtual int pid() const noexcept = 0;
 
+  /// A handle that becomes ready (readable, on POSIX: a pidfd) when the child
+  /// ends; -1 where the platform has none.
+  virtual int sentinel() const noexcept = 0;
+
   /// Waits at most `timeout` (empty: without limit) for the child to end and
   /// returns its exit code (-N for signal N) once it has. Safe from any thread.
   virtual std::optional<int> wait(std::optional<std::chrono::nanoseconds> timeout) = 0;

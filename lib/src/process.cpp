@@ -251,6 +251,11 @@ int process::pid() const {
   return state_->child ? state_->child->handle->pid() : 0;
 }
 
+int process::sentinel() const {
+  require_open(name(), state_->closed);
+  return state_->child ? state_->child->handle->sentinel() : -1;
+}
+
 std::string process::name() const {
   // Computed on demand: only a complete object knows its class (a subclass's).
   return state_->name.empty() ? detail::default_name(typeid(*this), state_->identity) : state_->name;

@@ -4,6 +4,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 namespace mproc {
 
@@ -60,6 +61,32 @@ class eof_error : public error {
 class broken_barrier_error : public error {
  public:
   using error::error;
+};
+
+/// A pool task threw: the exception's type name and message, from the worker.
+class remote_error : public error {
+ public:
+  remote_error(std::string type, const std::string& message)
+      : error(type + ": " + message), type_(std::move(type)) {}
+  /// The type of the exception the task threw, as C++ names it.
+  const std::string& type() const noexcept { return type_; }
+
+ private:
+  std::string type_;
+};
+
+/// The pool worker running a task died before the task finished.
+class worker_lost_error : public error {
+ public:
+  worker_lost_error(int pid, int exit_code, const std::string& message)
+      : error(message), pid_(pid), exit_code_(exit_code) {}
+  int pid() const noexcept { return pid_; }
+  /// As process::exitcode(): the exit status, or -N for signal N.
+  int exit_code() const noexcept { return exit_code_; }
+
+ private:
+  int pid_;
+  int exit_code_;
 };
 
 /// A named object that should be new already exists.

@@ -109,6 +109,10 @@ class process {
   /// The child's process id; 0 before start(). In the child itself, its own id.
   int pid() const;
 
+  /// Python's sentinel: a handle that becomes ready when the child ends (on
+  /// POSIX a pidfd, readable then), for poll/select loops. -1 before start().
+  int sentinel() const;
+
   std::string name() const;
   void set_name(std::string name);
 

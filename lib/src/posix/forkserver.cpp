@@ -75,6 +75,7 @@ class served_child final : public child_handle {
   served_child(int pid, unique_fd status) : pid_(pid), pidfd_(posix::open_pidfd(pid)), status_(std::move(status)) {}
 
   int pid() const noexcept override { return pid_; }
+  int sentinel() const noexcept override { return pidfd_ ? pidfd_.get() : -1; }
 
   std::optional<int> wait(std::optional<std::chrono::nanoseconds> timeout) override {
     {

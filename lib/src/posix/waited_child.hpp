@@ -15,6 +15,7 @@ class waited_child final : public child_handle {
   explicit waited_child(int pid);
 
   int pid() const noexcept override { return pid_; }
+  int sentinel() const noexcept override { return pidfd_ ? pidfd_.get() : -1; }
   std::optional<int> wait(std::optional<std::chrono::nanoseconds> timeout) override;
   void terminate() override;
   void kill() override;

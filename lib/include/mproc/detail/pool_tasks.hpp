@@ -1,0 +1,167 @@
+// What pool tasks are made of: the bytes a worker is sent, the entries that run
+// them in the worker, and the state a submitted job shares with its results.
+//
+// A task message is [u64 job][u64 chunk][u32 head length][head][arguments]:
+// the head names the entry function and the user's function as code addresses
+// (see target.hpp), and is the same for every chunk of a job, so a worker
+// resolves it once. A result message is [u64 job][u64 chunk][u32 slot]
+// [u32 status][payload]: the results' bytes, or an error's type and message.
+#pragma once
+
+#include <mproc/detail/archive.hpp>
+#include <mproc/detail/target.hpp>
+#include <mproc/error.hpp>
+
+#include <condition_variable>
+#include <cstdint>
+#include <cstring>
+#include <exception>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <type_traits>
+#include <vector>
+
+namespace mproc::detail {
+
+/// How a task ended, as a worker reports it.
+enum class task_status : std::uint32_t {
+  done = 0,
+  raised = 1,                 // payload: type name, '\0', message
+  unserialisable_result = 2,  // payload: message
+  undecodable_task = 3,       // payload: message
+};
+
+constexpr std::size_t task_ids_bytes = 16;
+
+/// Runs one chunk in a worker: decodes the arguments after the head, calls the
+/// user's function (at `target`, or a default-constructed F), and appends the
+/// encoded results to `out`. Exceptions of the user's function pass through.
+using task_entry = task_status (*)(std::uintptr_t target, input_archive& in, std::string& out);
+
+/// The result type a void function stands for: one byte, so that a vector of
+/// them can be read back by the bounded archive.
+struct no_value {
+  template <class Archive>
+  void serialize(Archive& archive) {
+    std::uint8_t zero = 0;
+    archive(zero);
+  }
+};
+
+template <class R>
+using stored_result = std::conditional_t<std::is_void_v<R>, no_value, R>;
+
+template <class F>
+F& function_at(std::uintptr_t target, F& made) {
+  if constexpr (std::is_pointer_v<F>) {
+    made = reinterpret_cast<F>(target);
+  }
+  return made;
+}
+
+void write_error(std::string& out, std::string_view text);
+
+template <class Items, class Call>
+task_status run_each(input_archive& in, std::string& out, Call call) {
+  Items items;
+  try {
+    in(items);
+  } catch (const std::exception& e) {
+    write_error(out, std::string("cannot decode the task's arguments: ") + e.what());
+    return task_status::undecodable_task;
+  }
+  decoding_done();
+  using R = decltype(call(items.front()));
+  std::vector<stored_result<R>> results;
+  results.reserve(items.size());
+  for (auto& item : items) {
+    if constexpr (std::is_void_v<R>) {
+      call(item);
+      results.emplace_back();
+    } else {
+      results.push_back(call(item));
+    }
+  }
+  try {
+    append_bytes(out, results);
+  } catch (const std::exception& e) {
+    out.clear();
+    write_error(out, std::string("the task's result cannot be serialised: ") + e.what());
+    return task_status::unserialisable_result;
+  }
+  return task_status::done;
+}
+
+/// map: each item of a chunk is one argument.
+template <class F, class T>
+task_status map_entry(std::uintptr_t target, input_archive& in, std::string& out) {
+  F made{};
+  F& f = function_at(target, made);
+  return run_each<std::vector<T>>(in, out, [&](T& item) { return f(item); });
+}
+
+/// starmap and apply: each item of a chunk is a tuple of arguments.
+template <class F, class Tuple>
+task_status star_entry(std::uintptr_t target, input_archive& in, std::string& out) {
+  F made{};
+  F& f = function_at(target, made);
+  return run_each<std::vector<Tuple>>(in, out, [&](Tuple& args) { return std::apply(f, args); });
+}
+
+/// The head of a task for `entry` and the function `target`: computed once per
+/// (entry, target) pair in this process.
+const std::string& task_head(std::uintptr_t entry, std::uintptr_t target);
+
+/// A task message with room for its ids, the head, then `items` encoded.
+template <class Items>
+std::string task_message(const std::string& head, const Items& items) {
+  std::string bytes(task_ids_bytes, '\0');
+  const auto head_length = static_cast<std::uint32_t>(head.size());
+  bytes.append(reinterpret_cast<const char*>(&head_length), sizeof head_length);
+  bytes += head;
+  append_bytes(bytes, items);
+  return bytes;
+}
+
+/// A submitted job: its chunks' results as they arrive.
+struct job_state {
+  std::mutex mutex;
+  std::condition_variable changed;
+  std::size_t chunks = 0;
+  std::size_t items = 0;
+  std::vector<std::size_t> chunk_items;
+  std::size_t finished = 0;
+  std::size_t items_done = 0;
+  std::vector<std::optional<std::string>> results;  // each chunk's encoded vector of results
+  std::vector<std::exception_ptr> errors;            // each chunk's error, if it failed
+  std::vector<std::size_t> completion_order;         // chunk indices as they finished
+  std::exception_ptr first_error;
+  std::vector<std::function<void()>> when_done;     // run once, after the last chunk
+  bool complete() const { return finished == chunks; }
+};
+
+/// Waits for the job; false if `timeout` ran out first.
+bool wait_for_job(job_state& job, std::optional<std::chrono::nanoseconds> timeout);
+/// Runs `callback` once the job is complete: now, here, if it is already.
+void when_job_done(job_state& job, std::function<void()> callback);
+
+/// The results of chunk `chunk` once it finished. Errors: what the task failed with.
+template <class R>
+std::vector<stored_result<R>> chunk_results(job_state& job, std::size_t chunk) {
+  std::unique_lock lock(job.mutex);
+  job.changed.wait(lock, [&] { return job.results[chunk].has_value() || job.errors[chunk] != nullptr; });
+  if (job.errors[chunk]) std::rethrow_exception(job.errors[chunk]);
+  const std::string& bytes = *job.results[chunk];
+  lock.unlock();
+  try {
+    return from_bytes<std::vector<stored_result<R>>>(bytes);
+  } catch (const std::exception& e) {
+    throw serialization_error(std::string("cannot decode a task's result: ") + e.what());
+  }
+}
+
+}  // namespace mproc::detail

@@ -1,0 +1,430 @@
+// The process pool: Python's multiprocessing.Pool, which never hangs.
+//
+//   int square(int x) { return x * x; }
+//
+//   mproc::pool workers(4);                               // 0: cpu_count()
+//   std::vector<int> squares = workers.map(square, inputs);
+//   auto later = workers.apply_async(square, 7);          // async_result<int>
+//   int fortynine = later.get();
+//   for (int s : workers.imap_unordered(square, inputs)) ...
+//
+// Task functions are plain functions or captureless lambdas (as spawned
+// process targets), their arguments and results anything cereal can encode.
+// A task that throws fails with remote_error (the type and message); a worker
+// that dies in the middle of a task fails that task with worker_lost_error, at
+// once, and is replaced; a task over its timeout fails with timeout_error and
+// its worker is killed and replaced. Every other task goes on.
+#pragma once
+
+#include <mproc/detail/handles.hpp>
+#include <mproc/detail/pool_tasks.hpp>
+#include <mproc/error.hpp>
+#include <mproc/process.hpp>
+#include <mproc/queue.hpp>
+#include <mproc/shared_memory.hpp>
+#include <mproc/start_method.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <iterator>
+#include <memory>
+#include <optional>
+#include <ranges>
+#include <string>
+#include <tuple>
+#include <type_traits>
+#include <vector>
+
+namespace mproc {
+
+namespace detail {
+
+/// What a worker process is given: its own task queue, the shared result
+/// queue, the block where it stamps the task it runs, its slot, its task limit.
+struct worker_links {
+  byte_queue tasks;
+  byte_queue results;
+  shared_memory stamps;
+  std::uint32_t slot = 0;
+  std::uint64_t max_tasks = 0;
+
+  template <class Archive>
+  void serialize(Archive& archive) {
+    archive(tasks, results, stamps, slot, max_tasks);
+  }
+};
+
+/// The worker's loop: takes tasks until its queue is closed or it has run
+/// max_tasks of them.
+void run_worker(worker_links& links);
+void pool_worker(worker_links links);
+
+template <class F, class... Args>
+void pool_worker_with(worker_links links, code_address initializer, Args... args) {
+  F made{};
+  if constexpr (std::is_pointer_v<F>) made = reinterpret_cast<F>(resolve_code(initializer));
+  made(args...);
+  run_worker(links);
+}
+
+using worker_factory = std::function<process(process_options, worker_links)>;
+
+}  // namespace detail
+
+/// A function to run once in each worker before its first task, with its
+/// arguments: `pool_options{.initializer = mproc::initializer(setup, 42)}`.
+template <class F, class... Args>
+detail::worker_factory initializer(F f, Args... args) {
+  static_assert(detail::spawnable_target<F>, "an initializer is a plain function or a captureless lambda");
+  const detail::code_address at = [&] {
+    if constexpr (std::is_pointer_v<F>) return detail::locate_code(reinterpret_cast<std::uintptr_t>(f));
+    return detail::code_address{};
+  }();
+  return [at, args...](process_options options, detail::worker_links links) {
+    return process(std::move(options), &detail::pool_worker_with<F, std::decay_t<Args>...>, std::move(links), at,
+                   args...);
+  };
+}
+
+struct pool_options {
+  /// Workers: 0 means cpu_count(). Negative or above 4096 is an error.
+  int processes = 0;
+  /// Runs once in each worker before any task (mproc::initializer).
+  detail::worker_factory initializer{};
+  /// A worker is replaced after this many tasks (chunks); 0: never.
+  std::size_t maxtasksperchild = 0;
+  /// Unset: get_start_method().
+  std::optional<start_method> method{};
+  /// A task (a chunk of a map) running longer fails with timeout_error, and its
+  /// worker is killed and replaced. Unset: no limit. apply_async may give its own.
+  std::optional<std::chrono::nanoseconds> task_timeout{};
+  /// A task whose worker died is run once more (on another worker) before it
+  /// fails with worker_lost_error. Only for tasks that may run twice.
+  bool retry_lost_tasks = false;
+  /// Called in the parent as each chunk of a job finishes: items done, and the
+  /// job's total. From the pool's own thread: keep it short.
+  std::function<void(std::size_t done, std::size_t total)> progress{};
+};
+
+/// A per-call time limit for apply_async: pool.apply_async(mproc::task_timeout(2s), f, x).
+struct task_timeout {
+  template <class Rep, class Period>
+  explicit task_timeout(std::chrono::duration<Rep, Period> limit)
+      : value(std::chrono::ceil<std::chrono::nanoseconds>(limit)) {}
+  std::chrono::nanoseconds value;
+};
+
+namespace detail {
+
+/// The engine behind pool: workers, their queues, dispatch, death and timeout
+/// handling. Not a template.
+class pool_core {
+ public:
+  explicit pool_core(pool_options options);
+  ~pool_core();
+  pool_core(const pool_core&) = delete;
+  pool_core& operator=(const pool_core&) = delete;
+
+  /// Queues a job of chunks (task messages) for the workers. `outbox` holds
+  /// what encoding the arguments reserved (shared memory for the workers): it
+  /// is told the job ended once it has. Errors: closed_error after close().
+  std::shared_ptr<job_state> submit(std::vector<std::string> chunks, std::vector<std::size_t> chunk_items,
+                                    std::optional<std::chrono::nanoseconds> timeout,
+                                    std::shared_ptr<handle_outbox> outbox);
+  void close();
+  void terminate();
+  void join();
+  std::size_t processes() const noexcept;
+  /// The pids of the workers now.
+  std::vector<int> worker_pids() const;
+
+ private:
+  struct state;
+  std::unique_ptr<state> state_;
+};
+
+/// Encodes a job's chunks with `encode(items_begin, items_end)`; reservations
+/// for shared memory among the arguments go to the returned outbox. Errors:
+/// serialization_error, also for a connection among the arguments.
+std::shared_ptr<handle_outbox> encoding_outbox();
+void check_encoded(const handle_outbox& outbox);
+
+/// Python's choice for chunksize 0: about four chunks per worker.
+std::size_t automatic_chunksize(std::size_t items, std::size_t workers) noexcept;
+
+}  // namespace detail
+
+/// A result to come (Python's AsyncResult).
+template <class R>
+class async_result {
+ public:
+  /// Waits for the result. Errors: what the task failed with (remote_error,
+  /// worker_lost_error, timeout_error, serialization_error, closed_error).
+  R get() {
+    wait();
+    return value();
+  }
+  /// Errors: timeout_error if it is not ready within `timeout`, and those of get().
+  template <class Rep, class Period>
+  R get(std::chrono::duration<Rep, Period> timeout) {
+    if (!wait(timeout)) throw timeout_error("the result was not ready within the timeout of get()");
+    return value();
+  }
+  void wait() { detail::wait_for_job(*job_, std::nullopt); }
+  template <class Rep, class Period>
+  bool wait(std::chrono::duration<Rep, Period> timeout) {
+    return detail::wait_for_job(*job_, std::chrono::ceil<std::chrono::nanoseconds>(timeout));
+  }
+  bool ready() const {
+    std::scoped_lock lock(job_->mutex);
+    return job_->complete();
+  }
+  /// Errors: mproc::error if not ready yet (as Python's ValueError).
+  bool successful() const {
+    std::scoped_lock lock(job_->mutex);
+    if (!job_->complete()) throw error("successful() asked of a result that is not ready");
+    return job_->first_error == nullptr;
+  }
+  /// Calls `on_success(result)` or `on_error(exception)` exactly once, from the
+  /// pool's thread when the result arrives, or now if it has.
+  template <class Success, class Failure = std::function<void(std::exception_ptr)>>
+  async_result& then(Success on_success, Failure on_error = {}) {
+    detail::when_job_done(*job_, [self = *this, on_success, on_error]() mutable {
+      std::exception_ptr failure;
+      try {
+        if constexpr (std::is_void_v<R>) {
+          self.value();
+          on_success();
+        } else {
+          on_success(self.value());
+        }
+        return;
+      } catch (...) {
+        failure = std::current_exception();
+      }
+      if (on_error) on_error(failure);
+    });
+    return *this;
+  }
+
+  explicit async_result(std::shared_ptr<detail::job_state> job, bool whole_vector = false)
+      : job_(std::move(job)), whole_vector_(whole_vector) {}
+
+ private:
+  R value() {
+    {
+      std::scoped_lock lock(job_->mutex);
+      if (job_->first_error) std::rethrow_exception(job_->first_error);
+    }
+    if constexpr (std::is_void_v<R>) {
+      return;
+    } else if constexpr (requires { typename R::value_type; }) {
+      if (whole_vector_) return gather<typename R::value_type>();
+      return std::move(detail::chunk_results<R>(*job_, 0).front());
+    } else {
+      return std::move(detail::chunk_results<R>(*job_, 0).front());
+    }
+  }
+  template <class T>
+  std::vector<T> gather() {
+    std::vector<T> all;
+    all.reserve(job_->items);
+    for (std::size_t chunk = 0; chunk < job_->chunks; ++chunk) {
+      auto part = detail::chunk_results<T>(*job_, chunk);
+      std::move(part.begin(), part.end(), std::back_inserter(all));
+    }
+    return all;
+  }
+
+  std::shared_ptr<detail::job_state> job_;
+  bool whole_vector_ = false;
+};
+
+/// The lazy results of imap and imap_unordered: an input range whose items are
+/// the results, waited for one by one. Dereferencing a failed task's result
+/// throws what it failed with.
+template <class R>
+class imap_result {
+ public:
+  class iterator {
+   public:
+    using value_type = R;
+    using difference_type = std::ptrdiff_t;
+    iterator() = default;
+    explicit iterator(imap_result* owner) : owner_(owner) { advance(); }
+    R& operator*() const { return owner_->current_[index_]; }
+    iterator& operator++() {
+      ++index_;
+      advance();
+      return *this;
+    }
+    void operator++(int) { ++*this; }
+    bool operator==(std::default_sentinel_t) const { return owner_ == nullptr; }
+
+   private:
+    void advance() {
+      while (owner_ != nullptr && index_ >= owner_->current_.size()) {
+        index_ = 0;
+        if (!owner_->next_chunk()) owner_ = nullptr;
+      }
+    }
+    imap_result* owner_ = nullptr;
+    std::size_t index_ = 0;
+  };
+
+  imap_result(std::shared_ptr<detail::job_state> job, bool in_order) : job_(std::move(job)), in_order_(in_order) {}
+  iterator begin() { return iterator(this); }
+  std::default_sentinel_t end() { return {}; }
+
+ private:
+  bool next_chunk() {
+    if (taken_ == job_->chunks) return false;
+    std::size_t chunk = taken_;
+    if (!in_order_) {
+      std::unique_lock lock(job_->mutex);
+      job_->changed.wait(lock, [&] { return job_->completion_order.size() > taken_; });
+      chunk = job_->completion_order[taken_];
+    }
+    ++taken_;
+    current_ = detail::chunk_results<R>(*job_, chunk);
+    return true;
+  }
+  std::shared_ptr<detail::job_state> job_;
+  bool in_order_;
+  std::size_t taken_ = 0;
+  std::vector<R> current_;
+};
+
+/// Python's multiprocessing.Pool. The destructor closes the pool and waits for
+/// the work given to it (as `with Pool() as p:` does not: that terminates).
+class pool {
+ public:
+  explicit pool(int processes = 0) : pool(pool_options{.processes = processes}) {}
+  explicit pool(pool_options options) : core_(std::make_unique<detail::pool_core>(std::move(options))) {}
+  ~pool() {
+    if (core_) {
+      close();
+      join();
+    }
+  }
+  pool(pool&&) noexcept = default;
+  pool& operator=(pool&&) noexcept = delete;
+
+  /// f(x) for each x of `inputs`, in order. Errors: the first error of a task
+  /// (the others still run to the end); closed_error after close().
+  template <class F, std::ranges::input_range Range>
+  auto map(F f, const Range& inputs, std::size_t chunksize = 0) {
+    return map_async(f, inputs, chunksize).get();
+  }
+  template <class F, std::ranges::input_range Range>
+  auto map_async(F f, const Range& inputs, std::size_t chunksize = 0) {
+    using T = std::ranges::range_value_t<Range>;
+    using R = detail::stored_result<std::invoke_result_t<F&, T&>>;
+    return async_result<std::vector<R>>(submit_each<F, T, false>(inputs, chunksize, std::nullopt), true);
+  }
+
+  /// f(args...) for each tuple of `inputs`, in order.
+  template <class F, std::ranges::input_range Range>
+  auto starmap(F f, const Range& inputs, std::size_t chunksize = 0) {
+    using Tuple = std::ranges::range_value_t<Range>;
+    using R = detail::stored_result<decltype(std::apply(f, std::declval<Tuple&>()))>;
+    return async_result<std::vector<R>>(submit_each<F, Tuple, true>(inputs, chunksize, std::nullopt), true).get();
+  }
+
+  /// f(args...) in a worker; waits for it.
+  template <class F, class... Args>
+  auto apply(F f, Args&&... args) {
+    return apply_async(f, std::forward<Args>(args)...).get();
+  }
+  template <class F, class... Args>
+    requires(!std::is_same_v<std::decay_t<F>, task_timeout>)
+  auto apply_async(F f, Args&&... args) {
+    return apply_within(std::nullopt, f, std::forward<Args>(args)...);
+  }
+  /// The same, failing with timeout_error (and a new worker) after `limit`.
+  template <class F, class... Args>
+  auto apply_async(task_timeout limit, F f, Args&&... args) {
+    return apply_within(limit.value, f, std::forward<Args>(args)...);
+  }
+
+  /// Lazy map: results in order, each as soon as it and those before it are in.
+  template <class F, std::ranges::input_range Range>
+  auto imap(F f, const Range& inputs, std::size_t chunksize = 1) {
+    using T = std::ranges::range_value_t<Range>;
+    using R = detail::stored_result<std::invoke_result_t<F&, T&>>;
+    return imap_result<R>(submit_each<F, T, false>(inputs, std::max<std::size_t>(chunksize, 1), std::nullopt), true);
+  }
+  /// Lazy map: results as they finish, in any order.
+  template <class F, std::ranges::input_range Range>
+  auto imap_unordered(F f, const Range& inputs, std::size_t chunksize = 1) {
+    using T = std::ranges::range_value_t<Range>;
+    using R = detail::stored_result<std::invoke_result_t<F&, T&>>;
+    return imap_result<R>(submit_each<F, T, false>(inputs, std::max<std::size_t>(chunksize, 1), std::nullopt), false);
+  }
+
+  /// No more tasks; those given run to the end.
+  void close() { core_->close(); }
+  /// Ends now: workers get SIGTERM, then SIGKILL after a short grace; results
+  /// not in yet fail with closed_error. Bounded time, always.
+  void terminate() { core_->terminate(); }
+  /// Waits for the workers to end. Errors: mproc::error unless closed or terminated.
+  void join() { core_->join(); }
+
+  std::size_t processes() const noexcept { return core_->processes(); }
+  std::vector<int> worker_pids() const { return core_->worker_pids(); }
+
+ private:
+  template <class F>
+  static void check_function() {
+    static_assert(detail::spawnable_target<F>,
+                  "a pool task is a plain function or a captureless lambda (workers run it by address)");
+  }
+
+  template <class F, class Item, bool Star, std::ranges::input_range Range>
+  std::shared_ptr<detail::job_state> submit_each(F f, const Range& inputs, std::size_t chunksize,
+                                                 std::optional<std::chrono::nanoseconds> timeout) {
+    check_function<F>();
+    std::vector<Item> all(std::ranges::begin(inputs), std::ranges::end(inputs));
+    if (chunksize == 0) chunksize = detail::automatic_chunksize(all.size(), processes());
+    const auto entry = Star ? reinterpret_cast<std::uintptr_t>(&detail::star_entry<F, Item>)
+                            : reinterpret_cast<std::uintptr_t>(&detail::map_entry<F, Item>);
+    const std::string& head = detail::task_head(entry, detail::target_address(f));
+    auto outbox = detail::encoding_outbox();
+    std::vector<std::string> chunks;
+    std::vector<std::size_t> sizes;
+    {
+      detail::outbox_scope scope(*outbox);
+      std::vector<Item> part;
+      for (std::size_t at = 0; at < all.size(); at += chunksize) {
+        const std::size_t end = std::min(all.size(), at + chunksize);
+        part.assign(std::make_move_iterator(all.begin() + at), std::make_move_iterator(all.begin() + end));
+        try {
+          chunks.push_back(detail::task_message(head, part));
+        } catch (const serialization_error&) {
+          outbox->started(-1);
+          throw;
+        } catch (const std::exception& e) {
+          outbox->started(-1);
+          throw serialization_error(std::string("a task's arguments cannot be serialised: ") + e.what());
+        }
+        sizes.push_back(end - at);
+      }
+    }
+    detail::check_encoded(*outbox);
+    return core_->submit(std::move(chunks), std::move(sizes), timeout, std::move(outbox));
+  }
+
+  template <class F, class... Args>
+  auto apply_within(std::optional<std::chrono::nanoseconds> timeout, F f, Args&&... args) {
+    using Tuple = std::tuple<std::decay_t<Args>...>;
+    using R = decltype(std::apply(f, std::declval<Tuple&>()));
+    std::vector<Tuple> one;
+    one.emplace_back(std::forward<Args>(args)...);
+    return async_result<R>(submit_each<F, Tuple, true>(one, 1, timeout));
+  }
+
+  std::unique_ptr<detail::pool_core> core_;
+};
+
+}  // namespace mproc
