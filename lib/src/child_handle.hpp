@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <optional>
+#include <string>
 
 namespace mproc::detail {
 
@@ -25,5 +26,9 @@ class child_handle {
   /// SIGKILL on POSIX; no effect once the child has ended.
   virtual void kill() = 0;
 };
+
+/// How a process with this exit code ended, for people: "exited with code 3",
+/// "was killed by SIGKILL".
+std::string describe_end(int exit_code);
 
 }  // namespace mproc::detail

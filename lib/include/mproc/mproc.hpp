@@ -4,6 +4,7 @@
 #include <mproc/error.hpp>
 #include <mproc/init.hpp>
 #include <mproc/pipe.hpp>
+#include <mproc/pool.hpp>
 #include <mproc/queue.hpp>
 #include <mproc/process.hpp>
 #include <mproc/shared.hpp>

@@ -188,8 +188,8 @@ class async_result {
   }
   /// Calls `on_success(result)` or `on_error(exception)` exactly once, from the
   /// pool's thread when the result arrives, or now if it has.
-  template <class Success, class Failure = std::function<void(std::exception_ptr)>>
-  async_result& then(Success on_success, Failure on_error = {}) {
+  template <class Success>
+  async_result& then(Success on_success, std::function<void(std::exception_ptr)> on_error = {}) {
     detail::when_job_done(*job_, [self = *this, on_success, on_error]() mutable {
       std::exception_ptr failure;
       try {
@@ -283,7 +283,7 @@ class imap_result {
     std::size_t chunk = taken_;
     if (!in_order_) {
       std::unique_lock lock(job_->mutex);
-      job_->changed.wait(lock, [&] { return job_->completion_order.size() > taken_; });
+      job_->wait_for_chunk(lock, [&] { return job_->completion_order.size() > taken_; });
       chunk = job_->completion_order[taken_];
     }
     ++taken_;
@@ -321,7 +321,7 @@ class pool {
   auto map_async(F f, const Range& inputs, std::size_t chunksize = 0) {
     using T = std::ranges::range_value_t<Range>;
     using R = detail::stored_result<std::invoke_result_t<F&, T&>>;
-    return async_result<std::vector<R>>(submit_each<F, T, false>(inputs, chunksize, std::nullopt), true);
+    return async_result<std::vector<R>>(submit_each<F, T, false>(f, inputs, chunksize, std::nullopt), true);
   }
 
   /// f(args...) for each tuple of `inputs`, in order.
@@ -329,7 +329,7 @@ class pool {
   auto starmap(F f, const Range& inputs, std::size_t chunksize = 0) {
     using Tuple = std::ranges::range_value_t<Range>;
     using R = detail::stored_result<decltype(std::apply(f, std::declval<Tuple&>()))>;
-    return async_result<std::vector<R>>(submit_each<F, Tuple, true>(inputs, chunksize, std::nullopt), true).get();
+    return async_result<std::vector<R>>(submit_each<F, Tuple, true>(f, inputs, chunksize, std::nullopt), true).get();
   }
 
   /// f(args...) in a worker; waits for it.
@@ -353,14 +353,14 @@ class pool {
   auto imap(F f, const Range& inputs, std::size_t chunksize = 1) {
     using T = std::ranges::range_value_t<Range>;
     using R = detail::stored_result<std::invoke_result_t<F&, T&>>;
-    return imap_result<R>(submit_each<F, T, false>(inputs, std::max<std::size_t>(chunksize, 1), std::nullopt), true);
+    return imap_result<R>(submit_each<F, T, false>(f, inputs, std::max<std::size_t>(chunksize, 1), std::nullopt), true);
   }
   /// Lazy map: results as they finish, in any order.
   template <class F, std::ranges::input_range Range>
   auto imap_unordered(F f, const Range& inputs, std::size_t chunksize = 1) {
     using T = std::ranges::range_value_t<Range>;
     using R = detail::stored_result<std::invoke_result_t<F&, T&>>;
-    return imap_result<R>(submit_each<F, T, false>(inputs, std::max<std::size_t>(chunksize, 1), std::nullopt), false);
+    return imap_result<R>(submit_each<F, T, false>(f, inputs, std::max<std::size_t>(chunksize, 1), std::nullopt), false);
   }
 
   /// No more tasks; those given run to the end.
@@ -387,8 +387,12 @@ class pool {
     check_function<F>();
     std::vector<Item> all(std::ranges::begin(inputs), std::ranges::end(inputs));
     if (chunksize == 0) chunksize = detail::automatic_chunksize(all.size(), processes());
-    const auto entry = Star ? reinterpret_cast<std::uintptr_t>(&detail::star_entry<F, Item>)
-                            : reinterpret_cast<std::uintptr_t>(&detail::map_entry<F, Item>);
+    std::uintptr_t entry = 0;
+    if constexpr (Star) {
+      entry = reinterpret_cast<std::uintptr_t>(&detail::star_entry<F, Item>);
+    } else {
+      entry = reinterpret_cast<std::uintptr_t>(&detail::map_entry<F, Item>);
+    }
     const std::string& head = detail::task_head(entry, detail::target_address(f));
     auto outbox = detail::encoding_outbox();
     std::vector<std::string> chunks;
@@ -421,7 +425,7 @@ class pool {
     using R = decltype(std::apply(f, std::declval<Tuple&>()));
     std::vector<Tuple> one;
     one.emplace_back(std::forward<Args>(args)...);
-    return async_result<R>(submit_each<F, Tuple, true>(one, 1, timeout));
+    return async_result<R>(submit_each<F, Tuple, true>(f, one, 1, timeout));
   }
 
   std::unique_ptr<detail::pool_core> core_;

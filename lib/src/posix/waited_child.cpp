@@ -3,6 +3,8 @@
 #include <mproc/error.hpp>
 
 #include <cerrno>
+#include <cstring>
+#include <string>
 #include <csignal>
 #include <thread>
 
@@ -73,3 +75,13 @@ void waited_child::terminate() { send(SIGTERM); }
 void waited_child::kill() { send(SIGKILL); }
 
 }  // namespace mproc::detail::posix
+
+namespace mproc::detail {
+
+std::string describe_end(int exit_code) {
+  if (exit_code >= 0) return "exited with code " + std::to_string(exit_code);
+  const char* name = ::sigabbrev_np(-exit_code);
+  return "was killed by " + (name != nullptr ? "SIG" + std::string(name) : "signal " + std::to_string(-exit_code));
+}
+
+}  // namespace mproc::detail

@@ -86,10 +86,11 @@ task_status run_each(input_archive& in, std::string& out, Call call) {
       results.push_back(call(item));
     }
   }
+  const std::size_t mark = out.size();  // the result message's head is already there
   try {
     append_bytes(out, results);
   } catch (const std::exception& e) {
-    out.clear();
+    out.resize(mark);
     write_error(out, std::string("the task's result cannot be serialised: ") + e.what());
     return task_status::unserialisable_result;
   }
@@ -141,7 +142,17 @@ struct job_state {
   std::vector<std::size_t> completion_order;         // chunk indices as they finished
   std::exception_ptr first_error;
   std::vector<std::function<void()>> when_done;     // run once, after the last chunk
+  std::size_t chunk_waiters = 0;                     // threads waiting for a chunk, not the whole job
   bool complete() const { return finished == chunks; }
+
+  /// Waits (holding `lock` on mutex) for `ready()`, counted as a chunk waiter:
+  /// a finished chunk wakes waiters only when there are some.
+  template <class Ready>
+  void wait_for_chunk(std::unique_lock<std::mutex>& lock, Ready ready) {
+    ++chunk_waiters;
+    changed.wait(lock, ready);
+    --chunk_waiters;
+  }
 };
 
 /// Waits for the job; false if `timeout` ran out first.
@@ -153,7 +164,7 @@ void when_job_done(job_state& job, std::function<void()> callback);
 template <class R>
 std::vector<stored_result<R>> chunk_results(job_state& job, std::size_t chunk) {
   std::unique_lock lock(job.mutex);
-  job.changed.wait(lock, [&] { return job.results[chunk].has_value() || job.errors[chunk] != nullptr; });
+  job.wait_for_chunk(lock, [&] { return job.results[chunk].has_value() || job.errors[chunk] != nullptr; });
   if (job.errors[chunk]) std::rethrow_exception(job.errors[chunk]);
   const std::string& bytes = *job.results[chunk];
   lock.unlock();

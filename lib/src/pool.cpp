@@ -1,0 +1,783 @@
+// The pool's engine. Each worker has a task queue of its own and all share one
+// result queue (both mproc queues: byte rings in shared memory). The parent
+// gives each worker at most `depth` tasks at a time, so it always knows which
+// tasks a worker holds. Two threads of the pool run in the parent:
+//  - the result thread takes results, and notices of dead workers, from the
+//    result queue, finishes the tasks, and hands out the next ones;
+//  - the watch thread polls the workers' sentinels (pidfds), and posts a
+//    notice in the result queue the moment a worker ends, so that notices
+//    come after every result that worker put. It also kills a worker whose
+//    task ran over its time.
+// When a worker dies, what is still in its task queue was never taken: those
+// tasks go to its replacement. The task it had taken fails (worker_lost_error
+// or timeout_error), or runs again once if retry_lost_tasks is set.
+#include <mproc/pool.hpp>
+
+#include "child_handle.hpp"
+#include "launch.hpp"
+#include "sentinel_wait.hpp"
+
+#include <boost/core/demangle.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <deque>
+#include <iostream>
+#include <map>
+#include <set>
+#include <thread>
+#include <unordered_map>
+
+namespace mproc::detail {
+
+// ---- what pool.hpp's templates call ----
+
+void write_error(std::string& out, std::string_view text) { out.append(text); }
+
+bool wait_for_job(job_state& job, std::optional<std::chrono::nanoseconds> timeout) {
+  std::unique_lock lock(job.mutex);
+  if (!timeout) {
+    job.changed.wait(lock, [&] { return job.complete(); });
+    return true;
+  }
+  return job.changed.wait_for(lock, *timeout, [&] { return job.complete(); });
+}
+
+void when_job_done(job_state& job, std::function<void()> callback) {
+  {
+    std::scoped_lock lock(job.mutex);
+    if (!job.complete()) {
+      job.when_done.push_back(std::move(callback));
+      return;
+    }
+  }
+  callback();
+}
+
+const std::string& task_head(std::uintptr_t entry, std::uintptr_t target) {
+  static auto* guard = new std::mutex();  // never destroyed: tasks may be sent from exit handlers
+  static auto* heads = new std::map<std::pair<std::uintptr_t, std::uintptr_t>, std::string>();
+  std::scoped_lock lock(*guard);
+  auto found = heads->find({entry, target});
+  if (found != heads->end()) return found->second;
+  std::string head;
+  {
+    byte_output_archive out(head);
+    out(locate_code(entry), target != 0);
+    if (target != 0) out(locate_code(target));
+  }
+  return heads->emplace(std::pair{entry, target}, std::move(head)).first->second;
+}
+
+std::shared_ptr<handle_outbox> encoding_outbox() { return std::make_shared<handle_outbox>(); }
+
+void check_encoded(const handle_outbox& outbox) {
+  if (!outbox.handles().empty()) {
+    const_cast<handle_outbox&>(outbox).started(-1);
+    throw serialization_error(
+        "a connection cannot be a pool task's argument: pass it to the workers with mproc::initializer, or "
+        "use a queue");
+  }
+}
+
+std::size_t automatic_chunksize(std::size_t items, std::size_t workers) noexcept {
+  const std::size_t parts = std::max<std::size_t>(workers, 1) * 4;
+  return std::max<std::size_t>(1, items / parts + (items % parts != 0 ? 1 : 0));
+}
+
+namespace {
+
+// ---- the wire ----
+
+// Where a worker says which task it runs, and since when (for timeouts).
+struct task_stamp {
+  std::atomic<std::uint64_t> task;        // 0: none
+  std::atomic<std::int64_t> started_ns;   // steady clock, the same in every process
+};
+
+constexpr std::size_t result_head_bytes = 24;  // [u64 task][u64 aux][u32 slot][u32 kind]
+constexpr std::uint32_t death_notice = 100;    // aux: the worker's generation
+constexpr std::uint32_t stop_notice = 101;
+
+std::int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+template <class T>
+T read_at(std::string_view bytes, std::size_t offset) {
+  T value;
+  std::memcpy(&value, bytes.data() + offset, sizeof value);
+  return value;
+}
+
+template <class T>
+void write_at(std::string& bytes, std::size_t offset, T value) {
+  std::memcpy(bytes.data() + offset, &value, sizeof value);
+}
+
+std::string result_head(std::uint64_t task, std::uint64_t aux, std::uint32_t slot, std::uint32_t kind) {
+  std::string head(result_head_bytes, '\0');
+  write_at(head, 0, task);
+  write_at(head, 8, aux);
+  write_at(head, 16, slot);
+  write_at(head, 20, kind);
+  return head;
+}
+
+struct resolved_head {
+  task_entry entry;
+  std::uintptr_t target;
+};
+
+// A worker resolves each head once: finding code addresses walks the loaded
+// modules.
+resolved_head resolve_head(std::string_view head) {
+  static std::unordered_map<std::string, resolved_head> known;  // only the worker's task thread uses it
+  auto found = known.find(std::string(head));
+  if (found != known.end()) return found->second;
+  input_archive in(head);
+  code_address entry;
+  code_address target;
+  bool has_target = false;
+  in(entry, has_target);
+  if (has_target) in(target);
+  const resolved_head made{reinterpret_cast<task_entry>(resolve_code(entry)), has_target ? resolve_code(target) : 0};
+  known.emplace(std::string(head), made);
+  return made;
+}
+
+// Runs one task message; the result message goes to `out`.
+void run_task(std::string_view task, std::uint32_t slot, std::string& out) {
+  const auto id = read_at<std::uint64_t>(task, 0);
+  out = result_head(id, 0, slot, static_cast<std::uint32_t>(task_status::done));
+  task_status status = task_status::undecodable_task;
+  try {
+    const auto head_length = read_at<std::uint32_t>(task, task_ids_bytes);
+    const std::size_t head_at = task_ids_bytes + sizeof head_length;
+    if (head_at + head_length > task.size()) throw serialization_error("the task message is cut short");
+    const resolved_head how = resolve_head(task.substr(head_at, head_length));
+    input_archive in(task.substr(head_at + head_length));
+    handle_inbox inbox({});  // shared objects among the arguments attach, not make
+    inbox_scope scope(inbox);
+    try {
+      status = how.entry(how.target, in, out);
+    } catch (const std::exception& e) {
+      out.resize(result_head_bytes);
+      out += boost::core::demangle(typeid(e).name());
+      out += '\0';
+      out += e.what();
+      status = task_status::raised;
+    } catch (...) {
+      out.resize(result_head_bytes);
+      out += std::string("unknown exception") + '\0' + "a task threw something that is not a std::exception";
+      status = task_status::raised;
+    }
+  } catch (const std::exception& e) {
+    out.resize(result_head_bytes);
+    out += std::string("cannot read the task: ") + e.what();
+    status = task_status::undecodable_task;
+  }
+  write_at(out, 20, static_cast<std::uint32_t>(status));
+}
+
+}  // namespace
+
+void run_worker(worker_links& links) {
+  auto* stamp = reinterpret_cast<task_stamp*>(links.stamps.bytes().data()) + links.slot;
+  std::string out;
+  for (std::uint64_t done = 0; links.max_tasks == 0 || done < links.max_tasks; ++done) {
+    std::optional<std::string_view> task;
+    try {
+      task = links.tasks.get(std::nullopt);
+    } catch (const closed_error&) {
+      return;  // the pool is closing
+    }
+    stamp->started_ns.store(now_ns());
+    stamp->task.store(read_at<std::uint64_t>(*task, 0));
+    run_task(*task, links.slot, out);
+    stamp->task.store(0);
+    links.results.put(out, std::nullopt);
+  }
+}
+
+void pool_worker(worker_links links) { run_worker(links); }
+
+// ---- the engine ----
+
+namespace {
+
+constexpr std::size_t depth = 16;  // tasks a worker holds at most: one running, one ready
+constexpr std::size_t max_processes = 4096;
+constexpr std::size_t ring_bytes = std::size_t{4} << 20;
+constexpr int startup_deaths_to_give_up = 3;
+
+struct task_record {
+  std::shared_ptr<job_state> job;
+  std::size_t chunk = 0;
+  std::string message;
+  std::optional<std::chrono::nanoseconds> timeout;
+  bool retried = false;
+};
+
+struct slot_state {
+  byte_queue tasks;
+  std::optional<process> worker;
+  std::uint64_t generation = 0;
+  std::deque<std::uint64_t> held;  // task ids given, not yet finished
+  std::uint64_t finished_since_start = 0;
+  std::uint64_t timed_out_task = 0;
+};
+
+// A chunk's end, applied to its job outside the pool's lock.
+struct chunk_end {
+  std::shared_ptr<job_state> job;
+  std::size_t chunk = 0;
+  std::optional<std::string> result;
+  std::exception_ptr failure;
+};
+
+std::exception_ptr failure_of(task_status status, std::string_view payload) {
+  switch (status) {
+    case task_status::raised: {
+      const auto split = payload.find('\0');
+      const std::string type(payload.substr(0, split));
+      const std::string message(split == std::string_view::npos ? "" : payload.substr(split + 1));
+      return std::make_exception_ptr(remote_error(type, message));
+    }
+    case task_status::unserialisable_result:
+    case task_status::undecodable_task:
+      return std::make_exception_ptr(serialization_error(std::string(payload)));
+    case task_status::done:
+      break;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+struct pool_core::state {
+  pool_options options;
+  std::size_t size = 0;
+  byte_queue results{0, ring_bytes};
+  shared_memory stamps;
+  mutable std::mutex mutex;
+  std::condition_variable all_finished;
+  std::vector<slot_state> slots;
+  std::unordered_map<std::uint64_t, task_record> tasks;  // given to the pool, not finished
+  std::deque<std::uint64_t> pending;                     // not given to a worker yet
+  std::unordered_map<job_state*, std::shared_ptr<handle_outbox>> outboxes;
+  std::uint64_t next_task = 1;
+  std::uint64_t workers_started = 0;
+  int startup_deaths = 0;
+  std::string broken;  // why the pool gave up, if it did
+  bool closed = false;
+  bool stopping = false;
+  bool terminated = false;
+  bool joined = false;
+  sentinel_wait watch_wait;
+  std::thread result_thread;
+  std::thread watch_thread;
+
+  // -- workers --
+
+  void start_worker(std::size_t slot) {
+    worker_links links{slots[slot].tasks, results, stamps, static_cast<std::uint32_t>(slot),
+                       options.maxtasksperchild};
+    process_options how;
+    how.name = "PoolWorker-" + std::to_string(++workers_started);
+    how.daemon = true;
+    how.method = options.method;
+    process worker = options.initializer ? options.initializer(how, std::move(links))
+                                         : process(how, &pool_worker, std::move(links));
+    worker.start();
+    slots[slot].worker = std::move(worker);
+    slots[slot].finished_since_start = 0;
+    slots[slot].timed_out_task = 0;
+    ++slots[slot].generation;
+    watch_wait.wake();
+  }
+
+  // -- handing out tasks (under the lock) --
+
+  bool give(std::size_t slot, std::uint64_t id) {
+    auto& record = tasks.at(id);
+    write_at(record.message, 0, id);
+    auto& s = slots[slot];
+    if (record.message.size() <= ring_bytes / 8) {
+      if (!s.tasks.put(record.message, std::chrono::nanoseconds{0})) return false;
+    } else {  // streams while the (idle) worker reads it; give up if it dies meanwhile
+      while (!s.tasks.put(record.message, std::chrono::milliseconds(100))) {
+        if (!s.worker || !s.worker->is_alive()) return false;
+      }
+    }
+    s.held.push_back(id);
+    return true;
+  }
+
+  void dispatch() {
+    give_pending();
+    if (pending.empty() && steal_for_idle()) give_pending();
+  }
+
+  void give_pending() {
+    while (!pending.empty()) {
+      const std::uint64_t id = pending.front();
+      const bool large = tasks.at(id).message.size() > ring_bytes / 8;
+      std::size_t best = slots.size();
+      for (std::size_t i = 0; i < slots.size(); ++i) {
+        const auto& s = slots[i];
+        if (!s.worker || s.held.size() >= (large ? 1 : depth)) continue;
+        if (best == slots.size() || s.held.size() < slots[best].held.size()) best = i;
+      }
+      if (best == slots.size() || !give(best, id)) return;
+      pending.pop_front();
+    }
+  }
+
+  // A worker with nothing to do takes back a task queued behind a busy
+  // worker's running one (the parent is a consumer of every task queue too),
+  // as a shared queue would have given it: a long task does not hold up the
+  // short ones queued after it.
+  bool steal_for_idle() {
+    bool stolen = false;
+    for (auto& idle : slots) {
+      if (!idle.worker || !idle.held.empty()) continue;
+      for (auto& busy : slots) {
+        if (&busy == &idle || busy.held.size() < 2) continue;
+        const auto message = busy.tasks.get(std::chrono::nanoseconds{0});
+        if (!message) continue;
+        const auto id = read_at<std::uint64_t>(*message, 0);
+        std::erase(busy.held, id);
+        pending.push_front(id);
+        stolen = true;
+        break;
+      }
+    }
+    return stolen;
+  }
+
+  // -- finishing chunks --
+
+  chunk_end take_task(std::uint64_t id, std::optional<std::string> result, std::exception_ptr failure) {
+    auto found = tasks.find(id);
+    chunk_end end{found->second.job, found->second.chunk, std::move(result), std::move(failure)};
+    tasks.erase(found);
+    if (tasks.empty()) all_finished.notify_all();
+    return end;
+  }
+
+  void finish(std::vector<chunk_end>& ends) {
+    for (auto& end : ends) {
+      job_state& job = *end.job;
+      std::vector<std::function<void()>> callbacks;
+      std::size_t done = 0;
+      std::size_t total = 0;
+      bool complete = false;
+      bool wake = false;
+      {
+        std::scoped_lock lock(job.mutex);
+        if (job.results[end.chunk] || job.errors[end.chunk]) continue;  // finished already
+        if (end.failure) {
+          job.errors[end.chunk] = end.failure;
+          if (!job.first_error) job.first_error = end.failure;
+        } else {
+          job.results[end.chunk] = std::move(end.result);
+        }
+        ++job.finished;
+        job.items_done += job.chunk_items[end.chunk];
+        job.completion_order.push_back(end.chunk);
+        done = job.items_done;
+        total = job.items;
+        complete = job.complete();
+        wake = complete || job.chunk_waiters > 0;
+        if (complete) callbacks.swap(job.when_done);
+      }
+      if (wake) job.changed.notify_all();
+      if (options.progress) guarded("the progress callback", [&] { options.progress(done, total); });
+      for (auto& callback : callbacks) guarded("a result callback", callback);
+      if (complete) release_outbox(job);
+    }
+    ends.clear();
+  }
+
+  void release_outbox(job_state& job) {
+    std::shared_ptr<handle_outbox> outbox;
+    {
+      std::scoped_lock lock(mutex);
+      auto found = outboxes.find(&job);
+      if (found == outboxes.end()) return;
+      outbox = std::move(found->second);
+      outboxes.erase(found);
+    }
+    outbox->started(-1);  // frees what the encoding reserved in shared memory
+  }
+
+  template <class F>
+  static void guarded(const char* what, F&& f) {
+    try {
+      f();
+    } catch (const std::exception& e) {
+      std::cerr << "mproc pool: " << what << " threw: " << e.what() << std::endl;
+    } catch (...) {
+      std::cerr << "mproc pool: " << what << " threw" << std::endl;
+    }
+  }
+
+  // -- the result thread --
+
+  void run_results() {
+    std::vector<chunk_end> ends;
+    for (;;) {
+      std::string_view message;
+      try {
+        message = *results.get(std::nullopt);
+      } catch (const std::exception& e) {
+        std::cerr << "mproc pool: the result queue failed: " << e.what() << std::endl;
+        return;
+      }
+      if (message.size() < result_head_bytes) {
+        std::cerr << "mproc pool: a result message of " << message.size() << " bytes was dropped" << std::endl;
+        continue;
+      }
+      const auto id = read_at<std::uint64_t>(message, 0);
+      const auto aux = read_at<std::uint64_t>(message, 8);
+      const auto slot = read_at<std::uint32_t>(message, 16);
+      const auto kind = read_at<std::uint32_t>(message, 20);
+      if (kind == stop_notice) return;
+      if (kind == death_notice) {
+        worker_died(slot, aux, ends);
+      } else {
+        const auto status = static_cast<task_status>(kind);
+        const std::string_view payload = message.substr(result_head_bytes);
+        std::optional<std::string> result;
+        std::exception_ptr failure = failure_of(status, payload);
+        if (!failure) result.emplace(payload);
+        std::scoped_lock lock(mutex);
+        if (slot < slots.size()) {
+          auto& held = slots[slot].held;
+          held.erase(std::remove(held.begin(), held.end(), id), held.end());
+          ++slots[slot].finished_since_start;
+        }
+        startup_deaths = 0;
+        if (tasks.contains(id)) ends.push_back(take_task(id, std::move(result), failure));
+        dispatch();
+      }
+      finish(ends);
+    }
+  }
+
+  void worker_died(std::uint32_t slot, std::uint64_t generation, std::vector<chunk_end>& ends) {
+    std::unique_lock lock(mutex);
+    if (slot >= slots.size() || slots[slot].generation != generation || !slots[slot].worker) return;
+    if (stopping) return;  // join() and terminate() end the workers themselves
+    auto& s = slots[slot];
+    process dead = std::move(*s.worker);
+    s.worker.reset();
+    dead.join();
+    const int code = dead.exitcode().value_or(-1);
+    const int pid = dead.pid();
+    // What is still in its queue was never taken; what it held besides, it had taken.
+    std::vector<std::string> untaken;
+    while (auto message = s.tasks.get(std::chrono::nanoseconds{0})) untaken.emplace_back(*message);
+    std::set<std::uint64_t> still_queued;
+    for (const auto& message : untaken) still_queued.insert(read_at<std::uint64_t>(message, 0));
+    const bool took_any = s.finished_since_start > 0;
+    bool lost_any = false;
+    for (const std::uint64_t id : s.held) {
+      if (still_queued.contains(id) || !tasks.contains(id)) continue;
+      lost_any = true;
+      auto& record = tasks.at(id);
+      if (s.timed_out_task == id) {
+        const auto seconds = std::chrono::duration<double>(record.timeout.value_or(std::chrono::nanoseconds{0}));
+        ends.push_back(take_task(id, std::nullopt, std::make_exception_ptr(timeout_error(
+            "the task ran longer than its timeout of " + std::to_string(seconds.count()) + " s; its worker (pid " +
+            std::to_string(pid) + ") was killed and replaced"))));
+      } else if (options.retry_lost_tasks && !record.retried) {
+        record.retried = true;
+        pending.push_front(id);
+      } else {
+        ends.push_back(take_task(id, std::nullopt, std::make_exception_ptr(worker_lost_error(
+            pid, code, "the pool worker " + dead.name() + " (pid " + std::to_string(pid) + ") running the task " +
+                       describe_end(code)))));
+      }
+    }
+    s.held.clear();
+    for (const auto& message : untaken) s.held.push_back(read_at<std::uint64_t>(message, 0));
+    // Workers that die before finishing anything, again and again, would be
+    // replaced for ever: give up after a few and fail what is left.
+    startup_deaths = (!took_any && !lost_any && code != 0) ? startup_deaths + 1 : 0;
+    if (startup_deaths >= startup_deaths_to_give_up) {
+      broken = "the pool's workers keep dying before they finish a task (the last " + describe_end(code) +
+               "); is the initializer failing?";
+      for (auto& record : tasks) {
+        ends.push_back({record.second.job, record.second.chunk, std::nullopt,
+                        std::make_exception_ptr(worker_lost_error(pid, code, broken))});
+      }
+      tasks.clear();
+      pending.clear();
+      for (auto& other : slots) other.held.clear();
+      all_finished.notify_all();
+      return;
+    }
+    try {
+      start_worker(slot);
+      for (const auto& message : untaken) s.tasks.put(message, std::nullopt);
+    } catch (const std::exception& e) {
+      std::cerr << "mproc pool: cannot start a worker to replace " << dead.name() << ": " << e.what() << std::endl;
+      for (const std::uint64_t id : s.held) pending.push_front(id);
+      s.held.clear();
+    }
+    dispatch();
+  }
+
+  // -- the watch thread --
+
+  void run_watch() {
+    std::set<std::pair<std::size_t, std::uint64_t>> reported;
+    for (;;) {
+      std::vector<int> copies;
+      std::vector<std::pair<std::size_t, std::uint64_t>> whose;
+      auto wait = std::chrono::nanoseconds(std::chrono::seconds(1));
+      {
+        std::scoped_lock lock(mutex);
+        if (stopping) break;
+        auto* stamp = reinterpret_cast<task_stamp*>(stamps.bytes().data());
+        const std::int64_t now = now_ns();
+        for (std::size_t i = 0; i < slots.size(); ++i) {
+          auto& s = slots[i];
+          if (!s.worker || reported.contains({i, s.generation})) continue;
+          copies.push_back(copy_sentinel(s.worker->sentinel()));
+          whose.emplace_back(i, s.generation);
+          const std::uint64_t running = stamp[i].task.load();
+          auto record = tasks.find(running);
+          if (running == 0 || record == tasks.end() || !record->second.timeout || s.timed_out_task != 0) continue;
+          const std::int64_t left = stamp[i].started_ns.load() + record->second.timeout->count() - now;
+          if (left <= 0) {
+            s.timed_out_task = running;
+            s.worker->kill();
+          } else {
+            wait = std::min(wait, std::chrono::nanoseconds(left));
+          }
+        }
+      }
+      const auto ready = watch_wait.wait(copies, wait);
+      for (int copy : copies) close_sentinel_copy(copy);
+      for (const std::size_t i : ready) {
+        reported.insert(whose[i]);
+        try {
+          results.put(result_head(0, whose[i].second, static_cast<std::uint32_t>(whose[i].first), death_notice),
+                      std::nullopt);
+        } catch (const std::exception& e) {
+          std::cerr << "mproc pool: cannot report a dead worker: " << e.what() << std::endl;
+        }
+      }
+    }
+  }
+
+  void stop_threads() {
+    {
+      std::scoped_lock lock(mutex);
+      stopping = true;
+    }
+    watch_wait.wake();
+    if (watch_thread.joinable()) watch_thread.join();
+    if (result_thread.joinable()) {
+      results.put(result_head(0, 0, 0, stop_notice), std::nullopt);
+      result_thread.join();
+    }
+  }
+};
+
+namespace {
+
+// The pools alive in this process. A program that calls exit() with a pool
+// still alive (its destructor never runs) would otherwise leave the pool's
+// threads replacing workers while the program ends: they are ended first.
+struct live_pools {
+  std::mutex mutex;
+  std::set<pool_core*> pools;
+  int owner = 0;  // the pid that registered the exit handler (forked children inherit both)
+};
+
+live_pools& pools_alive() {
+  static auto* made = new live_pools();  // never destroyed: the exit handler uses it
+  return *made;
+}
+
+void terminate_live_pools() {
+  std::set<pool_core*> pools;
+  {
+    std::scoped_lock lock(pools_alive().mutex);
+    pools.swap(pools_alive().pools);
+  }
+  for (auto* pool : pools) pool->terminate();
+}
+
+void register_live_pool(pool_core* pool) {
+  auto& live = pools_alive();
+  std::scoped_lock lock(live.mutex);
+  if (live.owner != current_pid()) {  // first pool of this process (a forked child inherits a stale set)
+    live.pools.clear();
+    live.owner = current_pid();
+    std::atexit(terminate_live_pools);
+  }
+  live.pools.insert(pool);
+}
+
+void forget_live_pool(pool_core* pool) {
+  auto& live = pools_alive();
+  std::scoped_lock lock(live.mutex);
+  live.pools.erase(pool);
+}
+
+}  // namespace
+
+pool_core::pool_core(pool_options options) : state_(std::make_unique<state>()) {
+  auto& st = *state_;
+  if (options.processes < 0 || static_cast<std::size_t>(options.processes) > max_processes) {
+    throw error("a pool needs between 1 and " + std::to_string(max_processes) + " processes (0: cpu_count()), not " +
+                std::to_string(options.processes));
+  }
+  st.size = options.processes == 0 ? cpu_count() : static_cast<std::size_t>(options.processes);
+  st.options = std::move(options);
+  st.stamps = shared_memory::create(sizeof(task_stamp) * st.size);
+  st.slots.resize(st.size);
+  try {
+    for (std::size_t i = 0; i < st.size; ++i) {
+      st.slots[i].tasks = byte_queue(0, ring_bytes);
+      st.start_worker(i);
+    }
+  } catch (...) {
+    for (auto& s : st.slots) {
+      if (s.worker) {
+        s.worker->kill();
+        s.worker->join();
+      }
+    }
+    throw;
+  }
+  st.result_thread = std::thread([&st] { st.run_results(); });
+  st.watch_thread = std::thread([&st] { st.run_watch(); });
+  register_live_pool(this);
+}
+
+pool_core::~pool_core() {
+  forget_live_pool(this);
+  if (!state_->joined) terminate();
+}
+
+std::shared_ptr<job_state> pool_core::submit(std::vector<std::string> chunks, std::vector<std::size_t> chunk_items,
+                                             std::optional<std::chrono::nanoseconds> timeout,
+                                             std::shared_ptr<handle_outbox> outbox) {
+  auto& st = *state_;
+  auto job = std::make_shared<job_state>();
+  job->chunks = chunks.size();
+  job->chunk_items = std::move(chunk_items);
+  for (const std::size_t n : job->chunk_items) job->items += n;
+  job->results.resize(job->chunks);
+  job->errors.resize(job->chunks);
+  std::scoped_lock lock(st.mutex);
+  if (st.closed) {
+    outbox->started(-1);
+    throw closed_error(st.terminated ? "the pool was terminated: it takes no more tasks"
+                                     : "the pool is closed: it takes no more tasks");
+  }
+  if (!st.broken.empty()) {
+    outbox->started(-1);
+    throw error(st.broken);
+  }
+  if (job->chunks == 0) {
+    outbox->started(-1);
+    return job;
+  }
+  st.outboxes.emplace(job.get(), std::move(outbox));
+  for (std::size_t i = 0; i < chunks.size(); ++i) {
+    const std::uint64_t id = st.next_task++;
+    st.tasks.emplace(id, task_record{job, i, std::move(chunks[i]), timeout ? timeout : st.options.task_timeout});
+    st.pending.push_back(id);
+  }
+  st.dispatch();
+  return job;
+}
+
+void pool_core::close() {
+  std::scoped_lock lock(state_->mutex);
+  state_->closed = true;
+}
+
+void pool_core::join() {
+  auto& st = *state_;
+  std::vector<process> workers;
+  {
+    std::unique_lock lock(st.mutex);
+    if (!st.closed) throw error("join() needs close() or terminate() first");
+    if (st.joined) return;
+    st.all_finished.wait(lock, [&] { return st.tasks.empty(); });
+  }
+  st.stop_threads();
+  {
+    std::scoped_lock lock(st.mutex);
+    for (auto& s : st.slots) {
+      s.tasks.close();  // an idle worker's get() ends: it exits
+      if (s.worker) workers.push_back(std::move(*s.worker));
+      s.worker.reset();
+    }
+    st.joined = true;
+  }
+  for (auto& worker : workers) {
+    if (!worker.join(std::chrono::seconds(5))) {
+      worker.kill();
+      worker.join();
+    }
+  }
+}
+
+void pool_core::terminate() {
+  auto& st = *state_;
+  std::vector<process> workers;
+  std::vector<chunk_end> ends;
+  {
+    std::scoped_lock lock(st.mutex);
+    if (st.joined) return;
+    st.closed = st.terminated = true;
+    for (auto& [id, record] : st.tasks) {
+      ends.push_back({record.job, record.chunk, std::nullopt,
+                      std::make_exception_ptr(closed_error("the pool was terminated before the task finished"))});
+    }
+    st.tasks.clear();
+    st.pending.clear();
+    st.all_finished.notify_all();
+    for (auto& s : st.slots) {
+      s.held.clear();
+      if (s.worker) workers.push_back(std::move(*s.worker));
+      s.worker.reset();
+    }
+  }
+  for (auto& worker : workers) worker.terminate();
+  const auto grace_end = std::chrono::steady_clock::now() + std::chrono::milliseconds(200);
+  for (auto& worker : workers) {
+    const auto left = grace_end - std::chrono::steady_clock::now();
+    if (!worker.join(std::max(left, decltype(left)::zero()))) {
+      worker.kill();
+      worker.join();
+    }
+  }
+  st.stop_threads();
+  st.finish(ends);
+  std::scoped_lock lock(st.mutex);
+  st.joined = true;
+}
+
+std::size_t pool_core::processes() const noexcept { return state_->size; }
+
+std::vector<int> pool_core::worker_pids() const {
+  std::scoped_lock lock(state_->mutex);
+  std::vector<int> pids;
+  for (const auto& s : state_->slots) {
+    if (s.worker) pids.push_back(s.worker->pid());
+  }
+  return pids;
+}
+
+}  // namespace mproc::detail

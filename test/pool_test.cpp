@@ -1,0 +1,351 @@
+// The process pool: results, errors, dead workers, timeouts, shutdown.
+#include "support/scratch.hpp"
+
+#include <mproc/pool.hpp>
+#include <mproc/shared.hpp>
+
+#include <boost/test/unit_test.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <cstdlib>
+#include <map>
+#include <mutex>
+#include <numeric>
+#include <random>
+#include <set>
+#include <stdexcept>
+#include <thread>
+#include <tuple>
+#include <vector>
+
+#include <unistd.h>
+
+using namespace std::chrono_literals;
+
+namespace {
+
+int square(int x) { return x * x; }
+long power(long base, long exponent) { return static_cast<long>(std::pow(base, exponent)); }
+int my_pid(int) { return ::getpid(); }
+std::string my_name(int) { return mproc::current_process().name; }
+bool am_daemon(int) { return mproc::current_process().daemon; }
+
+int sleep_ms_then_return(int ms) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+  return ms;
+}
+
+int throw_on_seven(int x) {
+  if (x == 7) throw std::invalid_argument("seven is not welcome");
+  return x;
+}
+
+int end_badly(int how) {
+  switch (how) {
+    case 1: ::raise(SIGKILL); break;
+    case 2: std::abort();
+    case 3: {
+      volatile int* nowhere = nullptr;
+      return *nowhere;
+    }
+    case 4: std::exit(3);
+    default: break;
+  }
+  return how;
+}
+
+struct not_saveable {
+  template <class Archive>
+  void save(Archive&) const {
+    throw std::runtime_error("cannot save this");
+  }
+  template <class Archive>
+  void load(Archive&) {}
+};
+not_saveable unsaveable_result(int) { return {}; }
+
+int the_setting = 0;
+void set_setting(int value) { the_setting = value; }
+int read_setting(int) { return the_setting; }
+
+void add_under_lock(mproc::value<int> total, int n) {
+  for (int i = 0; i < n; ++i) {
+    std::scoped_lock hold(total.get_lock());
+    total.ref() += 1;
+  }
+}
+
+// Dies the first time it runs for a given counter, succeeds the second time.
+int die_once(mproc::atomic_value<int> runs) {
+  if (runs.fetch_add(1) == 0) ::raise(SIGKILL);
+  return 42;
+}
+
+void map_in_a_child() {
+  mproc::pool inner(2);
+  const auto squares = inner.map(square, std::vector<int>{1, 2, 3, 4});
+  std::exit(squares == std::vector<int>{1, 4, 9, 16} ? 0 : 7);
+}
+
+std::vector<int> range(int n) {
+  std::vector<int> all(static_cast<std::size_t>(n));
+  std::iota(all.begin(), all.end(), 0);
+  return all;
+}
+
+std::vector<int> squares_of(int n) {
+  std::vector<int> all;
+  for (int i = 0; i < n; ++i) all.push_back(i * i);
+  return all;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(results)
+
+BOOST_AUTO_TEST_CASE(map_keeps_order_for_every_chunksize) {
+  mproc::pool workers(2);
+  for (std::size_t chunksize : {std::size_t{1}, std::size_t{20}, std::size_t{0}}) {
+    BOOST_TEST(workers.map(square, range(500), chunksize) == squares_of(500), boost::test_tools::per_element());
+  }
+}
+
+BOOST_AUTO_TEST_CASE(map_of_nothing_is_empty_at_once) {
+  mproc::pool workers(2);
+  BOOST_TEST(workers.map(square, std::vector<int>{}).empty());
+}
+
+BOOST_AUTO_TEST_CASE(starmap_apply_and_apply_async) {
+  mproc::pool workers(2);
+  const std::vector<std::tuple<long, long>> pairs{{2, 3}, {3, 2}, {10, 0}};
+  BOOST_TEST(workers.starmap(power, pairs) == (std::vector<long>{8, 9, 1}), boost::test_tools::per_element());
+  BOOST_TEST(workers.apply(power, 2L, 10L) == 1024);
+  auto later = workers.apply_async(square, 12);
+  BOOST_TEST(later.get(10s) == 144);
+  BOOST_TEST(later.ready());
+  BOOST_TEST(later.successful());
+}
+
+BOOST_AUTO_TEST_CASE(async_result_waits_and_times_out) {
+  mproc::pool workers(1);
+  auto slow = workers.apply_async(sleep_ms_then_return, 400);
+  BOOST_TEST(!slow.ready());
+  BOOST_CHECK_THROW(slow.successful(), mproc::error);
+  BOOST_CHECK_THROW(slow.get(50ms), mproc::timeout_error);
+  BOOST_TEST(!slow.wait(10ms));
+  BOOST_TEST(slow.get() == 400);
+}
+
+BOOST_AUTO_TEST_CASE(imap_in_order_and_imap_unordered_as_done) {
+  mproc::pool workers(2);
+  std::vector<int> in_order;
+  for (int x : workers.imap(square, range(50))) in_order.push_back(x);
+  BOOST_TEST(in_order == squares_of(50), boost::test_tools::per_element());
+  std::vector<int> as_done;
+  for (int x : workers.imap_unordered(sleep_ms_then_return, std::vector<int>{300, 10, 10})) as_done.push_back(x);
+  BOOST_TEST(as_done.size() == 3u);
+  BOOST_TEST(as_done.back() == 300);  // the slow one comes last
+}
+
+BOOST_AUTO_TEST_CASE(callbacks_are_called_exactly_once) {
+  mproc::pool workers(2);
+  std::atomic<int> successes{0};
+  std::atomic<int> failures{0};
+  std::atomic<int> value{0};
+  auto good = workers.apply_async(square, 5);
+  good.then([&](int r) { value = r; ++successes; }, [&](std::exception_ptr) { ++failures; });
+  auto bad = workers.apply_async(throw_on_seven, 7);
+  bad.then([&](int) { ++successes; }, [&](std::exception_ptr) { ++failures; });
+  good.wait();
+  bad.wait();
+  good.then([&](int) { ++successes; });  // already done: called here, now
+  BOOST_TEST(mproc::test::eventually([&] { return successes == 2 && failures == 1; }));
+  std::this_thread::sleep_for(100ms);
+  BOOST_TEST(successes == 2);
+  BOOST_TEST(failures == 1);
+  BOOST_TEST(value == 25);
+}
+
+BOOST_AUTO_TEST_CASE(progress_reaches_the_total) {
+  std::mutex guard;
+  std::vector<std::pair<std::size_t, std::size_t>> seen;
+  mproc::pool workers(mproc::pool_options{.processes = 2, .progress = [&](std::size_t done, std::size_t total) {
+                                            std::scoped_lock hold(guard);
+                                            seen.emplace_back(done, total);
+                                          }});
+  workers.map(square, range(100), 10);
+  std::scoped_lock hold(guard);
+  BOOST_TEST(seen.size() == 10u);
+  BOOST_TEST((seen.back() == std::pair<std::size_t, std::size_t>{100, 100}));
+  BOOST_TEST(std::is_sorted(seen.begin(), seen.end()));
+}
+
+BOOST_AUTO_TEST_CASE(shared_objects_travel_to_tasks) {
+  mproc::pool workers(2);
+  mproc::value<int> total;
+  std::vector<mproc::async_result<void>> done;
+  for (int i = 0; i < 8; ++i) done.push_back(workers.apply_async(add_under_lock, total, 100));
+  for (auto& d : done) d.get();
+  BOOST_TEST(total.get() == 800);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(workers)
+
+BOOST_AUTO_TEST_CASE(pool_size_and_bad_sizes) {
+  mproc::pool automatic(0);
+  BOOST_TEST(automatic.processes() == mproc::cpu_count());
+  BOOST_CHECK_THROW(mproc::pool(-1), mproc::error);
+  BOOST_CHECK_THROW(mproc::pool(100000), mproc::error);
+}
+
+BOOST_AUTO_TEST_CASE(workers_are_named_daemons) {
+  mproc::pool workers(2);
+  for (const auto& name : workers.map(my_name, range(10), 1)) BOOST_TEST(name.starts_with("PoolWorker-"));
+  for (bool daemon : workers.map(am_daemon, range(4), 1)) BOOST_TEST(daemon);
+}
+
+BOOST_AUTO_TEST_CASE(the_initializer_runs_before_any_task) {
+  mproc::pool workers(mproc::pool_options{.processes = 2, .initializer = mproc::initializer(set_setting, 77)});
+  for (int setting : workers.map(read_setting, range(20), 1)) BOOST_TEST(setting == 77);
+}
+
+BOOST_AUTO_TEST_CASE(maxtasksperchild_replaces_every_worker) {
+  mproc::pool workers(mproc::pool_options{.processes = 2, .maxtasksperchild = 10});
+  const auto pids = workers.map(my_pid, range(100), 1);
+  std::map<int, int> tasks_of;
+  for (int pid : pids) ++tasks_of[pid];
+  BOOST_TEST(tasks_of.size() >= 10u);
+  for (const auto& [pid, count] : tasks_of) BOOST_TEST(count <= 10);
+}
+
+MPROC_TEST_EACH_METHOD(map_inside_a_child_process_works) {
+  mproc::process child(mproc::test::with(method), map_in_a_child);
+  child.start();
+  child.join();
+  BOOST_TEST(child.exitcode().value() == 0);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(failures)
+
+BOOST_AUTO_TEST_CASE(a_throwing_task_is_a_remote_error_with_type_and_message) {
+  mproc::pool workers(2);
+  try {
+    workers.apply(throw_on_seven, 7);
+    BOOST_FAIL("no error");
+  } catch (const mproc::remote_error& e) {
+    BOOST_TEST(e.type() == "std::invalid_argument");
+    BOOST_TEST(std::string(e.what()).find("seven is not welcome") != std::string::npos);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(map_reports_the_error_and_the_other_tasks_finish) {
+  mproc::pool workers(2);
+  auto job = workers.map_async(throw_on_seven, range(20), 1);
+  BOOST_CHECK_THROW(job.get(), mproc::remote_error);
+  BOOST_TEST(!job.successful());
+  std::vector<int> seen;
+  for (int i = 0; i < 20; ++i) {
+    if (i != 7) BOOST_TEST(workers.apply(throw_on_seven, i) == i);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_result_that_cannot_be_serialised_fails_its_task_only) {
+  mproc::pool workers(1);
+  const auto before = workers.worker_pids();
+  BOOST_CHECK_THROW(workers.apply(unsaveable_result, 1), mproc::serialization_error);
+  BOOST_TEST(workers.apply(square, 3) == 9);
+  BOOST_TEST(workers.worker_pids() == before);  // the worker lives
+}
+
+MPROC_TEST_EACH_METHOD(a_worker_that_dies_fails_its_task_and_is_replaced) {
+  mproc::pool workers(mproc::pool_options{.processes = 2, .method = method});
+  const std::map<int, std::string> endings{{1, "SIGKILL"}, {2, "SIGABRT"}, {3, "SIGSEGV"}, {4, "code 3"}};
+  for (const auto& [how, expected] : endings) {
+    auto others = workers.map_async(sleep_ms_then_return, std::vector<int>(10, 20), 1);
+    try {
+      workers.apply(end_badly, how);
+      BOOST_FAIL("no error");
+    } catch (const mproc::worker_lost_error& e) {
+      BOOST_TEST(std::string(e.what()).find(expected) != std::string::npos, e.what());
+      BOOST_TEST(e.pid() > 0);
+      BOOST_TEST(e.exit_code() == (how == 4 ? 3 : -(how == 1 ? SIGKILL : how == 2 ? SIGABRT : SIGSEGV)));
+    }
+    BOOST_TEST(others.get(30s) == std::vector<int>(10, 20));  // every other task completed
+  }
+  BOOST_TEST(workers.map(square, range(10)) == squares_of(10));
+  BOOST_TEST(workers.worker_pids().size() == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(a_lost_task_runs_again_when_asked) {
+  mproc::pool workers(mproc::pool_options{.processes = 2, .retry_lost_tasks = true});
+  mproc::atomic_value<int> runs;
+  BOOST_TEST(workers.apply(die_once, runs) == 42);
+  BOOST_TEST(runs.load() == 2);
+}
+
+BOOST_AUTO_TEST_CASE(a_task_over_its_timeout_fails_and_its_worker_is_replaced) {
+  mproc::pool workers(2);
+  const auto start = std::chrono::steady_clock::now();
+  auto late = workers.apply_async(mproc::task_timeout(300ms), sleep_ms_then_return, 20000);
+  BOOST_CHECK_THROW(late.get(), mproc::timeout_error);
+  BOOST_TEST((std::chrono::steady_clock::now() - start < 5s));
+  BOOST_TEST(workers.apply_async(mproc::task_timeout(5s), square, 6).get() == 36);
+  BOOST_TEST(workers.map(square, range(10)) == squares_of(10));
+}
+
+BOOST_AUTO_TEST_CASE(workers_killed_from_outside_lose_no_task) {
+  mproc::pool workers(4);
+  std::vector<mproc::async_result<int>> results;
+  for (int i = 0; i < 200; ++i) results.push_back(workers.apply_async(sleep_ms_then_return, 5 + i % 20));
+  std::mt19937 random(12345);
+  for (int kill = 0; kill < 10; ++kill) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20 + random() % 60));
+    const auto pids = workers.worker_pids();
+    if (!pids.empty()) ::kill(pids[random() % pids.size()], SIGKILL);
+  }
+  int succeeded = 0;
+  int lost = 0;
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    try {
+      BOOST_TEST(results[i].get(60s) == 5 + static_cast<int>(i) % 20);
+      ++succeeded;
+    } catch (const mproc::worker_lost_error&) {
+      ++lost;
+    }
+  }
+  BOOST_TEST(succeeded + lost == 200);
+  BOOST_TEST(lost <= 10);
+  BOOST_TEST(workers.map(square, range(100)) == squares_of(100));
+}
+
+BOOST_AUTO_TEST_CASE(terminate_returns_promptly_with_ten_thousand_long_tasks_pending) {
+  mproc::pool workers(2);
+  auto pending = workers.map_async(sleep_ms_then_return, std::vector<int>(10000, 10000), 1);
+  std::this_thread::sleep_for(200ms);
+  const auto start = std::chrono::steady_clock::now();
+  workers.terminate();
+  BOOST_TEST((std::chrono::steady_clock::now() - start < 3s));
+  BOOST_CHECK_THROW(pending.get(1s), mproc::closed_error);
+  workers.join();
+  BOOST_CHECK_THROW(workers.apply(square, 1), mproc::closed_error);
+}
+
+BOOST_AUTO_TEST_CASE(close_refuses_tasks_and_join_needs_it) {
+  mproc::pool workers(2);
+  BOOST_CHECK_THROW(workers.join(), mproc::error);
+  auto last = workers.apply_async(sleep_ms_then_return, 100);
+  workers.close();
+  BOOST_CHECK_THROW(workers.apply_async(square, 1), mproc::closed_error);
+  workers.join();
+  BOOST_TEST(last.get() == 100);  // what was given before close() finished
+}
+
+BOOST_AUTO_TEST_SUITE_END()
