@@ -606,10 +606,14 @@ live_pools& pools_alive() {
 }
 
 void terminate_live_pools() {
+  auto& live = pools_alive();
+  // A forked child inherits this handler and its parent's pools, which are
+  // not its own (and whose lock another thread may have held at the fork).
+  if (live.owner != current_pid()) return;
   std::set<pool_core*> pools;
   {
-    std::scoped_lock lock(pools_alive().mutex);
-    pools.swap(pools_alive().pools);
+    std::scoped_lock lock(live.mutex);
+    pools.swap(live.pools);
   }
   for (auto* pool : pools) pool->terminate();
 }
