@@ -148,6 +148,21 @@ BOOST_AUTO_TEST_CASE(communicating_with_queue_pops_what_was_appended_and_deliver
   BOOST_TEST(contains_line(out, "2 producers, 3 consumers: 2000 items put, 2000 taken, every item exactly once: yes"));
 }
 
+BOOST_AUTO_TEST_CASE(process_pool_maps_squares_and_survives_a_lost_worker) {
+  const auto out = run_app("process_pool").output;
+  std::string squares = "Pool    : [";
+  for (int i = 0; i < 100; ++i) squares += (i ? ", " : "") + std::to_string(i * i);
+  BOOST_TEST(contains_line(out, squares + "]"), out);
+  BOOST_TEST(contains_line(out, "starmap(pow, [(2, 8), (3, 4), (10, 3)]) : [256, 81, 1000]"));
+  BOOST_TEST(contains_line(out, "apply(function_square, 12) : 144"));
+  BOOST_TEST(contains_line(out, "apply_async callback got 169"));
+  BOOST_TEST(out.find("] 100/100") != std::string::npos);
+  BOOST_TEST(contains_line(out, "sum of the squares: 328350"));
+  BOOST_TEST(count_lines_matching(out, "  task 5: lost: the pool worker PoolWorker-[0-9]+ \\(pid [0-9]+\\) running the "
+                                       "task was killed by SIGKILL") == 1u);
+  BOOST_TEST(contains_line(out, "9 of 10 tasks completed; the pool still has 4 workers"));
+}
+
 BOOST_AUTO_TEST_CASE(process_barrier_lines_of_the_synchronised_pair_carry_the_same_moment) {
   const auto out = run_app("process_barrier").output;
   const std::regex line("process (p[1-4]) - test_with(out)?_barrier ----> [0-9-]+ ([0-9]+):([0-9]+):([0-9.]+)");
