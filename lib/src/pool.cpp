@@ -34,6 +34,13 @@ namespace mproc::detail {
 
 void write_error(std::string& out, std::string_view text) { out.append(text); }
 
+std::string_view chunk_bytes(job_state& job, std::size_t chunk) {
+  std::unique_lock lock(job.mutex);
+  job.wait_for_chunk(lock, [&] { return job.results[chunk].has_value() || job.errors[chunk] != nullptr; });
+  if (job.errors[chunk]) std::rethrow_exception(job.errors[chunk]);
+  return *job.results[chunk];  // set once, never changed: safe to read without the lock
+}
+
 bool wait_for_job(job_state& job, std::optional<std::chrono::nanoseconds> timeout) {
   std::unique_lock lock(job.mutex);
   if (!timeout) {
@@ -378,6 +385,14 @@ struct pool_core::state {
       {
         std::scoped_lock lock(job.mutex);
         if (job.results[end.chunk] || job.errors[end.chunk]) continue;  // finished already
+        done = job.items_done + job.chunk_items[end.chunk];
+        total = job.items;
+      }
+      // Before the chunk counts as finished: whoever waits for the job sees
+      // every progress call made by the time it returns.
+      if (options.progress) guarded("the progress callback", [&] { options.progress(done, total); });
+      {
+        std::scoped_lock lock(job.mutex);
         if (end.failure) {
           job.errors[end.chunk] = end.failure;
           if (!job.first_error) job.first_error = end.failure;
@@ -387,14 +402,11 @@ struct pool_core::state {
         ++job.finished;
         job.items_done += job.chunk_items[end.chunk];
         job.completion_order.push_back(end.chunk);
-        done = job.items_done;
-        total = job.items;
         complete = job.complete();
         wake = complete || job.chunk_waiters > 0;
         if (complete) callbacks.swap(job.when_done);
       }
       if (wake) job.changed.notify_all();
-      if (options.progress) guarded("the progress callback", [&] { options.progress(done, total); });
       for (auto& callback : callbacks) guarded("a result callback", callback);
       if (complete) release_outbox(job);
     }

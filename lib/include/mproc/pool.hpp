@@ -26,6 +26,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstring>
 #include <functional>
 #include <iterator>
 #include <memory>
@@ -229,6 +230,21 @@ class async_result {
   template <class T>
   std::vector<T> gather() {
     std::vector<T> all;
+    if constexpr (std::is_arithmetic_v<T> && !std::is_same_v<T, bool>) {  // each chunk: its length, its numbers
+      all.resize(job_->items);
+      std::size_t at = 0;
+      for (std::size_t chunk = 0; chunk < job_->chunks; ++chunk) {
+        const std::string_view bytes = detail::chunk_bytes(*job_, chunk);
+        std::uint64_t count = 0;
+        if (bytes.size() >= sizeof count) std::memcpy(&count, bytes.data(), sizeof count);
+        if (bytes.size() != sizeof count + count * sizeof(T) || at + count > all.size()) {
+          throw serialization_error("a task's results do not match the task");
+        }
+        std::memcpy(all.data() + at, bytes.data() + sizeof count, count * sizeof(T));
+        at += count;
+      }
+      return all;
+    }
     all.reserve(job_->items);
     for (std::size_t chunk = 0; chunk < job_->chunks; ++chunk) {
       auto part = detail::chunk_results<T>(*job_, chunk);
@@ -385,6 +401,11 @@ class pool {
   std::shared_ptr<detail::job_state> submit_each(F f, const Range& inputs, std::size_t chunksize,
                                                  std::optional<std::chrono::nanoseconds> timeout) {
     check_function<F>();
+    if constexpr (!Star && std::is_arithmetic_v<Item> && !std::is_same_v<Item, bool> &&
+                  std::ranges::contiguous_range<Range> &&
+                  std::ranges::sized_range<Range>) {
+      return submit_numbers<F, Item>(f, std::ranges::data(inputs), std::ranges::size(inputs), chunksize, timeout);
+    }
     std::vector<Item> all(std::ranges::begin(inputs), std::ranges::end(inputs));
     if (chunksize == 0) chunksize = detail::automatic_chunksize(all.size(), processes());
     std::uintptr_t entry = 0;
@@ -417,6 +438,25 @@ class pool {
     }
     detail::check_encoded(*outbox);
     return core_->submit(std::move(chunks), std::move(sizes), timeout, std::move(outbox));
+  }
+
+  // map over numbers in contiguous memory: each chunk is written straight from
+  // the caller's range, no copy of it made first.
+  template <class F, class Item>
+  std::shared_ptr<detail::job_state> submit_numbers(F f, const Item* items, std::size_t count, std::size_t chunksize,
+                                                    std::optional<std::chrono::nanoseconds> timeout) {
+    if (chunksize == 0) chunksize = detail::automatic_chunksize(count, processes());
+    const std::string& head =
+        detail::task_head(reinterpret_cast<std::uintptr_t>(&detail::map_entry<F, Item>), detail::target_address(f));
+    std::vector<std::string> chunks;
+    std::vector<std::size_t> sizes;
+    chunks.reserve(count / chunksize + 1);
+    for (std::size_t at = 0; at < count; at += chunksize) {
+      const std::size_t n = std::min(count - at, chunksize);
+      chunks.push_back(detail::task_message_of_numbers(head, items + at, n));
+      sizes.push_back(n);
+    }
+    return core_->submit(std::move(chunks), std::move(sizes), timeout, detail::encoding_outbox());
   }
 
   template <class F, class... Args>

@@ -117,14 +117,33 @@ task_status star_entry(std::uintptr_t target, input_archive& in, std::string& ou
 /// (entry, target) pair in this process.
 const std::string& task_head(std::uintptr_t entry, std::uintptr_t target);
 
-/// A task message with room for its ids, the head, then `items` encoded.
-template <class Items>
-std::string task_message(const std::string& head, const Items& items) {
-  std::string bytes(task_ids_bytes, '\0');
+/// A task message with room for its ids, and the head.
+inline std::string task_message_head(const std::string& head, std::size_t room) {
+  std::string bytes;
+  bytes.reserve(task_ids_bytes + sizeof(std::uint32_t) + head.size() + room);
+  bytes.assign(task_ids_bytes, '\0');
   const auto head_length = static_cast<std::uint32_t>(head.size());
   bytes.append(reinterpret_cast<const char*>(&head_length), sizeof head_length);
   bytes += head;
+  return bytes;
+}
+
+/// A task message: its head, then `items` encoded.
+template <class Items>
+std::string task_message(const std::string& head, const Items& items) {
+  std::string bytes = task_message_head(head, 0);
   append_bytes(bytes, items);
+  return bytes;
+}
+
+/// The same for `count` numbers at `items`, written as cereal writes a vector
+/// of them (its length, then the bytes), without making the vector.
+template <class T>
+std::string task_message_of_numbers(const std::string& head, const T* items, std::size_t count) {
+  std::string bytes = task_message_head(head, sizeof(std::uint64_t) + count * sizeof(T));
+  const auto length = static_cast<std::uint64_t>(count);
+  bytes.append(reinterpret_cast<const char*>(&length), sizeof length);
+  bytes.append(reinterpret_cast<const char*>(items), count * sizeof(T));
   return bytes;
 }
 
@@ -160,14 +179,14 @@ bool wait_for_job(job_state& job, std::optional<std::chrono::nanoseconds> timeou
 /// Runs `callback` once the job is complete: now, here, if it is already.
 void when_job_done(job_state& job, std::function<void()> callback);
 
+/// The encoded results of chunk `chunk` once it finished (they stay with the
+/// job). Errors: what the task failed with.
+std::string_view chunk_bytes(job_state& job, std::size_t chunk);
+
 /// The results of chunk `chunk` once it finished. Errors: what the task failed with.
 template <class R>
 std::vector<stored_result<R>> chunk_results(job_state& job, std::size_t chunk) {
-  std::unique_lock lock(job.mutex);
-  job.wait_for_chunk(lock, [&] { return job.results[chunk].has_value() || job.errors[chunk] != nullptr; });
-  if (job.errors[chunk]) std::rethrow_exception(job.errors[chunk]);
-  const std::string& bytes = *job.results[chunk];
-  lock.unlock();
+  const std::string_view bytes = chunk_bytes(job, chunk);
   try {
     return from_bytes<std::vector<stored_result<R>>>(bytes);
   } catch (const std::exception& e) {
