@@ -15,15 +15,25 @@
 
 using namespace std::chrono_literals;
 
-class producer : public mproc::process {
+// What both demo processes are: a process holding the queue they share (its
+// state, which travels to a spawned child with it).
+class queue_user : public mproc::process {
  public:
-  producer() = default;
-  explicit producer(mproc::queue<int> queue) : queue_(std::move(queue)) {}
+  queue_user() = default;
+  explicit queue_user(mproc::queue<int> queue) : queue_(std::move(queue)) {}
 
   template <class Archive>
   void serialize(Archive& archive) {
     archive(queue_);
   }
+
+ protected:
+  mproc::queue<int> queue_;
+};
+
+class producer : public queue_user {
+ public:
+  using queue_user::queue_user;
 
  protected:
   void run() override {
@@ -38,20 +48,11 @@ class producer : public mproc::process {
     }
     queue_.close();  // no more items: the consumer's get() ends once it has taken them all
   }
-
- private:
-  mproc::queue<int> queue_;
 };
 
-class consumer : public mproc::process {
+class consumer : public queue_user {
  public:
-  consumer() = default;
-  explicit consumer(mproc::queue<int> queue) : queue_(std::move(queue)) {}
-
-  template <class Archive>
-  void serialize(Archive& archive) {
-    archive(queue_);
-  }
+  using queue_user::queue_user;
 
  protected:
   void run() override {
@@ -66,9 +67,6 @@ class consumer : public mproc::process {
       }
     }
   }
-
- private:
-  mproc::queue<int> queue_;
 };
 
 MPROC_REGISTER_PROCESS(producer);

@@ -214,7 +214,7 @@ void pool_worker(worker_links links) { run_worker(links); }
 
 namespace {
 
-constexpr std::size_t depth = 16;  // tasks a worker holds at most: one running, one ready
+constexpr std::size_t depth = 16;  // tasks a worker holds at most; an idle worker takes queued ones back
 constexpr std::size_t max_processes = 4096;
 constexpr std::size_t ring_bytes = std::size_t{4} << 20;
 constexpr int startup_deaths_to_give_up = 3;
