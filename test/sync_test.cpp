@@ -13,6 +13,7 @@
 #include <mutex>
 #include <set>
 #include <thread>
+#include <vector>
 
 using namespace std::chrono_literals;
 
@@ -71,7 +72,65 @@ void make_event_and_share_it_with_a_forked_child() {
   std::exit(made_here.wait(5s) ? 0 : 4);
 }
 
+// Waits with short timeouts, over and over: most waits end by timing out,
+// the path where a process-shared pthread condition variable holds its
+// internal lock. Killed in the middle of it.
+void wait_briefly_for_ever(mproc::event e, mproc::semaphore s, mproc::condition c, mproc::barrier b) {
+  for (;;) {
+    e.wait(std::chrono::microseconds(200));
+    if (s.try_acquire_for(std::chrono::microseconds(200))) s.release();
+    {
+      std::unique_lock hold(c);
+      c.wait(std::chrono::microseconds(200));
+    }
+    try {
+      b.wait(std::chrono::microseconds(200));
+    } catch (const mproc::broken_barrier_error&) {
+      b.reset();
+    }
+  }
+}
+
 }  // namespace
+
+BOOST_AUTO_TEST_CASE(waiters_killed_in_the_middle_of_a_wait_break_nothing) {
+  mproc::event e;
+  mproc::semaphore s(0);
+  mproc::condition c;
+  mproc::barrier b(5);
+  for (int round = 0; round < 5; ++round) {
+    std::vector<mproc::process> waiters;
+    for (int i = 0; i < 3; ++i) waiters.emplace_back(wait_briefly_for_ever, e, s, c, b);
+    for (auto& w : waiters) w.start();
+    std::this_thread::sleep_for(std::chrono::milliseconds(100 + 37 * round));
+    for (auto& w : waiters) w.kill();
+    for (auto& w : waiters) w.join();
+  }
+  // Every object still works for the living.
+  std::thread setter([&] {
+    std::this_thread::sleep_for(50ms);
+    e.set();
+    s.release();
+  });
+  BOOST_TEST(e.wait(5s));
+  BOOST_TEST(s.try_acquire_for(5s));
+  setter.join();
+  {
+    std::unique_lock hold(c);
+    std::thread notifier([&] {
+      std::this_thread::sleep_for(50ms);
+      std::unique_lock also(c);
+      c.notify();
+    });
+    BOOST_TEST(c.wait(5s));
+    hold.unlock();
+    notifier.join();
+  }
+  mproc::barrier pair(2);
+  std::thread other([&] { pair.wait(5s); });
+  BOOST_TEST(pair.wait(5s) < 2u);
+  other.join();
+}
 
 BOOST_AUTO_TEST_CASE(object_made_in_a_spawned_child_is_shared_with_its_forked_child) {
   mproc::process child(mproc::process_options{.method = mproc::start_method::spawn},

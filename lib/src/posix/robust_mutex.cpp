@@ -18,14 +18,7 @@ void init_mutex(pthread_mutex_t& mutex, int type) {
   ::pthread_mutexattr_destroy(&attributes);
 }
 
-void init_cond(pthread_cond_t& cond) {
-  pthread_condattr_t attributes;
-  ::pthread_condattr_init(&attributes);
-  ::pthread_condattr_setpshared(&attributes, PTHREAD_PROCESS_SHARED);
-  ::pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC);
-  ::pthread_cond_init(&cond, &attributes);
-  ::pthread_condattr_destroy(&attributes);
-}
+namespace {
 
 timespec deadline_after(nanoseconds timeout) {
   timespec now{};
@@ -34,6 +27,8 @@ timespec deadline_after(nanoseconds timeout) {
   const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(total);
   return {static_cast<time_t>(seconds.count()), static_cast<long>((total - seconds).count())};
 }
+
+}  // namespace
 
 // Locks `mutex`; false when `timeout` ran out. A holder that died leaves the
 // state it guarded consistent here (every change under these locks is whole
@@ -61,21 +56,6 @@ void unlock_mutex(pthread_mutex_t& mutex) {
   const int result = ::pthread_mutex_unlock(&mutex);
   if (result == EPERM) throw error("cannot release a lock this thread does not hold");
   if (result != 0) throw error(std::string("cannot unlock: ") + std::strerror(result));
-}
-
-// Waits on `cond`; false when `timeout` ran out. A mutex holder that died is
-// taken over as in lock_mutex().
-bool wait_cond(pthread_cond_t& cond, pthread_mutex_t& mutex, std::optional<nanoseconds> timeout) {
-  int result;
-  if (timeout) {
-    const timespec deadline = deadline_after(*timeout);
-    result = ::pthread_cond_timedwait(&cond, &mutex, &deadline);
-  } else {
-    result = ::pthread_cond_wait(&cond, &mutex);
-  }
-  if (result == EOWNERDEAD) ::pthread_mutex_consistent(&mutex);
-  if (result == EPERM) throw error("wait needs the condition's lock held by this thread");
-  return result != ETIMEDOUT;
 }
 
 }  // namespace mproc::detail

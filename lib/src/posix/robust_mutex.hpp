@@ -1,5 +1,5 @@
-// pthread's process-shared robust mutexes and CLOCK_MONOTONIC condition
-// variables, as the synchronisation objects and the queue use them. Boost's
+// pthread's process-shared robust mutexes, as the synchronisation objects and
+// the queue use them (their waits sleep on futex words: see futex.hpp). Boost's
 // interprocess_mutex is not used: in 1.81 a holder's death leaves it unusable
 // for good (pthread_mutex_consistent is never called).
 #pragma once
@@ -15,34 +15,11 @@ namespace mproc::detail {
 using nanoseconds = std::chrono::nanoseconds;
 
 void init_mutex(pthread_mutex_t& mutex, int type);
-void init_cond(pthread_cond_t& cond);
-timespec deadline_after(nanoseconds timeout);
 
 /// Locks `mutex`; false when `timeout` ran out. A holder that died is taken
 /// over (the mutex is made consistent again); `owner_died`, if given, says so.
 bool lock_mutex(pthread_mutex_t& mutex, std::optional<nanoseconds> timeout, bool* owner_died = nullptr);
 void unlock_mutex(pthread_mutex_t& mutex);
-
-/// Waits on `cond`; false when `timeout` ran out. A mutex holder that died is
-/// taken over as in lock_mutex().
-bool wait_cond(pthread_cond_t& cond, pthread_mutex_t& mutex, std::optional<nanoseconds> timeout);
-
-/// Waits on `cond` (holding `mutex`) until `ready()`; false if `timeout` ran
-/// out first.
-template <class Ready>
-bool wait_until_ready(pthread_cond_t& cond, pthread_mutex_t& mutex, std::optional<nanoseconds> timeout,
-                      Ready ready) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout.value_or(nanoseconds{0});
-  while (!ready()) {
-    std::optional<nanoseconds> left;
-    if (timeout) {
-      left = deadline - std::chrono::steady_clock::now();
-      if (*left <= nanoseconds{0}) return false;
-    }
-    wait_cond(cond, mutex, left);
-  }
-  return true;
-}
 
 /// Holds a robust mutex for a scope.
 class holding {

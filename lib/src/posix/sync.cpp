@@ -1,6 +1,9 @@
-// The synchronisation objects: robust mutexes and condition variables
-// (robust_mutex.hpp) in shared memory blocks. A lock whose holder died is
-// taken over, where Python's stays locked for good.
+// The synchronisation objects: robust mutexes (robust_mutex.hpp) and futex
+// words (futex.hpp) in shared memory blocks. A lock whose holder died is taken
+// over, where Python's stays locked for good; and no waiter, killed in the
+// middle of a wait, can leave an object unusable (a process-shared pthread
+// condition variable can be: its internal lock stays held).
+#include "futex.hpp"
 #include "robust_mutex.hpp"
 
 #include <mproc/detail/handles.hpp>
@@ -44,30 +47,33 @@ struct lock_state {
   pthread_mutex_t mutex;
 };
 
+// Every state has a futex word, `changes`, bumped whenever a waiter may have
+// something to wake for; waiters sleep on it.
 struct semaphore_state {
   std::uint32_t kind;
   pthread_mutex_t mutex;
-  pthread_cond_t cond;
+  std::atomic<std::uint32_t> changes;
   std::int64_t value;
   std::int64_t bound;  // < 0: none
 };
 
 struct event_state {
   std::uint32_t kind;
-  pthread_mutex_t mutex;
-  pthread_cond_t cond;
+  std::atomic<std::uint32_t> changes;
   std::atomic<std::uint32_t> flag;
 };
 
 struct condition_state {
   std::uint32_t kind;
-  pthread_cond_t cond;
+  std::atomic<std::uint32_t> changes;
+  std::atomic<std::uint32_t> waiters;  // in wait() now
+  std::atomic<std::uint32_t> permits;  // wake-ups given by notify() and not yet taken
 };
 
 struct barrier_state {
   std::uint32_t kind;
   pthread_mutex_t mutex;
-  pthread_cond_t cond;
+  std::atomic<std::uint32_t> changes;
   std::uint64_t parties;
   std::uint64_t count;                       // arrived in this generation
   std::atomic<std::uint64_t> generation;     // ends when the last party arrives (or a reset)
@@ -81,6 +87,39 @@ static_assert(sizeof(barrier_state) <= state_bytes && sizeof(semaphore_state) <=
 template <class State>
 State& as(void* state) {
   return *static_cast<State*>(state);
+}
+
+using clock = std::chrono::steady_clock;
+
+std::optional<clock::time_point> deadline_of(std::optional<nanoseconds> timeout) {
+  if (!timeout) return std::nullopt;
+  return clock::now() + *timeout;
+}
+
+// What is left of `deadline`; false if nothing.
+bool time_left(const std::optional<clock::time_point>& deadline, std::optional<nanoseconds>& left) {
+  if (!deadline) return true;
+  left = std::chrono::ceil<nanoseconds>(*deadline - clock::now());
+  return *left > nanoseconds{0};
+}
+
+void bump(std::atomic<std::uint32_t>& changes) {
+  changes.fetch_add(1);
+  futex_wake_all(changes);
+}
+
+// Sleeps until `ready()` (read after each change of `changes`) or the
+// deadline; false at the deadline.
+template <class Ready>
+bool sleep_until(std::atomic<std::uint32_t>& changes, const std::optional<clock::time_point>& deadline,
+                 Ready ready) {
+  for (;;) {
+    const std::uint32_t seen = changes.load();
+    if (ready()) return true;
+    std::optional<nanoseconds> left;
+    if (!time_left(deadline, left)) return ready();
+    futex_wait(changes, seen, left);
+  }
 }
 
 }  // namespace
@@ -171,7 +210,6 @@ semaphore::semaphore(std::int64_t value, std::int64_t bound)
     : sync_object(detail::semaphore_kind, [](void* state, const std::int64_t* settings) {
         auto& s = *new (state) detail::semaphore_state{};
         detail::init_mutex(s.mutex, PTHREAD_MUTEX_NORMAL);
-        detail::init_cond(s.cond);
         s.value = settings[0];
         s.bound = settings[1];
       }, value, bound) {
@@ -183,10 +221,20 @@ bool semaphore::try_acquire() { return acquire_within(detail::nanoseconds{0}); }
 
 bool semaphore::acquire_within(std::optional<detail::nanoseconds> timeout) {
   auto& s = detail::as<detail::semaphore_state>(state());
-  detail::holding lock(s.mutex);
-  if (!detail::wait_until_ready(s.cond, s.mutex, timeout, [&] { return s.value > 0; })) return false;
-  --s.value;
-  return true;
+  const auto deadline = detail::deadline_of(timeout);
+  for (;;) {
+    const std::uint32_t seen = s.changes.load();
+    {
+      detail::holding lock(s.mutex);
+      if (s.value > 0) {
+        --s.value;
+        return true;
+      }
+    }
+    std::optional<detail::nanoseconds> left;
+    if (!detail::time_left(deadline, left)) return false;
+    detail::futex_wait(s.changes, seen, left);
+  }
 }
 
 void semaphore::release(std::int64_t n) {
@@ -197,7 +245,7 @@ void semaphore::release(std::int64_t n) {
     throw error("bounded semaphore released too many times (its value would pass " + std::to_string(s.bound) + ")");
   }
   s.value += n;
-  for (std::int64_t i = 0; i < n; ++i) ::pthread_cond_signal(&s.cond);
+  detail::bump(s.changes);  // the woken compete for the value under the lock
 }
 
 std::int64_t semaphore::value() const {
@@ -212,23 +260,16 @@ bounded_semaphore::bounded_semaphore(std::int64_t value) : semaphore(value, valu
 
 event::event()
     : sync_object(detail::event_kind, [](void* state, const std::int64_t*) {
-        auto& s = *new (state) detail::event_state{};
-        detail::init_mutex(s.mutex, PTHREAD_MUTEX_NORMAL);
-        detail::init_cond(s.cond);
+        new (state) detail::event_state{};
       }) {}
 
 void event::set() {
   auto& s = detail::as<detail::event_state>(state());
-  detail::holding lock(s.mutex);
   s.flag.store(1);
-  ::pthread_cond_broadcast(&s.cond);
+  detail::bump(s.changes);
 }
 
-void event::clear() {
-  auto& s = detail::as<detail::event_state>(state());
-  detail::holding lock(s.mutex);
-  s.flag.store(0);
-}
+void event::clear() { detail::as<detail::event_state>(state()).flag.store(0); }
 
 bool event::is_set() const { return detail::as<detail::event_state>(state()).flag.load() != 0; }
 
@@ -236,33 +277,73 @@ void event::wait() { wait_within(std::nullopt); }
 
 bool event::wait_within(std::optional<detail::nanoseconds> timeout) {
   auto& s = detail::as<detail::event_state>(state());
-  detail::holding lock(s.mutex);
-  return detail::wait_until_ready(s.cond, s.mutex, timeout, [&] { return s.flag.load() != 0; });
+  return detail::sleep_until(s.changes, detail::deadline_of(timeout), [&] { return s.flag.load() != 0; });
 }
 
 // ---- condition ----
 
 condition::condition(mutex lock)
     : sync_object(detail::condition_kind, [](void* state, const std::int64_t*) {
-        auto& s = *new (state) detail::condition_state{};
-        detail::init_cond(s.cond);
+        new (state) detail::condition_state{};
       }),
       lock_(std::move(lock)) {}
 
 void condition::wait() { wait_within(std::nullopt); }
 
+namespace {
+
+// A waiter wakes only with a permit, so that notify(n) wakes n of them.
+bool take_permit(detail::condition_state& s) {
+  std::uint32_t permits = s.permits.load();
+  while (permits > 0) {
+    if (s.permits.compare_exchange_weak(permits, permits - 1)) return true;
+  }
+  return false;
+}
+
+// Gives up to `n` permits, no more than there are waiters without one.
+void give_permits(detail::condition_state& s, std::uint64_t n) {
+  std::uint32_t permits = s.permits.load();
+  for (;;) {
+    const std::uint32_t waiting = s.waiters.load();
+    const std::uint32_t wanting = waiting > permits ? waiting - permits : 0;
+    const auto given = static_cast<std::uint32_t>(std::min<std::uint64_t>(n, wanting));
+    if (given == 0) return;
+    if (s.permits.compare_exchange_weak(permits, permits + given)) break;
+  }
+  detail::bump(s.changes);
+}
+
+}  // namespace
+
 bool condition::wait_within(std::optional<detail::nanoseconds> timeout) {
   auto& s = detail::as<detail::condition_state>(state());
   auto& held = detail::as<detail::lock_state>(lock_.state());
-  return detail::wait_cond(s.cond, held.mutex, timeout);
+  const auto deadline = detail::deadline_of(timeout);
+  // Counted as a waiter before the lock is let go: a notify() made under the
+  // lock after this point finds us.
+  s.waiters.fetch_add(1);
+  std::uint32_t seen = s.changes.load();
+  detail::unlock_mutex(held.mutex);
+  bool woken = false;
+  for (;;) {
+    if (take_permit(s)) {
+      woken = true;
+      break;
+    }
+    std::optional<detail::nanoseconds> left;
+    if (!detail::time_left(deadline, left)) break;
+    detail::futex_wait(s.changes, seen, left);
+    seen = s.changes.load();
+  }
+  s.waiters.fetch_sub(1);
+  detail::lock_mutex(held.mutex, std::nullopt);
+  return woken;
 }
 
-void condition::notify(std::size_t n) {
-  auto& s = detail::as<detail::condition_state>(state());
-  for (std::size_t i = 0; i < n; ++i) ::pthread_cond_signal(&s.cond);
-}
+void condition::notify(std::size_t n) { give_permits(detail::as<detail::condition_state>(state()), n); }
 
-void condition::notify_all() { ::pthread_cond_broadcast(&detail::as<detail::condition_state>(state()).cond); }
+void condition::notify_all() { give_permits(detail::as<detail::condition_state>(state()), UINT32_MAX); }
 
 // ---- barrier ----
 
@@ -270,7 +351,6 @@ barrier::barrier(std::size_t parties, std::optional<std::chrono::nanoseconds> ti
     : sync_object(detail::barrier_kind, [](void* state, const std::int64_t* settings) {
         auto& s = *new (state) detail::barrier_state{};
         detail::init_mutex(s.mutex, PTHREAD_MUTEX_NORMAL);
-        detail::init_cond(s.cond);
         s.parties = static_cast<std::uint64_t>(settings[0]);
         s.default_timeout_ns = settings[1];
       }, static_cast<std::int64_t>(parties), timeout ? timeout->count() : -1) {
@@ -318,24 +398,17 @@ std::size_t barrier::wait_within(std::optional<detail::nanoseconds> timeout) {
     if (s.count == s.parties) {
       s.count = 0;
       s.generation.store(generation + 1, std::memory_order_release);
-      ::pthread_cond_broadcast(&s.cond);
+      detail::bump(s.changes);
       return index;
     }
   }
-  if (!generation_passed_soon(s, generation)) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout.value_or(detail::nanoseconds{0});
+  auto passed = [&] { return s.generation.load() != generation || s.broken.load() != 0; };
+  if (!generation_passed_soon(s, generation) && !detail::sleep_until(s.changes, detail::deadline_of(timeout), passed)) {
     detail::holding lock(s.mutex);
-    while (s.generation.load() == generation && !s.broken.load()) {
-      std::optional<detail::nanoseconds> left;
-      if (timeout) {
-        left = deadline - std::chrono::steady_clock::now();
-        if (*left <= detail::nanoseconds{0}) {  // a timeout breaks the barrier for all
-          s.broken.store(1);
-          ::pthread_cond_broadcast(&s.cond);
-          throw broken_barrier_error("the barrier timed out waiting for its parties");
-        }
-      }
-      detail::wait_cond(s.cond, s.mutex, left);
+    if (!passed()) {  // a timeout breaks the barrier for all
+      s.broken.store(1);
+      detail::bump(s.changes);
+      throw broken_barrier_error("the barrier timed out waiting for its parties");
     }
   }
   if (s.generation.load() == generation || generation < s.broken_before.load()) throw_broken();
@@ -346,7 +419,7 @@ void barrier::abort() {
   auto& s = detail::as<detail::barrier_state>(state());
   detail::holding lock(s.mutex);
   s.broken.store(1);
-  ::pthread_cond_broadcast(&s.cond);
+  detail::bump(s.changes);
 }
 
 void barrier::reset() {
@@ -357,7 +430,7 @@ void barrier::reset() {
   s.count = 0;
   s.broken.store(0);
   s.generation.store(generation + 1, std::memory_order_release);
-  ::pthread_cond_broadcast(&s.cond);
+  detail::bump(s.changes);
 }
 
 bool barrier::broken() const { return detail::as<detail::barrier_state>(state()).broken.load() != 0; }
