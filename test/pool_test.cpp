@@ -22,6 +22,7 @@
 #include <tuple>
 #include <vector>
 
+#include <fcntl.h>
 #include <unistd.h>
 
 using namespace std::chrono_literals;
@@ -84,6 +85,22 @@ int die_once(mproc::atomic_value<int> runs) {
   if (runs.fetch_add(1) == 0) ::raise(SIGKILL);
   return 42;
 }
+
+// Kills its worker the first time it runs for 5 (per test process): a file
+// made with O_EXCL remembers.
+int die_once_at_five(int x) {
+  if (x == 5) {
+    const std::string mark = "/tmp/mproc-pool-test-" + std::to_string(::getppid()) + "-five";
+    const int fd = ::open(mark.c_str(), O_CREAT | O_EXCL | O_WRONLY, 0600);
+    if (fd >= 0) {
+      ::close(fd);
+      ::raise(SIGKILL);
+    }
+  }
+  return x * x;
+}
+
+void forget_the_mark() { std::remove(("/tmp/mproc-pool-test-" + std::to_string(::getpid()) + "-five").c_str()); }
 
 void map_in_a_child() {
   mproc::pool inner(2);
@@ -289,6 +306,42 @@ MPROC_TEST_EACH_METHOD(a_worker_that_dies_fails_its_task_and_is_replaced) {
   }
   BOOST_TEST(workers.map(square, range(10)) == squares_of(10));
   BOOST_TEST(workers.worker_pids().size() == 2u);
+}
+
+// Maps of plain values run as team jobs (chunks claimed in shared memory):
+// the same guarantees hold there.
+BOOST_AUTO_TEST_CASE(a_worker_lost_in_a_plain_map_fails_the_map_and_the_pool_goes_on) {
+  forget_the_mark();
+  mproc::pool workers(2);
+  auto job = workers.map_async(die_once_at_five, range(20), 1);
+  BOOST_CHECK_THROW(job.get(), mproc::worker_lost_error);
+  BOOST_TEST(workers.map(die_once_at_five, range(20), 1) == squares_of(20), boost::test_tools::per_element());
+  forget_the_mark();
+}
+
+BOOST_AUTO_TEST_CASE(a_chunk_lost_in_a_plain_map_runs_again_when_asked) {
+  forget_the_mark();
+  mproc::pool workers(mproc::pool_options{.processes = 2, .retry_lost_tasks = true});
+  BOOST_TEST(workers.map(die_once_at_five, range(20), 1) == squares_of(20), boost::test_tools::per_element());
+  forget_the_mark();
+}
+
+BOOST_AUTO_TEST_CASE(a_chunk_over_its_timeout_in_a_plain_map_fails_promptly) {
+  mproc::pool workers(mproc::pool_options{.processes = 2, .task_timeout = std::chrono::milliseconds(300)});
+  const auto start = std::chrono::steady_clock::now();
+  BOOST_CHECK_THROW(workers.map(sleep_ms_then_return, std::vector<int>{10, 20000, 10}, 1), mproc::timeout_error);
+  BOOST_TEST((std::chrono::steady_clock::now() - start < 5s));
+  BOOST_TEST(workers.map(square, range(100)) == squares_of(100));
+}
+
+BOOST_AUTO_TEST_CASE(a_plain_map_with_a_throwing_task_reports_it) {
+  mproc::pool workers(2);
+  try {
+    workers.map(throw_on_seven, range(20), 3);
+    BOOST_FAIL("no error");
+  } catch (const mproc::remote_error& e) {
+    BOOST_TEST(e.type() == "std::invalid_argument");
+  }
 }
 
 BOOST_AUTO_TEST_CASE(a_lost_task_runs_again_when_asked) {

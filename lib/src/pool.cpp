@@ -133,7 +133,7 @@ std::string result_head(std::uint64_t task, std::uint64_t aux, std::uint32_t slo
 }
 
 struct resolved_head {
-  task_entry entry;
+  std::uintptr_t entry;  // a task_entry, or a team_chunk for a team share
   std::uintptr_t target;
 };
 
@@ -149,7 +149,7 @@ resolved_head resolve_head(std::string_view head) {
   bool has_target = false;
   in(entry, has_target);
   if (has_target) in(target);
-  const resolved_head made{reinterpret_cast<task_entry>(resolve_code(entry)), has_target ? resolve_code(target) : 0};
+  const resolved_head made{resolve_code(entry), has_target ? resolve_code(target) : 0};
   known.emplace(std::string(head), made);
   return made;
 }
@@ -168,7 +168,7 @@ void run_task(std::string_view task, std::uint32_t slot, std::string& out) {
     handle_inbox inbox({});  // shared objects among the arguments attach, not make
     inbox_scope scope(inbox);
     try {
-      status = how.entry(how.target, in, out);
+      status = reinterpret_cast<task_entry>(how.entry)(how.target, in, out);
     } catch (const std::exception& e) {
       out.resize(result_head_bytes);
       out += boost::core::demangle(typeid(e).name());
@@ -190,20 +190,89 @@ void run_task(std::string_view task, std::uint32_t slot, std::string& out) {
 
 }  // namespace
 
+namespace {
+
+constexpr std::uint64_t team_kind = 1;  // in bytes 8..16 of a task message
+
+// The arena of a team job, mapped once per worker and kept for the next jobs.
+const shared_memory& arena_named(const std::string& name) {
+  static std::map<std::string, shared_memory> known;  // only the worker's task thread uses it
+  auto found = known.find(name);
+  if (found != known.end()) return found->second;
+  if (known.size() >= 4) known.clear();  // arenas of jobs long gone
+  return known.emplace(name, shared_memory::attach(name)).first->second;
+}
+
+// A worker's share of a team job: claims chunks until none is left (or its
+// task budget is spent); a chunk that throws is reported by itself. The
+// share's end is reported in `out`. Returns the chunks run.
+std::uint64_t run_team_share(std::string_view task, worker_links& links, task_stamp& stamp,
+                             std::uint64_t budget, std::string& out) {
+  const auto id = read_at<std::uint64_t>(task, 0);
+  const auto head_length = read_at<std::uint32_t>(task, task_ids_bytes);
+  const std::size_t head_at = task_ids_bytes + sizeof head_length;
+  const resolved_head how = resolve_head(task.substr(head_at, head_length));
+  const auto run_chunk = reinterpret_cast<team_chunk>(how.entry);
+  std::byte* arena = arena_named(std::string(task.substr(head_at + head_length))).bytes().data();
+  auto& layout = *reinterpret_cast<team_layout*>(arena);
+  auto* states = reinterpret_cast<std::atomic<std::uint32_t>*>(arena + layout.states_at);
+  const auto mine = static_cast<std::uint32_t>(links.slot + 1);
+  std::uint64_t ran = 0;
+  std::uint64_t scan = 0;  // once the counter has passed the end: chunks given back after a death
+  while (budget == 0 || ran < budget) {
+    std::uint64_t chunk = layout.next_chunk.fetch_add(1);
+    if (chunk >= layout.chunks) {
+      while (scan < layout.chunks && states[scan].load() != 0) ++scan;
+      if (scan == layout.chunks) break;
+      chunk = scan;
+    }
+    std::uint32_t free = 0;
+    if (!states[chunk].compare_exchange_strong(free, mine)) continue;
+    const std::uint64_t first = chunk * layout.chunksize;
+    const std::uint64_t count = std::min(layout.chunksize, layout.items - first);
+    stamp.started_ns.store(now_ns());
+    try {
+      run_chunk(how.target, arena + layout.items_at + first * layout.item_size,
+                arena + layout.results_at + first * layout.result_size, count);
+      states[chunk].store(team_done, std::memory_order_release);
+    } catch (const std::exception& e) {
+      states[chunk].store(team_failed);
+      std::string error = result_head(id, chunk + 1, links.slot, static_cast<std::uint32_t>(task_status::raised));
+      error += boost::core::demangle(typeid(e).name()) + '\0' + e.what();
+      links.results.put(error, std::nullopt);
+    } catch (...) {
+      states[chunk].store(team_failed);
+      std::string error = result_head(id, chunk + 1, links.slot, static_cast<std::uint32_t>(task_status::raised));
+      error += std::string("unknown exception") + '\0' + "a task threw something that is not a std::exception";
+      links.results.put(error, std::nullopt);
+    }
+    ++ran;
+  }
+  out = result_head(id, 0, links.slot, static_cast<std::uint32_t>(task_status::done));
+  return std::max<std::uint64_t>(ran, 1);
+}
+
+}  // namespace
+
 void run_worker(worker_links& links) {
-  auto* stamp = reinterpret_cast<task_stamp*>(links.stamps.bytes().data()) + links.slot;
+  auto& stamp = reinterpret_cast<task_stamp*>(links.stamps.bytes().data())[links.slot];
   std::string out;
-  for (std::uint64_t done = 0; links.max_tasks == 0 || done < links.max_tasks; ++done) {
+  for (std::uint64_t done = 0; links.max_tasks == 0 || done < links.max_tasks;) {
     std::optional<std::string_view> task;
     try {
       task = links.tasks.get(std::nullopt);
     } catch (const closed_error&) {
       return;  // the pool is closing
     }
-    stamp->started_ns.store(now_ns());
-    stamp->task.store(read_at<std::uint64_t>(*task, 0));
-    run_task(*task, links.slot, out);
-    stamp->task.store(0);
+    stamp.started_ns.store(now_ns());
+    stamp.task.store(read_at<std::uint64_t>(*task, 0));
+    if (read_at<std::uint64_t>(*task, 8) == team_kind) {
+      done += run_team_share(*task, links, stamp, links.max_tasks == 0 ? 0 : links.max_tasks - done, out);
+    } else {
+      run_task(*task, links.slot, out);
+      ++done;
+    }
+    stamp.task.store(0);
     links.results.put(out, std::nullopt);
   }
 }
@@ -225,7 +294,31 @@ struct task_record {
   std::string message;
   std::optional<std::chrono::nanoseconds> timeout;
   bool retried = false;
+  std::uint64_t team = 0;  // not 0: a worker's share of this team job
 };
+
+struct team_job {
+  std::shared_ptr<job_state> job;
+  shared_memory arena;
+  std::string share;  // the message a worker gets for its share
+  std::optional<std::chrono::nanoseconds> timeout;
+  std::vector<std::exception_ptr> errors;  // each chunk's, once it failed
+  std::set<std::uint64_t> retried;        // chunks given back once after a death
+
+  team_layout& layout() const { return *reinterpret_cast<team_layout*>(arena.bytes().data()); }
+  std::atomic<std::uint32_t>* states() const {
+    return reinterpret_cast<std::atomic<std::uint32_t>*>(arena.bytes().data() + layout().states_at);
+  }
+  bool has_free_chunks() const {
+    const auto* s = states();
+    for (std::uint64_t c = 0; c < layout().chunks; ++c) {
+      if (s[c].load() == 0) return true;
+    }
+    return false;
+  }
+};
+
+constexpr std::size_t align64(std::size_t n) { return (n + 63) & ~std::size_t{63}; }
 
 struct slot_state {
   byte_queue tasks;
@@ -274,6 +367,8 @@ struct pool_core::state {
   std::unordered_map<std::uint64_t, task_record> tasks;  // given to the pool, not finished
   std::deque<std::uint64_t> pending;                     // not given to a worker yet
   std::unordered_map<job_state*, std::shared_ptr<handle_outbox>> outboxes;
+  std::unordered_map<std::uint64_t, team_job> teams;
+  std::vector<std::pair<shared_memory, std::weak_ptr<job_state>>> spare_arenas;
   std::uint64_t next_task = 1;
   std::uint64_t workers_started = 0;
   int startup_deaths = 0;
@@ -330,7 +425,12 @@ struct pool_core::state {
   void give_pending() {
     while (!pending.empty()) {
       const std::uint64_t id = pending.front();
-      const bool large = tasks.at(id).message.size() > ring_bytes / 8;
+      auto record = tasks.find(id);
+      if (record == tasks.end()) {  // a share of a team job that ended meanwhile
+        pending.pop_front();
+        continue;
+      }
+      const bool large = record->second.message.size() > ring_bytes / 8;
       std::size_t best = slots.size();
       for (std::size_t i = 0; i < slots.size(); ++i) {
         const auto& s = slots[i];
@@ -362,6 +462,84 @@ struct pool_core::state {
       }
     }
     return stolen;
+  }
+
+  // -- team jobs (under the lock) --
+
+  shared_memory arena_for(std::size_t bytes) {
+    for (auto it = spare_arenas.begin(); it != spare_arenas.end(); ++it) {
+      const std::size_t size = it->first.size();
+      if (it->second.expired() && size >= bytes && size <= 4 * bytes + (1 << 20)) {
+        shared_memory reused = std::move(it->first);
+        spare_arenas.erase(it);
+        return reused;
+      }
+    }
+    return shared_memory::create(bytes);
+  }
+
+  void give_share(std::uint64_t team, team_job& t, std::optional<std::size_t> slot) {
+    const std::uint64_t id = next_task++;
+    tasks.emplace(id, task_record{t.job, 0, t.share, t.timeout, false, team});
+    if (!slot || !give(*slot, id)) pending.push_back(id);
+  }
+
+  // A team job is complete once no chunk is free or held by a live worker.
+  void check_team(std::uint64_t team, std::vector<chunk_end>& ends) {
+    auto found = teams.find(team);
+    if (found == teams.end()) return;
+    team_job& t = found->second;
+    const auto* states = t.states();
+    const std::uint64_t chunks = t.layout().chunks;
+    for (std::uint64_t c = 0; c < chunks; ++c) {
+      const std::uint32_t state = states[c].load();
+      if (state != team_done && state != team_failed) return;
+    }
+    for (std::uint64_t c = 0; c < chunks; ++c) {
+      if (states[c].load() == team_done) {
+        ends.push_back({t.job, c, std::string(), nullptr});
+      } else {
+        auto failure = t.errors[c] ? t.errors[c] : std::make_exception_ptr(error("the task failed"));
+        ends.push_back({t.job, c, std::nullopt, failure});
+      }
+    }
+    for (auto it = tasks.begin(); it != tasks.end();) {  // shares not run yet: nothing left for them
+      it = it->second.team == team ? tasks.erase(it) : std::next(it);
+    }
+    if (spare_arenas.size() >= 2) spare_arenas.erase(spare_arenas.begin());
+    spare_arenas.emplace_back(t.arena, t.job);  // reused once the results are read and gone
+    teams.erase(found);
+    if (tasks.empty()) all_finished.notify_all();
+  }
+
+  // The chunks a dead worker held fail (or are given back once); whatever is
+  // free again goes to the worker that replaces it.
+  void team_worker_died(std::uint64_t share, std::uint32_t slot, int pid, int code, const std::string& name,
+                        bool timed_out) {
+    auto record = tasks.find(share);
+    if (record == tasks.end()) return;
+    const std::uint64_t team = record->second.team;
+    tasks.erase(record);
+    auto found = teams.find(team);
+    if (found == teams.end()) return;
+    team_job& t = found->second;
+    auto* states = t.states();
+    for (std::uint64_t c = 0; c < t.layout().chunks; ++c) {
+      if (states[c].load() != slot + 1) continue;
+      if (timed_out) {
+        t.errors[c] = std::make_exception_ptr(timeout_error(
+            "the task ran longer than its timeout; its worker (pid " + std::to_string(pid) + ") was killed and replaced"));
+        states[c].store(team_failed);
+      } else if (options.retry_lost_tasks && !t.retried.contains(c)) {
+        t.retried.insert(c);
+        states[c].store(0);
+      } else {
+        t.errors[c] = std::make_exception_ptr(worker_lost_error(
+            pid, code, "the pool worker " + name + " (pid " + std::to_string(pid) + ") running the task " +
+                           describe_end(code)));
+        states[c].store(team_failed);
+      }
+    }
   }
 
   // -- finishing chunks --
@@ -438,45 +616,75 @@ struct pool_core::state {
 
   // -- the result thread --
 
+  // The result thread: nothing may end it but the stop notice.
   void run_results() {
-    std::vector<chunk_end> ends;
     for (;;) {
-      std::string_view message;
       try {
-        message = *results.get(std::nullopt);
+        if (!take_one_result()) return;
       } catch (const std::exception& e) {
-        std::cerr << "mproc pool: the result queue failed: " << e.what() << std::endl;
-        return;
+        std::cerr << "mproc pool: the result thread met an error: " << e.what() << std::endl;
       }
-      if (message.size() < result_head_bytes) {
-        std::cerr << "mproc pool: a result message of " << message.size() << " bytes was dropped" << std::endl;
-        continue;
-      }
-      const auto id = read_at<std::uint64_t>(message, 0);
-      const auto aux = read_at<std::uint64_t>(message, 8);
-      const auto slot = read_at<std::uint32_t>(message, 16);
-      const auto kind = read_at<std::uint32_t>(message, 20);
-      if (kind == stop_notice) return;
-      if (kind == death_notice) {
-        worker_died(slot, aux, ends);
-      } else {
-        const auto status = static_cast<task_status>(kind);
-        const std::string_view payload = message.substr(result_head_bytes);
-        std::optional<std::string> result;
-        std::exception_ptr failure = failure_of(status, payload);
-        if (!failure) result.emplace(payload);
-        std::scoped_lock lock(mutex);
-        if (slot < slots.size()) {
-          auto& held = slots[slot].held;
-          held.erase(std::remove(held.begin(), held.end(), id), held.end());
-          ++slots[slot].finished_since_start;
-        }
-        startup_deaths = 0;
-        if (tasks.contains(id)) ends.push_back(take_task(id, std::move(result), failure));
-        dispatch();
-      }
-      finish(ends);
     }
+  }
+
+  // False once the stop notice came.
+  bool take_one_result() {
+    std::string_view message;
+    try {
+      message = *results.get(std::nullopt);
+    } catch (const std::exception& e) {
+      std::cerr << "mproc pool: the result queue failed: " << e.what() << std::endl;
+      return false;
+    }
+    if (message.size() < result_head_bytes) {
+      std::cerr << "mproc pool: a result message of " << message.size() << " bytes was dropped" << std::endl;
+      return true;
+    }
+    const auto id = read_at<std::uint64_t>(message, 0);
+    const auto aux = read_at<std::uint64_t>(message, 8);
+    const auto slot = read_at<std::uint32_t>(message, 16);
+    const auto kind = read_at<std::uint32_t>(message, 20);
+    if (kind == stop_notice) return false;
+    std::vector<chunk_end> ends;
+    if (kind == death_notice) {
+      worker_died(slot, aux, ends);
+    } else {
+      task_done(id, aux, slot, static_cast<task_status>(kind), message.substr(result_head_bytes), ends);
+    }
+    finish(ends);
+    return true;
+  }
+
+  void task_done(std::uint64_t id, std::uint64_t aux, std::uint32_t slot, task_status status,
+                 std::string_view payload, std::vector<chunk_end>& ends) {
+    std::optional<std::string> result;
+    std::exception_ptr failure = failure_of(status, payload);
+    if (!failure) result.emplace(payload);
+    std::scoped_lock lock(mutex);
+    auto record = tasks.find(id);
+    const std::uint64_t team = record == tasks.end() ? 0 : record->second.team;
+    if (team != 0 && aux != 0) {  // a chunk of a team job failed; the share goes on
+      auto found = teams.find(team);
+      if (found != teams.end() && aux - 1 < found->second.errors.size()) found->second.errors[aux - 1] = failure;
+      return;
+    }
+    if (slot < slots.size()) {
+      auto& held = slots[slot].held;
+      held.erase(std::remove(held.begin(), held.end(), id), held.end());
+      ++slots[slot].finished_since_start;
+    }
+    startup_deaths = 0;
+    if (team != 0) {
+      tasks.erase(record);
+      // A share ends with chunks still free when its worker reached
+      // maxtasksperchild: another worker takes them on.
+      auto found = teams.find(team);
+      if (found != teams.end() && found->second.has_free_chunks()) give_share(team, found->second, std::nullopt);
+      check_team(team, ends);
+    } else if (record != tasks.end()) {
+      ends.push_back(take_task(id, std::move(result), failure));
+    }
+    dispatch();
   }
 
   void worker_died(std::uint32_t slot, std::uint64_t generation, std::vector<chunk_end>& ends) {
@@ -496,10 +704,16 @@ struct pool_core::state {
     for (const auto& message : untaken) still_queued.insert(read_at<std::uint64_t>(message, 0));
     const bool took_any = s.finished_since_start > 0;
     bool lost_any = false;
+    std::set<std::uint64_t> teams_touched;
     for (const std::uint64_t id : s.held) {
       if (still_queued.contains(id) || !tasks.contains(id)) continue;
       lost_any = true;
       auto& record = tasks.at(id);
+      if (record.team != 0) {
+        teams_touched.insert(record.team);
+        team_worker_died(id, slot, pid, code, dead.name(), s.timed_out_task == id);
+        continue;
+      }
       if (s.timed_out_task == id) {
         const auto seconds = std::chrono::duration<double>(record.timeout.value_or(std::chrono::nanoseconds{0}));
         ends.push_back(take_task(id, std::nullopt, std::make_exception_ptr(timeout_error(
@@ -532,13 +746,21 @@ struct pool_core::state {
       all_finished.notify_all();
       return;
     }
+    bool replaced = false;
     try {
       start_worker(slot);
       for (const auto& message : untaken) s.tasks.put(message, std::nullopt);
+      replaced = true;
     } catch (const std::exception& e) {
       std::cerr << "mproc pool: cannot start a worker to replace " << dead.name() << ": " << e.what() << std::endl;
       for (const std::uint64_t id : s.held) pending.push_front(id);
       s.held.clear();
+    }
+    for (const std::uint64_t team : teams_touched) {
+      auto found = teams.find(team);
+      if (found == teams.end()) continue;
+      if (found->second.has_free_chunks()) give_share(team, found->second, replaced ? std::optional<std::size_t>(slot) : std::nullopt);
+      check_team(team, ends);
     }
     dispatch();
   }
@@ -717,6 +939,59 @@ std::shared_ptr<job_state> pool_core::submit(std::vector<std::string> chunks, st
   return job;
 }
 
+std::shared_ptr<job_state> pool_core::submit_team(const std::string& head, const void* items, std::size_t count,
+                                                  std::size_t item_size, std::size_t result_size,
+                                                  std::size_t chunksize, std::optional<std::chrono::nanoseconds> timeout) {
+  auto& st = *state_;
+  auto job = std::make_shared<job_state>();
+  const std::size_t chunks = count == 0 ? 0 : (count + chunksize - 1) / chunksize;
+  job->chunks = chunks;
+  job->items = count;
+  for (std::size_t c = 0; c < chunks; ++c) job->chunk_items.push_back(std::min(chunksize, count - c * chunksize));
+  job->results.resize(chunks);
+  job->errors.resize(chunks);
+  std::scoped_lock lock(st.mutex);
+  if (st.closed) {
+    throw closed_error(st.terminated ? "the pool was terminated: it takes no more tasks"
+                                     : "the pool is closed: it takes no more tasks");
+  }
+  if (!st.broken.empty()) throw error(st.broken);
+  if (chunks == 0) return job;
+  const std::size_t states_at = align64(sizeof(team_layout));
+  const std::size_t items_at = align64(states_at + chunks * sizeof(std::uint32_t));
+  const std::size_t results_at = align64(items_at + count * item_size);
+  team_job team;
+  team.arena = st.arena_for(results_at + count * result_size);
+  std::byte* arena = team.arena.bytes().data();
+  auto& layout = *new (arena) team_layout{};
+  layout.chunks = chunks;
+  layout.items = count;
+  layout.chunksize = chunksize;
+  layout.states_at = states_at;
+  layout.items_at = items_at;
+  layout.results_at = results_at;
+  layout.item_size = item_size;
+  layout.result_size = result_size;
+  std::memset(arena + states_at, 0, chunks * sizeof(std::uint32_t));
+  std::memcpy(arena + items_at, items, count * item_size);
+  job->arena = team.arena;
+  job->results_at = results_at;
+  team.job = job;
+  team.timeout = timeout ? timeout : st.options.task_timeout;
+  team.errors.resize(chunks);
+  team.share = task_message_head(head, team.arena.name().size());
+  team.share += team.arena.name();
+  write_at(team.share, 8, team_kind);
+  const std::uint64_t team_id = st.next_task++;
+  auto& stored = st.teams.emplace(team_id, std::move(team)).first->second;
+  for (std::size_t slot = 0; slot < st.slots.size(); ++slot) {
+    if (st.slots[slot].worker) st.give_share(team_id, stored, slot);
+  }
+  return job;
+}
+
+bool pool_core::takes_team_jobs() const noexcept { return !state_->options.progress; }
+
 void pool_core::close() {
   std::scoped_lock lock(state_->mutex);
   state_->closed = true;
@@ -758,9 +1033,17 @@ void pool_core::terminate() {
     if (st.joined) return;
     st.closed = st.terminated = true;
     for (auto& [id, record] : st.tasks) {
+      if (record.team != 0) continue;  // below, with its team
       ends.push_back({record.job, record.chunk, std::nullopt,
                       std::make_exception_ptr(closed_error("the pool was terminated before the task finished"))});
     }
+    for (auto& [id, team] : st.teams) {
+      for (std::size_t c = 0; c < team.job->chunks; ++c) {
+        ends.push_back({team.job, c, std::nullopt,
+                        std::make_exception_ptr(closed_error("the pool was terminated before the task finished"))});
+      }
+    }
+    st.teams.clear();
     st.tasks.clear();
     st.pending.clear();
     st.all_finished.notify_all();

@@ -136,6 +136,12 @@ class pool_core {
   void close();
   void terminate();
   void join();
+  /// A map of plain values as one team job (see team_layout).
+  std::shared_ptr<job_state> submit_team(const std::string& head, const void* items, std::size_t count,
+                                         std::size_t item_size, std::size_t result_size, std::size_t chunksize,
+                                         std::optional<std::chrono::nanoseconds> timeout);
+  /// False when chunks must be reported one by one (a progress callback).
+  bool takes_team_jobs() const noexcept;
   std::size_t processes() const noexcept;
   /// The pids of the workers now.
   std::vector<int> worker_pids() const;
@@ -230,6 +236,13 @@ class async_result {
   template <class T>
   std::vector<T> gather() {
     std::vector<T> all;
+    if constexpr (detail::plain_value<T>) {
+      if (!job_->arena.closed()) {  // a team job: the results are in the arena, in order
+        all.resize(job_->items);
+        std::memcpy(all.data(), job_->arena.bytes().data() + job_->results_at, job_->items * sizeof(T));
+        return all;
+      }
+    }
     if constexpr (std::is_arithmetic_v<T> && !std::is_same_v<T, bool>) {  // each chunk: its length, its numbers
       all.resize(job_->items);
       std::size_t at = 0;
@@ -337,7 +350,7 @@ class pool {
   auto map_async(F f, const Range& inputs, std::size_t chunksize = 0) {
     using T = std::ranges::range_value_t<Range>;
     using R = detail::stored_result<std::invoke_result_t<F&, T&>>;
-    return async_result<std::vector<R>>(submit_each<F, T, false>(f, inputs, chunksize, std::nullopt), true);
+    return async_result<std::vector<R>>(submit_each<F, T, false>(f, inputs, chunksize, std::nullopt, true), true);
   }
 
   /// f(args...) for each tuple of `inputs`, in order.
@@ -397,10 +410,26 @@ class pool {
                   "a pool task is a plain function or a captureless lambda (workers run it by address)");
   }
 
+  // `whole`: the results are wanted all at once (map), not chunk by chunk (imap).
   template <class F, class Item, bool Star, std::ranges::input_range Range>
   std::shared_ptr<detail::job_state> submit_each(F f, const Range& inputs, std::size_t chunksize,
-                                                 std::optional<std::chrono::nanoseconds> timeout) {
+                                                 std::optional<std::chrono::nanoseconds> timeout,
+                                                 bool whole = false) {
     check_function<F>();
+    if constexpr (!Star && std::ranges::contiguous_range<Range> && std::ranges::sized_range<Range> &&
+                  detail::plain_value<Item>) {
+      using R = std::invoke_result_t<F&, Item&>;
+      if constexpr (detail::plain_value<R>) {
+        if (whole && core_->takes_team_jobs()) {
+          const std::size_t count = std::ranges::size(inputs);
+          const std::string& head = detail::task_head(
+              reinterpret_cast<std::uintptr_t>(&detail::team_chunk_for<F, Item, R>), detail::target_address(f));
+          return core_->submit_team(head, std::ranges::data(inputs), count, sizeof(Item), sizeof(R),
+                                    chunksize == 0 ? detail::automatic_chunksize(count, processes()) : chunksize,
+                                    timeout);
+        }
+      }
+    }
     if constexpr (!Star && std::is_arithmetic_v<Item> && !std::is_same_v<Item, bool> &&
                   std::ranges::contiguous_range<Range> &&
                   std::ranges::sized_range<Range>) {

@@ -11,6 +11,7 @@
 #include <mproc/detail/archive.hpp>
 #include <mproc/detail/target.hpp>
 #include <mproc/error.hpp>
+#include <mproc/shared_memory.hpp>
 
 #include <condition_variable>
 #include <cstdint>
@@ -113,6 +114,43 @@ task_status star_entry(std::uintptr_t target, input_archive& in, std::string& ou
   return run_each<std::vector<Tuple>>(in, out, [&](Tuple& args) { return std::apply(f, args); });
 }
 
+/// Values that can be copied as bytes into shared memory and read there by
+/// another process: a map over them needs no encoding at all (see team_layout).
+template <class T>
+concept plain_value = std::is_trivially_copyable_v<T> && std::default_initializable<T> && !std::is_pointer_v<T> &&
+                      !std::is_member_pointer_v<T> && !std::is_same_v<T, bool>;
+
+/// A map whose items and results are plain values runs as a "team" job: the
+/// items are copied once into a shared memory block (an arena), every worker
+/// claims chunks there (a compare-and-swap on the chunk's state word: 0 free,
+/// slot + 1 taken, team_done or team_failed) and writes the results in place.
+/// No message per chunk: the parent hears only each worker's end of its share.
+struct team_layout {
+  std::atomic<std::uint64_t> next_chunk;  // where claiming goes on
+  std::uint64_t chunks;
+  std::uint64_t items;
+  std::uint64_t chunksize;
+  std::uint64_t states_at;  // offsets in the arena, 64-byte aligned
+  std::uint64_t items_at;
+  std::uint64_t results_at;
+  std::uint64_t item_size;
+  std::uint64_t result_size;
+};
+constexpr std::uint32_t team_done = 0xffffffffu;
+constexpr std::uint32_t team_failed = 0xfffffffeu;
+
+/// Runs f over `count` items at `in`, writing the results at `out`.
+using team_chunk = void (*)(std::uintptr_t target, const void* in, void* out, std::size_t count);
+
+template <class F, class T, class R>
+void team_chunk_for(std::uintptr_t target, const void* in, void* out, std::size_t count) {
+  F made{};
+  F& f = function_at(target, made);
+  const T* items = static_cast<const T*>(in);
+  R* results = static_cast<R*>(out);
+  for (std::size_t i = 0; i < count; ++i) results[i] = f(items[i]);
+}
+
 /// The head of a task for `entry` and the function `target`: computed once per
 /// (entry, target) pair in this process.
 const std::string& task_head(std::uintptr_t entry, std::uintptr_t target);
@@ -162,6 +200,8 @@ struct job_state {
   std::exception_ptr first_error;
   std::vector<std::function<void()>> when_done;     // run once, after the last chunk
   std::size_t chunk_waiters = 0;                     // threads waiting for a chunk, not the whole job
+  shared_memory arena;                               // a team job's items and results
+  std::size_t results_at = 0;                        // where the results are in the arena
   bool complete() const { return finished == chunks; }
 
   /// Waits (holding `lock` on mutex) for `ready()`, counted as a chunk waiter:
