@@ -984,9 +984,13 @@ std::shared_ptr<job_state> pool_core::submit_team(const std::string& head, const
   write_at(team.share, 8, team_kind);
   const std::uint64_t team_id = st.next_task++;
   auto& stored = st.teams.emplace(team_id, std::move(team)).first->second;
+  bool given = false;
   for (std::size_t slot = 0; slot < st.slots.size(); ++slot) {
-    if (st.slots[slot].worker) st.give_share(team_id, stored, slot);
+    if (!st.slots[slot].worker) continue;  // being replaced: the others claim its part
+    st.give_share(team_id, stored, slot);
+    given = true;
   }
+  if (!given) st.give_share(team_id, stored, std::nullopt);
   return job;
 }
 
