@@ -47,25 +47,34 @@ struct lock_state {
   pthread_mutex_t mutex;
 };
 
+// A futex word bumped at each change that may matter to a waiter, and the
+// number of waiters asleep on it: a change with nobody asleep costs no system
+// call. (A sleeper reads the word before it checks its condition, so a bump it
+// missed makes its futex_wait return at once.)
+struct wake_word {
+  std::atomic<std::uint32_t> word;
+  std::atomic<std::uint32_t> sleepers;
+};
+
 // Every state has a futex word, `changes`, bumped whenever a waiter may have
 // something to wake for; waiters sleep on it.
 struct semaphore_state {
   std::uint32_t kind;
   pthread_mutex_t mutex;
-  std::atomic<std::uint32_t> changes;
+  wake_word changes;
   std::int64_t value;
   std::int64_t bound;  // < 0: none
 };
 
 struct event_state {
   std::uint32_t kind;
-  std::atomic<std::uint32_t> changes;
+  wake_word changes;
   std::atomic<std::uint32_t> flag;
 };
 
 struct condition_state {
   std::uint32_t kind;
-  std::atomic<std::uint32_t> changes;
+  wake_word changes;
   std::atomic<std::uint32_t> waiters;  // in wait() now
   std::atomic<std::uint32_t> permits;  // wake-ups given by notify() and not yet taken
 };
@@ -73,7 +82,7 @@ struct condition_state {
 struct barrier_state {
   std::uint32_t kind;
   pthread_mutex_t mutex;
-  std::atomic<std::uint32_t> changes;
+  wake_word changes;
   std::uint64_t parties;
   std::uint64_t count;                       // arrived in this generation
   std::atomic<std::uint64_t> generation;     // ends when the last party arrives (or a reset)
@@ -103,22 +112,28 @@ bool time_left(const std::optional<clock::time_point>& deadline, std::optional<n
   return *left > nanoseconds{0};
 }
 
-void bump(std::atomic<std::uint32_t>& changes) {
-  changes.fetch_add(1);
-  futex_wake_all(changes);
+void bump(wake_word& changes) {
+  changes.word.fetch_add(1);
+  if (changes.sleepers.load() != 0) futex_wake_all(changes.word);
+}
+
+void sleep_on(wake_word& changes, std::uint32_t seen, std::optional<nanoseconds> left) {
+  changes.sleepers.fetch_add(1);
+  futex_wait(changes.word, seen, left);
+  changes.sleepers.fetch_sub(1);
 }
 
 // Sleeps until `ready()` (read after each change of `changes`) or the
 // deadline; false at the deadline.
 template <class Ready>
-bool sleep_until(std::atomic<std::uint32_t>& changes, const std::optional<clock::time_point>& deadline,
+bool sleep_until(wake_word& changes, const std::optional<clock::time_point>& deadline,
                  Ready ready) {
   for (;;) {
-    const std::uint32_t seen = changes.load();
+    const std::uint32_t seen = changes.word.load();
     if (ready()) return true;
     std::optional<nanoseconds> left;
     if (!time_left(deadline, left)) return ready();
-    futex_wait(changes, seen, left);
+    sleep_on(changes, seen, left);
   }
 }
 
@@ -223,7 +238,7 @@ bool semaphore::acquire_within(std::optional<detail::nanoseconds> timeout) {
   auto& s = detail::as<detail::semaphore_state>(state());
   const auto deadline = detail::deadline_of(timeout);
   for (;;) {
-    const std::uint32_t seen = s.changes.load();
+    const std::uint32_t seen = s.changes.word.load();
     {
       detail::holding lock(s.mutex);
       if (s.value > 0) {
@@ -233,7 +248,7 @@ bool semaphore::acquire_within(std::optional<detail::nanoseconds> timeout) {
     }
     std::optional<detail::nanoseconds> left;
     if (!detail::time_left(deadline, left)) return false;
-    detail::futex_wait(s.changes, seen, left);
+    detail::sleep_on(s.changes, seen, left);
   }
 }
 
@@ -323,7 +338,7 @@ bool condition::wait_within(std::optional<detail::nanoseconds> timeout) {
   // Counted as a waiter before the lock is let go: a notify() made under the
   // lock after this point finds us.
   s.waiters.fetch_add(1);
-  std::uint32_t seen = s.changes.load();
+  std::uint32_t seen = s.changes.word.load();
   detail::unlock_mutex(held.mutex);
   bool woken = false;
   for (;;) {
@@ -333,8 +348,8 @@ bool condition::wait_within(std::optional<detail::nanoseconds> timeout) {
     }
     std::optional<detail::nanoseconds> left;
     if (!detail::time_left(deadline, left)) break;
-    detail::futex_wait(s.changes, seen, left);
-    seen = s.changes.load();
+    detail::sleep_on(s.changes, seen, left);
+    seen = s.changes.word.load();
   }
   s.waiters.fetch_sub(1);
   detail::lock_mutex(held.mutex, std::nullopt);
