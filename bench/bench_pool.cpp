@@ -48,7 +48,7 @@ double best_of(int rounds, F once) {
 
 int main(int argc, char** argv) {
   mproc::init(argc, argv);
-  const auto [json, rounds] = bench::parse_options(argc, argv, 5);
+  const auto [json, rounds] = bench::parse_options(argc, argv, 9);
   bench::report report;
   mproc::pool pool(2);
   pool.map(square, std::vector<int>(1000, 1));  // warm-up
@@ -62,6 +62,14 @@ int main(int argc, char** argv) {
   std::iota(ten_thousand.begin(), ten_thousand.end(), 0);
   const double chunk1_s = best_of(rounds, [&] { pool.map(square, ten_thousand, 1); });
   report.add("map_chunk1_items_per_s", 1e4 / chunk1_s, "1/s", "pool(2).map(x*x, chunksize=1) over 10,000 ints");
+  // imap never takes the shared-memory path of a map of numbers: one task
+  // message and one result message per chunk, what any other type costs.
+  const double imap_s = best_of(rounds, [&] {
+    long sum = 0;
+    for (int square_of : pool.imap(square, ten_thousand, 1)) sum += square_of;
+    if (sum == 0) std::cout << "";
+  });
+  report.add("imap_chunk1_items_per_s", 1e4 / imap_s, "1/s", "pool(2).imap(x*x, chunksize=1): a message per item");
 
   const int calls = 2000;
   const double apply_s = best_of(rounds, [&] {
@@ -87,6 +95,7 @@ int main(int argc, char** argv) {
   }
   report.add_ratio("map_1M_vs_python", "map_1M_items_per_s", "python_map_1M_items_per_s", "goal >= 50");
   report.add_ratio("map_chunk1_vs_python", "map_chunk1_items_per_s", "python_map_chunk1_items_per_s", "goal >= 100");
+  report.add_ratio("imap_chunk1_vs_python_map_chunk1", "imap_chunk1_items_per_s", "python_map_chunk1_items_per_s");
   report.add_ratio("apply_async_python_vs_ours", "python_apply_async_get_us", "apply_async_get_us", "goal >= 15");
   report.print(json);
 }
