@@ -203,6 +203,19 @@ const shared_memory& arena_named(const std::string& name) {
   return known.emplace(name, shared_memory::attach(name)).first->second;
 }
 
+// The error goes out before the chunk is marked failed: the parent waits for
+// the error of every failed chunk, and a worker that dies between the two
+// leaves the chunk marked with its slot, which the parent then fails itself.
+void report_failed_chunk(worker_links& links, std::atomic<std::uint32_t>& state, std::uint64_t id,
+                         std::uint64_t chunk, const std::string& type, const std::string& message) {
+  std::string error = result_head(id, chunk + 1, links.slot, static_cast<std::uint32_t>(task_status::raised));
+  error += type;
+  error += '\0';
+  error += message;
+  links.results.put(error, std::nullopt);
+  state.store(team_failed);
+}
+
 // A worker's share of a team job: claims chunks until none is left (or its
 // task budget is spent); a chunk that throws is reported by itself. The
 // share's end is reported in `out`. Returns the chunks run.
@@ -236,15 +249,10 @@ std::uint64_t run_team_share(std::string_view task, worker_links& links, task_st
                 arena + layout.results_at + first * layout.result_size, count);
       states[chunk].store(team_done, std::memory_order_release);
     } catch (const std::exception& e) {
-      states[chunk].store(team_failed);
-      std::string error = result_head(id, chunk + 1, links.slot, static_cast<std::uint32_t>(task_status::raised));
-      error += boost::core::demangle(typeid(e).name()) + '\0' + e.what();
-      links.results.put(error, std::nullopt);
+      report_failed_chunk(links, states[chunk], id, chunk, boost::core::demangle(typeid(e).name()), e.what());
     } catch (...) {
-      states[chunk].store(team_failed);
-      std::string error = result_head(id, chunk + 1, links.slot, static_cast<std::uint32_t>(task_status::raised));
-      error += std::string("unknown exception") + '\0' + "a task threw something that is not a std::exception";
-      links.results.put(error, std::nullopt);
+      report_failed_chunk(links, states[chunk], id, chunk, "unknown exception",
+                          "a task threw something that is not a std::exception");
     }
     ++ran;
   }
@@ -494,6 +502,9 @@ struct pool_core::state {
     for (std::uint64_t c = 0; c < chunks; ++c) {
       const std::uint32_t state = states[c].load();
       if (state != team_done && state != team_failed) return;
+      // A chunk is marked failed before its error message comes (another
+      // worker's end of share can come first): wait for the message.
+      if (state == team_failed && !t.errors[c]) return;
     }
     for (std::uint64_t c = 0; c < chunks; ++c) {
       if (states[c].load() == team_done) {
@@ -665,7 +676,10 @@ struct pool_core::state {
     const std::uint64_t team = record == tasks.end() ? 0 : record->second.team;
     if (team != 0 && aux != 0) {  // a chunk of a team job failed; the share goes on
       auto found = teams.find(team);
-      if (found != teams.end() && aux - 1 < found->second.errors.size()) found->second.errors[aux - 1] = failure;
+      if (found != teams.end() && aux - 1 < found->second.errors.size()) {
+        found->second.errors[aux - 1] = failure;
+        check_team(team, ends);  // it may have waited for this message alone
+      }
       return;
     }
     if (slot < slots.size()) {
