@@ -31,6 +31,12 @@ bool decoding_arguments() noexcept;
 /// A block for `count` values of T, made now unless decoding_arguments().
 shared_memory make_block_for(std::size_t bytes);
 
+/// Where a block's T is; nullptr for an empty block.
+template <class T>
+T* data_of(const shared_memory& block) {
+  return block.closed() ? nullptr : reinterpret_cast<T*>(block.bytes().data());
+}
+
 }  // namespace detail
 
 /// A T in shared memory, with a lock (Python's Value). get() and set() take the
@@ -39,8 +45,8 @@ template <class T>
   requires std::is_trivially_copyable_v<T>
 class value {
  public:
-  explicit value(T initial = T{}) : block_(detail::make_block_for(sizeof(T))) {
-    if (!block_.closed()) std::memcpy(block_.bytes().data(), &initial, sizeof(T));
+  explicit value(T initial = T{}) : block_(detail::make_block_for(sizeof(T))), at_(detail::data_of<T>(block_)) {
+    if (at_ != nullptr) std::memcpy(at_, &initial, sizeof(T));
   }
 
   T get() const {
@@ -52,16 +58,18 @@ class value {
     ref() = next;
   }
   /// The T in shared memory. Hold get_lock() while using it.
-  T& ref() const { return *reinterpret_cast<T*>(block_.bytes().data()); }
+  T& ref() const { return *at_; }
   mutex& get_lock() const { return lock_; }
 
   template <class Archive>
   void serialize(Archive& archive) {
     archive(block_, lock_);
+    at_ = detail::data_of<T>(block_);
   }
 
  private:
   shared_memory block_;
+  T* at_;  // into block_, kept for the hot path
   mutable mutex lock_;
 };
 

@@ -50,12 +50,14 @@ class sync_object {
   sync_object(std::uint32_t kind, void (*initialize)(void* state, const std::int64_t* settings),
               std::int64_t first = 0, std::int64_t second = 0);
   /// The state, made on first use. Errors: closed_error for an empty handle.
-  void* state() const;
+  void* state() const { return made_ != nullptr ? made_ : make_state(); }
 
  private:
+  void* make_state() const;
   const shared_memory& block() const;
   void adopt(shared_memory block);
   std::shared_ptr<sync_cell> cell_;
+  void* made_ = nullptr;  // the state, once the constructor or load() has it: no call on the hot path
 };
 
 using nanoseconds = std::chrono::nanoseconds;

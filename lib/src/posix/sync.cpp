@@ -149,10 +149,10 @@ sync_object::sync_object(std::uint32_t kind, void (*initialize)(void*, const std
   // Made now, as Python makes its locks: a forked child must find the block
   // already there to share it. Not while a child decodes its arguments: the
   // object made there is a placeholder that load() replaces.
-  if (current_inbox() == nullptr) state();
+  if (current_inbox() == nullptr) made_ = make_state();
 }
 
-void* sync_object::state() const {
+void* sync_object::make_state() const {
   if (!cell_) throw closed_error("this synchronisation object is an empty handle");
   if (void* made = cell_->state.load(std::memory_order_acquire)) return made;
   std::lock_guard lock(cell_->making);
@@ -178,6 +178,7 @@ void sync_object::adopt(shared_memory block) {
   cell->kind = kind;
   cell->block = std::move(block);
   cell->state.store(cell->block.bytes().data());
+  made_ = cell->block.bytes().data();
   cell_ = std::move(cell);
 }
 
@@ -208,12 +209,26 @@ recursive_mutex::recursive_mutex()
 
 namespace detail {
 
-void basic_lock::lock() { lock_within(std::nullopt); }
+// The uncontended case straight to pthread; lock_mutex() sorts out the rest
+// (a dead holder, a deadlock, a timeout).
+void basic_lock::lock() {
+  auto& mutex = as<lock_state>(state()).mutex;
+  const int result = ::pthread_mutex_lock(&mutex);
+  if (result == 0) return;
+  if (result == EOWNERDEAD) {  // taken over from a dead holder, as lock_mutex() does
+    ::pthread_mutex_consistent(&mutex);
+    return;
+  }
+  lock_mutex(mutex, std::nullopt);  // not taken: fails again, with the error explained
+}
 bool basic_lock::try_lock() { return lock_within(nanoseconds{0}); }
 bool basic_lock::lock_within(std::optional<nanoseconds> timeout) {
   return lock_mutex(as<lock_state>(state()).mutex, timeout);
 }
-void basic_lock::unlock() { unlock_mutex(as<lock_state>(state()).mutex); }
+void basic_lock::unlock() {
+  auto& mutex = as<lock_state>(state()).mutex;
+  if (::pthread_mutex_unlock(&mutex) != 0) unlock_mutex(mutex);  // explains the error
+}
 
 }  // namespace detail
 
