@@ -232,8 +232,18 @@ std::uint64_t run_team_share(std::string_view task, worker_links& links, task_st
   const auto mine = static_cast<std::uint32_t>(links.slot + 1);
   std::uint64_t ran = 0;
   std::uint64_t scan = 0;  // once the counter has passed the end: chunks given back after a death
+  // Many small chunks are taken from the counter 16 at a time (one cache line
+  // of state words): one contended atomic per 16 chunks, not per chunk. Each
+  // chunk is still claimed on its own just before it runs.
+  const std::uint64_t step = layout.chunks >= 1024 ? 16 : 1;
+  std::uint64_t next = 0;
+  std::uint64_t end = 0;
   while (budget == 0 || ran < budget) {
-    std::uint64_t chunk = layout.next_chunk.fetch_add(1);
+    if (next == end) {
+      next = layout.next_chunk.fetch_add(step);
+      end = std::min(next + step, std::max<std::uint64_t>(layout.chunks, next));
+    }
+    std::uint64_t chunk = next < end ? next++ : layout.chunks;
     if (chunk >= layout.chunks) {
       while (scan < layout.chunks && states[scan].load() != 0) ++scan;
       if (scan == layout.chunks) break;
