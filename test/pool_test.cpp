@@ -334,6 +334,19 @@ BOOST_AUTO_TEST_CASE(a_chunk_over_its_timeout_in_a_plain_map_fails_promptly) {
   BOOST_TEST(workers.map(square, range(100)) == squares_of(100));
 }
 
+BOOST_AUTO_TEST_CASE(plain_maps_one_after_another_while_a_worker_is_busy) {
+  // The busy worker takes its share of each map late, after the map has ended
+  // and its shared memory went to the next map: late shares must claim nothing.
+  mproc::pool workers(2);
+  for (int round = 0; round < 5; ++round) {
+    auto busy = workers.apply_async(sleep_ms_then_return, 100);
+    for (int i = 0; i < 5; ++i) {
+      BOOST_TEST(workers.map(square, range(2000), 100) == squares_of(2000), boost::test_tools::per_element());
+    }
+    BOOST_TEST(busy.get() == 100);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(a_plain_map_with_a_throwing_task_reports_it) {
   mproc::pool workers(2);
   try {

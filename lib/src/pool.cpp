@@ -192,7 +192,15 @@ void run_task(std::string_view task, std::uint32_t slot, std::string& out) {
 
 namespace {
 
-constexpr std::uint64_t team_kind = 1;  // in bytes 8..16 of a task message
+constexpr std::uint32_t team_kind = 1;  // in bytes 8..12 of a task message; the team's tag in 12..16
+
+// A chunk's state word: the team's tag above, the state below (0 free, slot + 1
+// taken, team_done, team_failed). A share of a team job that has ended can reach
+// a worker after its arena went to another job: its compare-and-swap expects
+// its own team's tag, so it claims nothing there.
+using chunk_word = std::atomic<std::uint64_t>;
+constexpr std::uint64_t word(std::uint32_t tag, std::uint32_t state) { return (std::uint64_t{tag} << 32) | state; }
+constexpr std::uint32_t state_of(std::uint64_t word) { return static_cast<std::uint32_t>(word); }
 
 // The arena of a team job, mapped once per worker and kept for the next jobs.
 const shared_memory& arena_named(const std::string& name) {
@@ -206,14 +214,14 @@ const shared_memory& arena_named(const std::string& name) {
 // The error goes out before the chunk is marked failed: the parent waits for
 // the error of every failed chunk, and a worker that dies between the two
 // leaves the chunk marked with its slot, which the parent then fails itself.
-void report_failed_chunk(worker_links& links, std::atomic<std::uint32_t>& state, std::uint64_t id,
+void report_failed_chunk(worker_links& links, chunk_word& state, std::uint32_t tag, std::uint64_t id,
                          std::uint64_t chunk, const std::string& type, const std::string& message) {
   std::string error = result_head(id, chunk + 1, links.slot, static_cast<std::uint32_t>(task_status::raised));
   error += type;
   error += '\0';
   error += message;
   links.results.put(error, std::nullopt);
-  state.store(team_failed);
+  state.store(word(tag, team_failed));
 }
 
 // A worker's share of a team job: claims chunks until none is left (or its
@@ -226,9 +234,16 @@ std::uint64_t run_team_share(std::string_view task, worker_links& links, task_st
   const std::size_t head_at = task_ids_bytes + sizeof head_length;
   const resolved_head how = resolve_head(task.substr(head_at, head_length));
   const auto run_chunk = reinterpret_cast<team_chunk>(how.entry);
-  std::byte* arena = arena_named(std::string(task.substr(head_at + head_length))).bytes().data();
+  const auto tag = read_at<std::uint32_t>(task, 12);
+  out = result_head(id, 0, links.slot, static_cast<std::uint32_t>(task_status::done));
+  std::byte* arena = nullptr;
+  try {
+    arena = arena_named(std::string(task.substr(head_at + head_length))).bytes().data();
+  } catch (const not_found_error&) {
+    return 1;  // a share of a job that ended, and whose arena is gone
+  }
   auto& layout = *reinterpret_cast<team_layout*>(arena);
-  auto* states = reinterpret_cast<std::atomic<std::uint32_t>*>(arena + layout.states_at);
+  auto* states = reinterpret_cast<chunk_word*>(arena + layout.states_at);
   const auto mine = static_cast<std::uint32_t>(links.slot + 1);
   std::uint64_t ran = 0;
   std::uint64_t scan = 0;  // once the counter has passed the end: chunks given back after a death
@@ -245,28 +260,27 @@ std::uint64_t run_team_share(std::string_view task, worker_links& links, task_st
     }
     std::uint64_t chunk = next < end ? next++ : layout.chunks;
     if (chunk >= layout.chunks) {
-      while (scan < layout.chunks && states[scan].load() != 0) ++scan;
+      while (scan < layout.chunks && states[scan].load() != word(tag, 0)) ++scan;
       if (scan == layout.chunks) break;
       chunk = scan;
     }
-    std::uint32_t free = 0;
-    if (!states[chunk].compare_exchange_strong(free, mine)) continue;
+    std::uint64_t free = word(tag, 0);
+    if (!states[chunk].compare_exchange_strong(free, word(tag, mine))) continue;
     const std::uint64_t first = chunk * layout.chunksize;
     const std::uint64_t count = std::min(layout.chunksize, layout.items - first);
     stamp.started_ns.store(now_ns());
     try {
       run_chunk(how.target, arena + layout.items_at + first * layout.item_size,
                 arena + layout.results_at + first * layout.result_size, count);
-      states[chunk].store(team_done, std::memory_order_release);
+      states[chunk].store(word(tag, team_done), std::memory_order_release);
     } catch (const std::exception& e) {
-      report_failed_chunk(links, states[chunk], id, chunk, boost::core::demangle(typeid(e).name()), e.what());
+      report_failed_chunk(links, states[chunk], tag, id, chunk, boost::core::demangle(typeid(e).name()), e.what());
     } catch (...) {
-      report_failed_chunk(links, states[chunk], id, chunk, "unknown exception",
+      report_failed_chunk(links, states[chunk], tag, id, chunk, "unknown exception",
                           "a task threw something that is not a std::exception");
     }
     ++ran;
   }
-  out = result_head(id, 0, links.slot, static_cast<std::uint32_t>(task_status::done));
   return std::max<std::uint64_t>(ran, 1);
 }
 
@@ -284,7 +298,7 @@ void run_worker(worker_links& links) {
     }
     stamp.started_ns.store(now_ns());
     stamp.task.store(read_at<std::uint64_t>(*task, 0));
-    if (read_at<std::uint64_t>(*task, 8) == team_kind) {
+    if (read_at<std::uint32_t>(*task, 8) == team_kind) {
       done += run_team_share(*task, links, stamp, links.max_tasks == 0 ? 0 : links.max_tasks - done, out);
     } else {
       run_task(*task, links.slot, out);
@@ -323,14 +337,15 @@ struct team_job {
   std::vector<std::exception_ptr> errors;  // each chunk's, once it failed
   std::set<std::uint64_t> retried;        // chunks given back once after a death
 
+  std::uint32_t tag = 0;  // in every state word of this job
+
   team_layout& layout() const { return *reinterpret_cast<team_layout*>(arena.bytes().data()); }
-  std::atomic<std::uint32_t>* states() const {
-    return reinterpret_cast<std::atomic<std::uint32_t>*>(arena.bytes().data() + layout().states_at);
-  }
+  chunk_word* states() const { return reinterpret_cast<chunk_word*>(arena.bytes().data() + layout().states_at); }
+  std::uint32_t state(std::uint64_t chunk) const { return state_of(states()[chunk].load()); }
+  void set_state(std::uint64_t chunk, std::uint32_t state) const { states()[chunk].store(word(tag, state)); }
   bool has_free_chunks() const {
-    const auto* s = states();
     for (std::uint64_t c = 0; c < layout().chunks; ++c) {
-      if (s[c].load() == 0) return true;
+      if (state(c) == 0) return true;
     }
     return false;
   }
@@ -507,17 +522,16 @@ struct pool_core::state {
     auto found = teams.find(team);
     if (found == teams.end()) return;
     team_job& t = found->second;
-    const auto* states = t.states();
     const std::uint64_t chunks = t.layout().chunks;
     for (std::uint64_t c = 0; c < chunks; ++c) {
-      const std::uint32_t state = states[c].load();
+      const std::uint32_t state = t.state(c);
       if (state != team_done && state != team_failed) return;
       // A chunk is marked failed before its error message comes (another
       // worker's end of share can come first): wait for the message.
       if (state == team_failed && !t.errors[c]) return;
     }
     for (std::uint64_t c = 0; c < chunks; ++c) {
-      if (states[c].load() == team_done) {
+      if (t.state(c) == team_done) {
         ends.push_back({t.job, c, std::string(), nullptr});
       } else {
         auto failure = t.errors[c] ? t.errors[c] : std::make_exception_ptr(error("the task failed"));
@@ -544,21 +558,20 @@ struct pool_core::state {
     auto found = teams.find(team);
     if (found == teams.end()) return;
     team_job& t = found->second;
-    auto* states = t.states();
     for (std::uint64_t c = 0; c < t.layout().chunks; ++c) {
-      if (states[c].load() != slot + 1) continue;
+      if (t.state(c) != slot + 1) continue;
       if (timed_out) {
         t.errors[c] = std::make_exception_ptr(timeout_error(
             "the task ran longer than its timeout; its worker (pid " + std::to_string(pid) + ") was killed and replaced"));
-        states[c].store(team_failed);
+        t.set_state(c, team_failed);
       } else if (options.retry_lost_tasks && !t.retried.contains(c)) {
         t.retried.insert(c);
-        states[c].store(0);
+        t.set_state(c, 0);
       } else {
         t.errors[c] = std::make_exception_ptr(worker_lost_error(
             pid, code, "the pool worker " + name + " (pid " + std::to_string(pid) + ") running the task " +
                            describe_end(code)));
-        states[c].store(team_failed);
+        t.set_state(c, team_failed);
       }
     }
   }
@@ -982,7 +995,7 @@ std::shared_ptr<job_state> pool_core::submit_team(const std::string& head, const
   if (!st.broken.empty()) throw error(st.broken);
   if (chunks == 0) return job;
   const std::size_t states_at = align64(sizeof(team_layout));
-  const std::size_t items_at = align64(states_at + chunks * sizeof(std::uint32_t));
+  const std::size_t items_at = align64(states_at + chunks * sizeof(chunk_word));
   const std::size_t results_at = align64(items_at + count * item_size);
   team_job team;
   team.arena = st.arena_for(results_at + count * result_size);
@@ -996,7 +1009,10 @@ std::shared_ptr<job_state> pool_core::submit_team(const std::string& head, const
   layout.results_at = results_at;
   layout.item_size = item_size;
   layout.result_size = result_size;
-  std::memset(arena + states_at, 0, chunks * sizeof(std::uint32_t));
+  const std::uint64_t team_id = st.next_task++;
+  team.tag = static_cast<std::uint32_t>(team_id);
+  auto* states = reinterpret_cast<chunk_word*>(arena + states_at);
+  for (std::size_t c = 0; c < chunks; ++c) new (&states[c]) chunk_word(word(team.tag, 0));
   std::memcpy(arena + items_at, items, count * item_size);
   job->arena = team.arena;
   job->results_at = results_at;
@@ -1006,7 +1022,7 @@ std::shared_ptr<job_state> pool_core::submit_team(const std::string& head, const
   team.share = task_message_head(head, team.arena.name().size());
   team.share += team.arena.name();
   write_at(team.share, 8, team_kind);
-  const std::uint64_t team_id = st.next_task++;
+  write_at(team.share, 12, team.tag);
   auto& stored = st.teams.emplace(team_id, std::move(team)).first->second;
   bool given = false;
   for (std::size_t slot = 0; slot < st.slots.size(); ++slot) {
