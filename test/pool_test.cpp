@@ -69,6 +69,8 @@ struct not_saveable {
 };
 not_saveable unsaveable_result(int) { return {}; }
 
+void failing_setup(int) { throw std::runtime_error("no setup for you"); }
+
 int the_setting = 0;
 void set_setting(int value) { the_setting = value; }
 int read_setting(int) { return the_setting; }
@@ -397,6 +399,21 @@ BOOST_AUTO_TEST_CASE(workers_killed_from_outside_lose_no_task) {
   BOOST_TEST(succeeded + lost == 200);
   BOOST_TEST(lost <= 10);
   BOOST_TEST(workers.map(square, range(100)) == squares_of(100));
+}
+
+BOOST_AUTO_TEST_CASE(workers_that_cannot_start_fail_the_tasks_instead_of_looping) {
+  mproc::pool workers(mproc::pool_options{.processes = 2, .initializer = mproc::initializer(failing_setup, 1)});
+  const auto start = std::chrono::steady_clock::now();
+  auto plain_map = workers.map_async(square, range(10));
+  try {
+    workers.apply(square, 2);
+    BOOST_FAIL("no error");
+  } catch (const mproc::worker_lost_error& e) {
+    BOOST_TEST(std::string(e.what()).find("keep dying") != std::string::npos, e.what());
+  }
+  BOOST_CHECK_THROW(plain_map.get(), mproc::worker_lost_error);
+  BOOST_TEST((std::chrono::steady_clock::now() - start < 20s));
+  BOOST_CHECK_THROW(workers.apply(square, 2), mproc::error);  // the pool says why it gave up
 }
 
 BOOST_AUTO_TEST_CASE(terminate_returns_promptly_with_ten_thousand_long_tasks_pending) {

@@ -59,6 +59,12 @@ void create_several_and_wait(std::string path) {
   std::this_thread::sleep_for(60s);  // until killed
 }
 
+// The same as a process group leader: the test then kills the whole group.
+void lead_a_group_create_several_and_wait(std::string path) {
+  ::setpgid(0, 0);
+  create_several_and_wait(std::move(path));
+}
+
 std::string text_in(const mproc::shared_memory& block, std::size_t size) {
   return std::string(reinterpret_cast<const char*>(block.bytes().data()), size);
 }
@@ -191,6 +197,24 @@ MPROC_TEST_EACH_METHOD(blocks_of_a_killed_creator_are_removed_by_its_tracker) {
   BOOST_TEST(names.size() == 5u);  // the block, the value and its lock, the queue, the event
   for (const auto& name : names) BOOST_TEST(exists_in_dev_shm(name));
   creator.kill();  // no exit handler runs: only the tracker can remove them
+  creator.join();
+  BOOST_TEST(mproc::test::eventually([&] {
+    return std::none_of(names.begin(), names.end(), exists_in_dev_shm);
+  }));
+}
+
+// What kills a whole process group or tree (Ctrl-C, `timeout`, CTest ending a
+// test that ran over its time) must not kill the tracker along with the creator.
+BOOST_AUTO_TEST_CASE(blocks_of_a_killed_process_group_are_removed_by_its_tracker) {
+  mproc::test::scratch_dir dir;
+  const std::string path = dir.file("names");
+  mproc::process creator(mproc::test::with(mproc::start_method::spawn), lead_a_group_create_several_and_wait, path);
+  creator.start();
+  BOOST_REQUIRE(mproc::test::eventually([&] { return !mproc::test::read_file(path).empty(); }));
+  const auto names = mproc::test::lines_of(mproc::test::read_file(path));
+  BOOST_TEST(names.size() == 5u);
+  BOOST_REQUIRE(::getpgid(creator.pid()) == creator.pid());
+  ::kill(-creator.pid(), SIGKILL);
   creator.join();
   BOOST_TEST(mproc::test::eventually([&] {
     return std::none_of(names.begin(), names.end(), exists_in_dev_shm);

@@ -773,10 +773,14 @@ struct pool_core::state {
     if (startup_deaths >= startup_deaths_to_give_up) {
       broken = "the pool's workers keep dying before they finish a task (the last " + describe_end(code) +
                "); is the initializer failing?";
+      const auto failure = std::make_exception_ptr(worker_lost_error(pid, code, broken));
       for (auto& record : tasks) {
-        ends.push_back({record.second.job, record.second.chunk, std::nullopt,
-                        std::make_exception_ptr(worker_lost_error(pid, code, broken))});
+        if (record.second.team == 0) ends.push_back({record.second.job, record.second.chunk, std::nullopt, failure});
       }
+      for (auto& [id, team] : teams) {  // a team's chunks, not its shares
+        for (std::size_t c = 0; c < team.job->chunks; ++c) ends.push_back({team.job, c, std::nullopt, failure});
+      }
+      teams.clear();
       tasks.clear();
       pending.clear();
       for (auto& other : slots) other.held.clear();

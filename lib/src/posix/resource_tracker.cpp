@@ -44,8 +44,6 @@ constexpr std::size_t largest_message = 512;  // '+' or '-', then a name (NAME_M
 struct tracker_link {
   std::mutex mutex;
   int socket = -1;
-  int pid = 0;      // the tracker's
-  int parent = 0;   // the process that forked it (only it can reap it)
 };
 
 tracker_link& link() {
@@ -111,27 +109,34 @@ void sweep(std::set<std::string>& names) {
   ::_exit(0);
 }
 
+// Forked twice, in a session of its own: whatever kills this process's
+// group or its tree of descendants (Ctrl-C, `timeout`, a test runner ending
+// a test that ran over its time: CTest kills with SIGKILL) must not take the
+// tracker with it, or nobody would remove the blocks. The middle process ends
+// at once and is reaped here, so the tracker is no child of ours.
 bool start_tracker(tracker_link& l) {
   int sockets[2];
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sockets) != 0) return false;
-  const int pid = ::fork();
-  if (pid == 0) run_tracker(sockets[0]);
+  const int middle = ::fork();
+  if (middle == 0) {
+    ::setsid();
+    if (::fork() == 0) run_tracker(sockets[0]);
+    ::_exit(0);
+  }
   ::close(sockets[0]);
-  if (pid < 0) {
+  if (middle < 0) {
     ::close(sockets[1]);
     return false;
   }
+  while (::waitpid(middle, nullptr, 0) < 0 && errno == EINTR) {
+  }
   l.socket = sockets[1];
-  l.pid = pid;
-  l.parent = ::getpid();
   return true;
 }
 
 void forget_tracker(tracker_link& l) {
   ::close(l.socket);
-  if (l.parent == ::getpid()) ::waitpid(l.pid, nullptr, WNOHANG);  // ours, and dead: no zombie
   l.socket = -1;
-  l.pid = 0;
 }
 
 bool send_message(tracker_link& l, char kind, const std::string& name) {
