@@ -576,6 +576,22 @@ struct pool_core::state {
     }
   }
 
+  // Every task not finished fails with `failure`: a team job's chunks, not
+  // its shares. Under the lock.
+  void fail_everything(const std::exception_ptr& failure, std::vector<chunk_end>& ends) {
+    for (auto& [id, record] : tasks) {
+      if (record.team == 0) ends.push_back({record.job, record.chunk, std::nullopt, failure});
+    }
+    for (auto& [id, team] : teams) {
+      for (std::size_t c = 0; c < team.job->chunks; ++c) ends.push_back({team.job, c, std::nullopt, failure});
+    }
+    teams.clear();
+    tasks.clear();
+    pending.clear();
+    for (auto& s : slots) s.held.clear();
+    all_finished.notify_all();
+  }
+
   // -- finishing chunks --
 
   chunk_end take_task(std::uint64_t id, std::optional<std::string> result, std::exception_ptr failure) {
@@ -773,18 +789,7 @@ struct pool_core::state {
     if (startup_deaths >= startup_deaths_to_give_up) {
       broken = "the pool's workers keep dying before they finish a task (the last " + describe_end(code) +
                "); is the initializer failing?";
-      const auto failure = std::make_exception_ptr(worker_lost_error(pid, code, broken));
-      for (auto& record : tasks) {
-        if (record.second.team == 0) ends.push_back({record.second.job, record.second.chunk, std::nullopt, failure});
-      }
-      for (auto& [id, team] : teams) {  // a team's chunks, not its shares
-        for (std::size_t c = 0; c < team.job->chunks; ++c) ends.push_back({team.job, c, std::nullopt, failure});
-      }
-      teams.clear();
-      tasks.clear();
-      pending.clear();
-      for (auto& other : slots) other.held.clear();
-      all_finished.notify_all();
+      fail_everything(std::make_exception_ptr(worker_lost_error(pid, code, broken)), ends);
       return;
     }
     bool replaced = false;
@@ -1080,23 +1085,9 @@ void pool_core::terminate() {
     std::scoped_lock lock(st.mutex);
     if (st.joined) return;
     st.closed = st.terminated = true;
-    for (auto& [id, record] : st.tasks) {
-      if (record.team != 0) continue;  // below, with its team
-      ends.push_back({record.job, record.chunk, std::nullopt,
-                      std::make_exception_ptr(closed_error("the pool was terminated before the task finished"))});
-    }
-    for (auto& [id, team] : st.teams) {
-      for (std::size_t c = 0; c < team.job->chunks; ++c) {
-        ends.push_back({team.job, c, std::nullopt,
-                        std::make_exception_ptr(closed_error("the pool was terminated before the task finished"))});
-      }
-    }
-    st.teams.clear();
-    st.tasks.clear();
-    st.pending.clear();
-    st.all_finished.notify_all();
+    st.fail_everything(std::make_exception_ptr(closed_error("the pool was terminated before the task finished")),
+                       ends);
     for (auto& s : st.slots) {
-      s.held.clear();
       if (s.worker) workers.push_back(std::move(*s.worker));
       s.worker.reset();
     }

@@ -19,4 +19,37 @@ bool futex_wait(std::atomic<std::uint32_t>& word, std::uint32_t expected,
 /// Wakes every process sleeping on `word`.
 void futex_wake_all(std::atomic<std::uint32_t>& word) noexcept;
 
+/// A futex word and the number of processes asleep on it, so that a change
+/// with nobody asleep costs no system call. Every wait between processes
+/// (queue, semaphore, event, condition, barrier) sleeps on one of these.
+struct wake_word {
+  std::atomic<std::uint32_t> word;
+  std::atomic<std::uint32_t> sleepers;
+};
+
+/// Call after making a change a sleeper may wait for. The fence pairs with
+/// the sleepers count in sleep_once(): either the sleeper sees the change, or
+/// this sees the sleeper and bumps the word it sleeps on.
+inline void wake_all(wake_word& w) noexcept {
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (w.sleepers.load(std::memory_order_relaxed) == 0) return;
+  w.word.fetch_add(1);
+  futex_wake_all(w.word);
+}
+
+/// Sleeps on `w` unless ready(), at most `left`; what ready() says afterwards.
+/// One sleep: callers loop, as a wake-up may be for another waiter.
+template <class Ready>
+bool sleep_once(wake_word& w, std::optional<std::chrono::nanoseconds> left, Ready ready) {
+  w.sleepers.fetch_add(1);  // a full fence
+  const std::uint32_t seen = w.word.load(std::memory_order_acquire);
+  if (ready()) {
+    w.sleepers.fetch_sub(1);
+    return true;
+  }
+  futex_wait(w.word, seen, left);
+  w.sleepers.fetch_sub(1);
+  return ready();
+}
+
 }  // namespace mproc::detail

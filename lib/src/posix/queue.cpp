@@ -125,12 +125,9 @@ struct byte_queue::header {
   std::atomic<std::uint64_t> taken_count;  // whole messages taken, or lost with their consumer
   alignas(64) std::atomic<std::uint64_t> read_pos;
   // Sleeping and waking (futex words), rarely written.
-  alignas(64) std::atomic<std::uint32_t> consumer_sleeping;
-  std::atomic<std::uint32_t> producer_sleeping;
-  std::atomic<std::uint32_t> joiners_sleeping;
-  std::atomic<std::uint32_t> data_ready;  // bumped when data comes (or close)
-  std::atomic<std::uint32_t> room_ready;  // bumped when room comes (or close)
-  std::atomic<std::uint32_t> all_done;    // bumped when the unfinished count may be 0
+  alignas(64) wake_word data_ready;  // woken when data comes (or close)
+  wake_word room_ready;              // woken when room comes (or close)
+  wake_word all_done;                // woken when the unfinished count may be 0
   std::atomic<std::uint64_t> done_count;  // task_done() calls, and items lost with their consumer
 
   std::byte* ring() noexcept { return reinterpret_cast<std::byte*>(this) + ring_offset; }
@@ -163,22 +160,11 @@ void copy_out(header& h, std::uint64_t pos, void* to, std::size_t n) {
   std::memcpy(static_cast<std::byte*>(to) + before_end, h.ring(), n - before_end);
 }
 
-// Wakes the other side if it sleeps. The fence pairs with the counter bump
-// in wait_until(): either the sleeper sees what was just published, or this
-// sees the sleeper and bumps the word it sleeps on.
-void wake(std::atomic<std::uint32_t>& sleeping, std::atomic<std::uint32_t>& word) {
-  std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (sleeping.load(std::memory_order_relaxed) == 0) return;
-  word.fetch_add(1);
-  futex_wake_all(word);
-}
-
 // Waits until ready() or the deadline: a short spin, then yields (a peer on
-// our CPU gets to run), then sleeps on the futex `word`. `check` runs every
-// 100 ms of sleep, to find a peer that died. False at the deadline.
+// our CPU gets to run), then sleeps on `w`. `check` runs between sleeps of at
+// most 100 ms, to find a peer that died. False at the deadline.
 template <class Ready, class Check>
-bool wait_until(std::atomic<std::uint32_t>& word, std::atomic<std::uint32_t>& sleeping, deadline_type deadline,
-                Ready ready, Check check) {
+bool wait_until(wake_word& w, deadline_type deadline, Ready ready, Check check) {
   if (deadline && clock::now() >= *deadline) return ready();
   for (int i = 0; i < 256; ++i) {
     if (ready()) return true;
@@ -195,27 +181,19 @@ bool wait_until(std::atomic<std::uint32_t>& word, std::atomic<std::uint32_t>& sl
       if (left <= left.zero()) return ready();
       slice = std::min(slice, std::chrono::ceil<nanoseconds>(left));
     }
-    sleeping.fetch_add(1);  // a full fence
-    const std::uint32_t seen = word.load(std::memory_order_acquire);
-    if (ready()) {
-      sleeping.fetch_sub(1);
-      return true;
-    }
-    const bool woken = futex_wait(word, seen, slice);
-    sleeping.fetch_sub(1);
-    if (ready()) return true;
-    if (!woken) check();
+    if (sleep_once(w, slice, ready)) return true;
+    check();
   }
 }
 
 void publish(header& h, std::uint64_t write_pos) {
   h.write_pos.store(write_pos, std::memory_order_release);
-  wake(h.consumer_sleeping, h.data_ready);
+  wake_all(h.data_ready);
 }
 
 // Called when the unfinished count may have reached 0 (join() waits for that).
 void notify_if_all_done(header& h) {
-  if (h.unfinished() <= 0) wake(h.joiners_sleeping, h.all_done);
+  if (h.unfinished() <= 0) wake_all(h.all_done);
 }
 
 // The put lock's holder died. Whatever it had published of an unfinished
@@ -284,7 +262,7 @@ bool byte_queue::put(std::string_view message, std::optional<nanoseconds> timeou
   if (!lock_mutex(h.put_lock, timeout, &owner_died)) return false;
   unlocking unlock(h.put_lock);
   if (owner_died) {
-    h.producer_sleeping.store(0);  // only the put lock's holder sleeps there
+    h.room_ready.sleepers.store(0);  // only the put lock's holder sleeps there
     recover_producer(h);
   }
   if (h.closed.load()) throw closed_error("put() on a closed queue");
@@ -292,7 +270,7 @@ bool byte_queue::put(std::string_view message, std::optional<nanoseconds> timeou
   auto no_check = [] {};
   if (h.maxsize > 0) {
     auto has_room = [&] { return h.items() < static_cast<std::int64_t>(h.maxsize) || h.closed.load(); };
-    if (!wait_until(h.room_ready, h.producer_sleeping, deadline, has_room, no_check)) return false;
+    if (!wait_until(h.room_ready, deadline, has_room, no_check)) return false;
     if (h.closed.load()) throw closed_error("the queue was closed while put() waited for room");
   }
 
@@ -310,7 +288,7 @@ bool byte_queue::put(std::string_view message, std::optional<nanoseconds> timeou
     };
     auto room_or_closed = [&] { return has_room() || h.closed.load() != 0; };
     if (!has_room()) {
-      const bool ready = wait_until(h.room_ready, h.producer_sleeping, deadline, room_or_closed, no_check);
+      const bool ready = wait_until(h.room_ready, deadline, room_or_closed, no_check);
       if (!ready || !has_room()) {
         if (offset > 0) recover_producer(h);  // ends the part already in
         if (!ready) return false;
@@ -342,7 +320,7 @@ std::optional<std::string_view> byte_queue::get(std::optional<nanoseconds> timeo
   bool owner_died = false;
   if (!lock_mutex(h.get_lock, timeout, &owner_died)) return std::nullopt;
   unlocking unlock(h.get_lock);
-  if (owner_died) h.consumer_sleeping.store(0);  // only the get lock's holder sleeps there
+  if (owner_died) h.data_ready.sleepers.store(0);  // only the get lock's holder sleeps there
   bool in_message = false;
   thread_local receive_buffer out;
   out.clear();
@@ -357,7 +335,7 @@ std::optional<std::string_view> byte_queue::get(std::optional<nanoseconds> timeo
       // In the middle of a message, the producer is streaming it: wait for
       // the rest whatever the timeout, or the item would be lost.
       auto ready = [&] { return available() || (!in_message && h.closed.load() != 0); };
-      if (!wait_until(h.data_ready, h.consumer_sleeping, in_message ? std::nullopt : deadline, ready,
+      if (!wait_until(h.data_ready, in_message ? std::nullopt : deadline, ready,
                       [&] { check_producer(h); })) {
         return std::nullopt;
       }
@@ -385,7 +363,7 @@ std::optional<std::string_view> byte_queue::get(std::optional<nanoseconds> timeo
       if (last) h.taken_count.store(h.taken_count.load(std::memory_order_relaxed) + 1);
     }
     h.read_pos.store(pos + head_bytes + padded(head.length), std::memory_order_release);
-    wake(h.producer_sleeping, h.room_ready);
+    wake_all(h.room_ready);
     if (complete) return out.view();
   }
 }
@@ -402,10 +380,8 @@ std::size_t byte_queue::maxsize() const { return static_cast<std::size_t>(shared
 void byte_queue::close() {
   header& h = shared();
   h.closed.store(1);
-  h.data_ready.fetch_add(1);
-  h.room_ready.fetch_add(1);
-  futex_wake_all(h.data_ready);
-  futex_wake_all(h.room_ready);
+  wake_all(h.data_ready);
+  wake_all(h.room_ready);
 }
 
 bool byte_queue::closed() const { return shared().closed.load() != 0; }
@@ -424,7 +400,7 @@ void byte_queue::task_done() {
 bool byte_queue::join(std::optional<nanoseconds> timeout) {
   header& h = shared();
   auto no_check = [] {};
-  return wait_until(h.all_done, h.joiners_sleeping, deadline_of(timeout), [&] { return h.unfinished() <= 0; },
+  return wait_until(h.all_done, deadline_of(timeout), [&] { return h.unfinished() <= 0; },
                     no_check);
 }
 

@@ -47,17 +47,8 @@ struct lock_state {
   pthread_mutex_t mutex;
 };
 
-// A futex word bumped at each change that may matter to a waiter, and the
-// number of waiters asleep on it: a change with nobody asleep costs no system
-// call. (A sleeper reads the word before it checks its condition, so a bump it
-// missed makes its futex_wait return at once.)
-struct wake_word {
-  std::atomic<std::uint32_t> word;
-  std::atomic<std::uint32_t> sleepers;
-};
-
-// Every state has a futex word, `changes`, bumped whenever a waiter may have
-// something to wake for; waiters sleep on it.
+// Every state has a wake_word (futex.hpp), `changes`, woken whenever a waiter
+// may have something to wake for; waiters sleep on it.
 struct semaphore_state {
   std::uint32_t kind;
   pthread_mutex_t mutex;
@@ -112,28 +103,15 @@ bool time_left(const std::optional<clock::time_point>& deadline, std::optional<n
   return *left > nanoseconds{0};
 }
 
-void bump(wake_word& changes) {
-  changes.word.fetch_add(1);
-  if (changes.sleepers.load() != 0) futex_wake_all(changes.word);
-}
-
-void sleep_on(wake_word& changes, std::uint32_t seen, std::optional<nanoseconds> left) {
-  changes.sleepers.fetch_add(1);
-  futex_wait(changes.word, seen, left);
-  changes.sleepers.fetch_sub(1);
-}
-
-// Sleeps until `ready()` (read after each change of `changes`) or the
-// deadline; false at the deadline.
+// Sleeps until `ready()` or the deadline; false at the deadline. ready() may
+// take what it finds (a permit, a semaphore's unit): it says true once for it.
 template <class Ready>
-bool sleep_until(wake_word& changes, const std::optional<clock::time_point>& deadline,
-                 Ready ready) {
+bool sleep_until(wake_word& changes, const std::optional<clock::time_point>& deadline, Ready ready) {
   for (;;) {
-    const std::uint32_t seen = changes.word.load();
     if (ready()) return true;
     std::optional<nanoseconds> left;
-    if (!time_left(deadline, left)) return ready();
-    sleep_on(changes, seen, left);
+    if (!time_left(deadline, left)) return false;
+    if (sleep_once(changes, left, ready)) return true;
   }
 }
 
@@ -251,20 +229,12 @@ bool semaphore::try_acquire() { return acquire_within(detail::nanoseconds{0}); }
 
 bool semaphore::acquire_within(std::optional<detail::nanoseconds> timeout) {
   auto& s = detail::as<detail::semaphore_state>(state());
-  const auto deadline = detail::deadline_of(timeout);
-  for (;;) {
-    const std::uint32_t seen = s.changes.word.load();
-    {
-      detail::holding lock(s.mutex);
-      if (s.value > 0) {
-        --s.value;
-        return true;
-      }
-    }
-    std::optional<detail::nanoseconds> left;
-    if (!detail::time_left(deadline, left)) return false;
-    detail::sleep_on(s.changes, seen, left);
-  }
+  return detail::sleep_until(s.changes, detail::deadline_of(timeout), [&] {
+    detail::holding lock(s.mutex);
+    if (s.value == 0) return false;
+    --s.value;
+    return true;
+  });
 }
 
 void semaphore::release(std::int64_t n) {
@@ -275,7 +245,7 @@ void semaphore::release(std::int64_t n) {
     throw error("bounded semaphore released too many times (its value would pass " + std::to_string(s.bound) + ")");
   }
   s.value += n;
-  detail::bump(s.changes);  // the woken compete for the value under the lock
+  detail::wake_all(s.changes);  // the woken compete for the value under the lock
 }
 
 std::int64_t semaphore::value() const {
@@ -296,7 +266,7 @@ event::event()
 void event::set() {
   auto& s = detail::as<detail::event_state>(state());
   s.flag.store(1);
-  detail::bump(s.changes);
+  detail::wake_all(s.changes);
 }
 
 void event::clear() { detail::as<detail::event_state>(state()).flag.store(0); }
@@ -341,7 +311,7 @@ void give_permits(detail::condition_state& s, std::uint64_t n) {
     if (given == 0) return;
     if (s.permits.compare_exchange_weak(permits, permits + given)) break;
   }
-  detail::bump(s.changes);
+  detail::wake_all(s.changes);
 }
 
 }  // namespace
@@ -353,19 +323,8 @@ bool condition::wait_within(std::optional<detail::nanoseconds> timeout) {
   // Counted as a waiter before the lock is let go: a notify() made under the
   // lock after this point finds us.
   s.waiters.fetch_add(1);
-  std::uint32_t seen = s.changes.word.load();
   detail::unlock_mutex(held.mutex);
-  bool woken = false;
-  for (;;) {
-    if (take_permit(s)) {
-      woken = true;
-      break;
-    }
-    std::optional<detail::nanoseconds> left;
-    if (!detail::time_left(deadline, left)) break;
-    detail::sleep_on(s.changes, seen, left);
-    seen = s.changes.word.load();
-  }
+  const bool woken = detail::sleep_until(s.changes, deadline, [&] { return take_permit(s); });
   s.waiters.fetch_sub(1);
   detail::lock_mutex(held.mutex, std::nullopt);
   return woken;
@@ -428,7 +387,7 @@ std::size_t barrier::wait_within(std::optional<detail::nanoseconds> timeout) {
     if (s.count == s.parties) {
       s.count = 0;
       s.generation.store(generation + 1, std::memory_order_release);
-      detail::bump(s.changes);
+      detail::wake_all(s.changes);
       return index;
     }
   }
@@ -437,7 +396,7 @@ std::size_t barrier::wait_within(std::optional<detail::nanoseconds> timeout) {
     detail::holding lock(s.mutex);
     if (!passed()) {  // a timeout breaks the barrier for all
       s.broken.store(1);
-      detail::bump(s.changes);
+      detail::wake_all(s.changes);
       throw broken_barrier_error("the barrier timed out waiting for its parties");
     }
   }
@@ -449,7 +408,7 @@ void barrier::abort() {
   auto& s = detail::as<detail::barrier_state>(state());
   detail::holding lock(s.mutex);
   s.broken.store(1);
-  detail::bump(s.changes);
+  detail::wake_all(s.changes);
 }
 
 void barrier::reset() {
@@ -460,7 +419,7 @@ void barrier::reset() {
   s.count = 0;
   s.broken.store(0);
   s.generation.store(generation + 1, std::memory_order_release);
-  detail::bump(s.changes);
+  detail::wake_all(s.changes);
 }
 
 bool barrier::broken() const { return detail::as<detail::barrier_state>(state()).broken.load() != 0; }
