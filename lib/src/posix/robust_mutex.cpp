@@ -2,19 +2,22 @@
 
 #include <mproc/error.hpp>
 
-#include <cerrno>
 #include <cstring>
 #include <string>
 
+#include <time.h>
+
 namespace mproc::detail {
 
-void init_mutex(pthread_mutex_t& mutex, int type) {
+void init_mutex(robust_mutex& mutex, lock_type type) {
   pthread_mutexattr_t attributes;
   ::pthread_mutexattr_init(&attributes);
   ::pthread_mutexattr_setpshared(&attributes, PTHREAD_PROCESS_SHARED);
   ::pthread_mutexattr_setrobust(&attributes, PTHREAD_MUTEX_ROBUST);
-  ::pthread_mutexattr_settype(&attributes, type);
-  ::pthread_mutex_init(&mutex, &attributes);
+  ::pthread_mutexattr_settype(&attributes, type == lock_type::recursive        ? PTHREAD_MUTEX_RECURSIVE
+                                           : type == lock_type::error_checking ? PTHREAD_MUTEX_ERRORCHECK
+                                                                               : PTHREAD_MUTEX_NORMAL);
+  ::pthread_mutex_init(&mutex.native, &attributes);
   ::pthread_mutexattr_destroy(&attributes);
 }
 
@@ -30,20 +33,17 @@ timespec deadline_after(nanoseconds timeout) {
 
 }  // namespace
 
-// Locks `mutex`; false when `timeout` ran out. A holder that died leaves the
-// state it guarded consistent here (every change under these locks is whole
-// before the unlock), so the lock is made consistent and taken over.
-bool lock_mutex(pthread_mutex_t& mutex, std::optional<nanoseconds> timeout, bool* owner_died) {
+bool lock_mutex(robust_mutex& mutex, std::optional<nanoseconds> timeout, bool* owner_died) {
   int result;
   if (timeout) {
     const timespec deadline = deadline_after(*timeout);
-    result = ::pthread_mutex_clocklock(&mutex, CLOCK_MONOTONIC, &deadline);
+    result = ::pthread_mutex_clocklock(&mutex.native, CLOCK_MONOTONIC, &deadline);
   } else {
-    result = ::pthread_mutex_lock(&mutex);
+    result = ::pthread_mutex_lock(&mutex.native);
   }
   if (owner_died != nullptr) *owner_died = result == EOWNERDEAD;
   if (result == EOWNERDEAD) {
-    ::pthread_mutex_consistent(&mutex);
+    ::pthread_mutex_consistent(&mutex.native);
     return true;
   }
   if (result == ETIMEDOUT) return false;
@@ -52,10 +52,16 @@ bool lock_mutex(pthread_mutex_t& mutex, std::optional<nanoseconds> timeout, bool
   return true;
 }
 
-void unlock_mutex(pthread_mutex_t& mutex) {
-  const int result = ::pthread_mutex_unlock(&mutex);
+bool try_lock_mutex(robust_mutex& mutex, bool* owner_died) {
+  const int result = ::pthread_mutex_trylock(&mutex.native);
+  *owner_died = result == EOWNERDEAD;
+  if (result == EOWNERDEAD) ::pthread_mutex_consistent(&mutex.native);
+  return result == 0 || result == EOWNERDEAD;
+}
+
+void explain_unlock_failure(int result) {
   if (result == EPERM) throw error("cannot release a lock this thread does not hold");
-  if (result != 0) throw error(std::string("cannot unlock: ") + std::strerror(result));
+  throw error(std::string("cannot unlock: ") + std::strerror(result));
 }
 
 }  // namespace mproc::detail

@@ -1,4 +1,4 @@
-#include "futex.hpp"
+#include "wake_word.hpp"
 
 #include <cerrno>
 #include <climits>

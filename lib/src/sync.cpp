@@ -1,10 +1,10 @@
-// The synchronisation objects: robust mutexes (robust_mutex.hpp) and futex
-// words (futex.hpp) in shared memory blocks. A lock whose holder died is taken
+// The synchronisation objects: robust mutexes (robust_mutex.hpp) and wake
+// words (wake_word.hpp) in shared memory blocks. A lock whose holder died is taken
 // over, where Python's stays locked for good; and no waiter, killed in the
 // middle of a wait, can leave an object unusable (a process-shared pthread
 // condition variable can be: its internal lock stays held).
-#include "futex.hpp"
-#include "robust_mutex.hpp"
+#include "unlocking.hpp"
+#include "wake_word.hpp"
 
 #include <mproc/detail/handles.hpp>
 #include <mproc/sync.hpp>
@@ -17,8 +17,6 @@
 #include <string>
 #include <thread>
 
-#include <pthread.h>
-#include <time.h>
 
 namespace mproc {
 namespace detail {
@@ -44,14 +42,14 @@ constexpr std::size_t state_bytes = 512;
 
 struct lock_state {
   std::uint32_t kind;
-  pthread_mutex_t mutex;
+  robust_mutex mutex;
 };
 
-// Every state has a wake_word (futex.hpp), `changes`, woken whenever a waiter
+// Every state has a wake_word (wake_word.hpp), `changes`, woken whenever a waiter
 // may have something to wake for; waiters sleep on it.
 struct semaphore_state {
   std::uint32_t kind;
-  pthread_mutex_t mutex;
+  robust_mutex mutex;
   wake_word changes;
   std::int64_t value;
   std::int64_t bound;  // < 0: none
@@ -72,7 +70,7 @@ struct condition_state {
 
 struct barrier_state {
   std::uint32_t kind;
-  pthread_mutex_t mutex;
+  robust_mutex mutex;
   wake_word changes;
   std::uint64_t parties;
   std::uint64_t count;                       // arrived in this generation
@@ -166,7 +164,7 @@ void sync_object::adopt(shared_memory block) {
 
 namespace {
 
-void make_lock(void* state, int type, std::uint32_t kind) {
+void make_lock(void* state, detail::lock_type type, std::uint32_t kind) {
   auto& s = *new (state) detail::lock_state{};
   s.kind = kind;
   detail::init_mutex(s.mutex, type);
@@ -176,37 +174,23 @@ void make_lock(void* state, int type, std::uint32_t kind) {
 
 mutex::mutex()
     : basic_lock(detail::mutex_kind, [](void* state, const std::int64_t*) {
-        make_lock(state, PTHREAD_MUTEX_ERRORCHECK, detail::mutex_kind);
+        make_lock(state, detail::lock_type::error_checking, detail::mutex_kind);
       }) {}
 
 
 recursive_mutex::recursive_mutex()
     : basic_lock(detail::rmutex_kind, [](void* state, const std::int64_t*) {
-        make_lock(state, PTHREAD_MUTEX_RECURSIVE, detail::rmutex_kind);
+        make_lock(state, detail::lock_type::recursive, detail::rmutex_kind);
       }) {}
 
 namespace detail {
 
-// The uncontended case straight to pthread; lock_mutex() sorts out the rest
-// (a dead holder, a deadlock, a timeout).
-void basic_lock::lock() {
-  auto& mutex = as<lock_state>(state()).mutex;
-  const int result = ::pthread_mutex_lock(&mutex);
-  if (result == 0) return;
-  if (result == EOWNERDEAD) {  // taken over from a dead holder, as lock_mutex() does
-    ::pthread_mutex_consistent(&mutex);
-    return;
-  }
-  lock_mutex(mutex, std::nullopt);  // not taken: fails again, with the error explained
-}
+void basic_lock::lock() { lock_mutex(as<lock_state>(state()).mutex); }
 bool basic_lock::try_lock() { return lock_within(nanoseconds{0}); }
 bool basic_lock::lock_within(std::optional<nanoseconds> timeout) {
   return lock_mutex(as<lock_state>(state()).mutex, timeout);
 }
-void basic_lock::unlock() {
-  auto& mutex = as<lock_state>(state()).mutex;
-  if (::pthread_mutex_unlock(&mutex) != 0) unlock_mutex(mutex);  // explains the error
-}
+void basic_lock::unlock() { unlock_mutex(as<lock_state>(state()).mutex); }
 
 }  // namespace detail
 
@@ -217,7 +201,7 @@ semaphore::semaphore(std::int64_t value) : semaphore(value, -1) {}
 semaphore::semaphore(std::int64_t value, std::int64_t bound)
     : sync_object(detail::semaphore_kind, [](void* state, const std::int64_t* settings) {
         auto& s = *new (state) detail::semaphore_state{};
-        detail::init_mutex(s.mutex, PTHREAD_MUTEX_NORMAL);
+        detail::init_mutex(s.mutex, detail::lock_type::normal);
         s.value = settings[0];
         s.bound = settings[1];
       }, value, bound) {
@@ -230,7 +214,8 @@ bool semaphore::try_acquire() { return acquire_within(detail::nanoseconds{0}); }
 bool semaphore::acquire_within(std::optional<detail::nanoseconds> timeout) {
   auto& s = detail::as<detail::semaphore_state>(state());
   return detail::sleep_until(s.changes, detail::deadline_of(timeout), [&] {
-    detail::holding lock(s.mutex);
+    detail::lock_mutex(s.mutex);
+    detail::unlocking unlock(s.mutex);
     if (s.value == 0) return false;
     --s.value;
     return true;
@@ -240,7 +225,8 @@ bool semaphore::acquire_within(std::optional<detail::nanoseconds> timeout) {
 void semaphore::release(std::int64_t n) {
   if (n < 1) throw error("a semaphore is released by 1 or more");
   auto& s = detail::as<detail::semaphore_state>(state());
-  detail::holding lock(s.mutex);
+  detail::lock_mutex(s.mutex);
+  detail::unlocking unlock(s.mutex);
   if (s.bound >= 0 && s.value + n > s.bound) {
     throw error("bounded semaphore released too many times (its value would pass " + std::to_string(s.bound) + ")");
   }
@@ -250,7 +236,8 @@ void semaphore::release(std::int64_t n) {
 
 std::int64_t semaphore::value() const {
   auto& s = detail::as<detail::semaphore_state>(state());
-  detail::holding lock(s.mutex);
+  detail::lock_mutex(s.mutex);
+  detail::unlocking unlock(s.mutex);
   return s.value;
 }
 
@@ -339,7 +326,7 @@ void condition::notify_all() { give_permits(detail::as<detail::condition_state>(
 barrier::barrier(std::size_t parties, std::optional<std::chrono::nanoseconds> timeout)
     : sync_object(detail::barrier_kind, [](void* state, const std::int64_t* settings) {
         auto& s = *new (state) detail::barrier_state{};
-        detail::init_mutex(s.mutex, PTHREAD_MUTEX_NORMAL);
+        detail::init_mutex(s.mutex, detail::lock_type::normal);
         s.parties = static_cast<std::uint64_t>(settings[0]);
         s.default_timeout_ns = settings[1];
       }, static_cast<std::int64_t>(parties), timeout ? timeout->count() : -1) {
@@ -380,7 +367,8 @@ std::size_t barrier::wait_within(std::optional<detail::nanoseconds> timeout) {
   std::uint64_t generation;
   std::size_t index;
   {
-    detail::holding lock(s.mutex);
+    detail::lock_mutex(s.mutex);
+    detail::unlocking unlock(s.mutex);
     if (s.broken.load()) throw_broken();
     generation = s.generation.load();
     index = static_cast<std::size_t>(s.count++);
@@ -393,7 +381,8 @@ std::size_t barrier::wait_within(std::optional<detail::nanoseconds> timeout) {
   }
   auto passed = [&] { return s.generation.load() != generation || s.broken.load() != 0; };
   if (!generation_passed_soon(s, generation) && !detail::sleep_until(s.changes, detail::deadline_of(timeout), passed)) {
-    detail::holding lock(s.mutex);
+    detail::lock_mutex(s.mutex);
+    detail::unlocking unlock(s.mutex);
     if (!passed()) {  // a timeout breaks the barrier for all
       s.broken.store(1);
       detail::wake_all(s.changes);
@@ -406,14 +395,16 @@ std::size_t barrier::wait_within(std::optional<detail::nanoseconds> timeout) {
 
 void barrier::abort() {
   auto& s = detail::as<detail::barrier_state>(state());
-  detail::holding lock(s.mutex);
+  detail::lock_mutex(s.mutex);
+  detail::unlocking unlock(s.mutex);
   s.broken.store(1);
   detail::wake_all(s.changes);
 }
 
 void barrier::reset() {
   auto& s = detail::as<detail::barrier_state>(state());
-  detail::holding lock(s.mutex);
+  detail::lock_mutex(s.mutex);
+  detail::unlocking unlock(s.mutex);
   const std::uint64_t generation = s.generation.load();
   if (s.count > 0) s.broken_before.store(generation + 1);  // those waiting now: broken
   s.count = 0;
@@ -430,7 +421,8 @@ std::size_t barrier::parties() const {
 
 std::size_t barrier::n_waiting() const {
   auto& s = detail::as<detail::barrier_state>(state());
-  detail::holding lock(s.mutex);
+  detail::lock_mutex(s.mutex);
+  detail::unlocking unlock(s.mutex);
   return static_cast<std::size_t>(s.count);
 }
 

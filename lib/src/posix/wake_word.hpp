@@ -1,4 +1,5 @@
-// Sleeping on a 32-bit word in shared memory (Linux futexes). Unlike pthread's
+// Sleeping on a word in shared memory until another process changes it: on
+// Linux, a futex. Unlike pthread's
 // condition variables, a futex has no internal lock that a process killed in
 // the middle of a wait could leave held: glibc's process-shared condition
 // variables are broken for good by a waiter SIGKILLed at the wrong moment

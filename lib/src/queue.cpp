@@ -17,8 +17,8 @@
 // A consumer that dies in the middle of a message leaves the rest of it in the
 // ring; the next consumer meets records that do not start a message and skips
 // them.
-#include "futex.hpp"
-#include "robust_mutex.hpp"
+#include "unlocking.hpp"
+#include "wake_word.hpp"
 
 #include <mproc/queue.hpp>
 #include <mproc/shared.hpp>
@@ -65,17 +65,6 @@ struct record_head {
   std::uint32_t flags;
 };
 
-class unlocking {
- public:
-  explicit unlocking(pthread_mutex_t& mutex) : mutex_(mutex) {}
-  ~unlocking() { ::pthread_mutex_unlock(&mutex_); }
-  unlocking(const unlocking&) = delete;
-  unlocking& operator=(const unlocking&) = delete;
-
- private:
-  pthread_mutex_t& mutex_;
-};
-
 // The bytes of the message get() returns, kept per thread between calls.
 // Not a std::string: resizing one zero-fills, a wasted pass over large items.
 class receive_buffer {
@@ -115,16 +104,16 @@ struct byte_queue::header {
   std::uint64_t capacity;  // of the ring, a multiple of 8
   std::uint64_t maxsize;   // 0: none
   // The producers'.
-  alignas(64) pthread_mutex_t put_lock;  // for a whole message
+  alignas(64) robust_mutex put_lock;  // for a whole message
   std::atomic<std::uint32_t> producer_state;
   std::atomic<std::uint64_t> pending_end;  // write_pos once the last record of a message is in
   std::atomic<std::uint64_t> put_count;    // whole messages put
   alignas(64) std::atomic<std::uint64_t> write_pos;
   // The consumers'.
-  alignas(64) pthread_mutex_t get_lock;  // for a whole message
+  alignas(64) robust_mutex get_lock;  // for a whole message
   std::atomic<std::uint64_t> taken_count;  // whole messages taken, or lost with their consumer
   alignas(64) std::atomic<std::uint64_t> read_pos;
-  // Sleeping and waking (futex words), rarely written.
+  // Sleeping and waking (wake_word.hpp), rarely written.
   alignas(64) wake_word data_ready;  // woken when data comes (or close)
   wake_word room_ready;              // woken when room comes (or close)
   wake_word all_done;                // woken when the unfinished count may be 0
@@ -219,13 +208,10 @@ void recover_producer(header& h) {
 // Called by a consumer waiting in the middle of a message: is its producer
 // still there? A dead holder of the put lock is recovered here.
 void check_producer(header& h) {
-  const int result = ::pthread_mutex_trylock(&h.put_lock);
-  if (result == EBUSY) return;
-  if (result == EOWNERDEAD) {
-    ::pthread_mutex_consistent(&h.put_lock);
-    recover_producer(h);
-  }
-  if (result == 0 || result == EOWNERDEAD) ::pthread_mutex_unlock(&h.put_lock);
+  bool owner_died = false;
+  if (!try_lock_mutex(h.put_lock, &owner_died)) return;
+  unlocking unlock(h.put_lock);
+  if (owner_died) recover_producer(h);
 }
 
 }  // namespace
@@ -239,8 +225,8 @@ byte_queue::byte_queue(std::size_t maxsize, std::size_t ring_bytes) {
   auto& h = *new (block_.bytes().data()) header{};
   h.capacity = ring_bytes;
   h.maxsize = maxsize;
-  init_mutex(h.put_lock, PTHREAD_MUTEX_NORMAL);
-  init_mutex(h.get_lock, PTHREAD_MUTEX_NORMAL);
+  init_mutex(h.put_lock, lock_type::normal);
+  init_mutex(h.get_lock, lock_type::normal);
   h.kind = queue_kind;
 }
 
