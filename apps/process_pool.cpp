@@ -4,9 +4,10 @@
 // reported lost, at once, and every other task completes.
 #include <mproc/mproc.hpp>
 
+#include "common/os_process.hpp"
+
 #include <chrono>
 #include <cmath>
-#include <csignal>
 #include <iostream>
 #include <mutex>
 #include <numeric>
@@ -25,7 +26,7 @@ int slow_square(int data) {
 }
 
 int square_unless_five(int data) {
-  if (data == 5) ::raise(SIGKILL);  // the worker dies in the middle of this task
+  if (data == 5) kill_this_process();  // the worker dies in the middle of this task
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
   return data * data;
 }

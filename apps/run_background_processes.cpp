@@ -2,7 +2,7 @@
 // is still printing: the daemon is terminated at exit, the non-daemon is joined.
 // A third process watches the daemon's pid and says when it is gone.
 #include "background_common.hpp"
-#include "common/process_exists.hpp"
+#include "common/os_process.hpp"
 
 void watch(int pid) {
   for (int i = 0; i < 1000 && process_exists(pid); ++i) {

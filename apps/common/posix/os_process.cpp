@@ -1,7 +1,11 @@
-#include "common/process_exists.hpp"
+#include "common/os_process.hpp"
 
+#include <csignal>
+#include <cstdlib>
 #include <fstream>
 #include <string>
+
+#include <unistd.h>
 
 bool process_exists(int pid) {
   // /proc/<pid>/stat, state field: a zombie has ended and is only waiting to be reaped.
@@ -10,4 +14,11 @@ bool process_exists(int pid) {
   if (!std::getline(stat, text)) return false;
   const auto close = text.rfind(')');
   return close != std::string::npos && close + 2 < text.size() && text[close + 2] != 'Z';
+}
+
+int os_parent_pid() { return static_cast<int>(::getppid()); }
+
+void kill_this_process() {
+  ::raise(SIGKILL);
+  std::abort();  // not reached
 }

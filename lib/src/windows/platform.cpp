@@ -1,0 +1,39 @@
+#include <mproc/start_method.hpp>
+
+#include "../launch.hpp"
+
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+
+#include <windows.h>
+
+namespace mproc {
+
+// Windows has no fork: spawn is its only start method, as in Python.
+std::vector<start_method> all_start_methods() { return {start_method::spawn}; }
+
+namespace detail {
+
+int current_pid() noexcept { return static_cast<int>(::GetCurrentProcessId()); }
+
+void flush_standard_streams() noexcept {
+  try {
+    std::cout.flush();
+    std::cerr.flush();
+    std::clog.flush();
+  } catch (...) {  // a stream set to throw on failure must not stop the flush below
+  }
+  std::fflush(stdout);
+  std::fflush(stderr);
+}
+
+void exit_now(int code) noexcept {
+  flush_standard_streams();
+  // Not exit(): a child must not run the atexit handlers and static
+  // destructors of the program it shares with its parent (Python's os._exit).
+  std::_Exit(code);
+}
+
+}  // namespace detail
+}  // namespace mproc

@@ -1,0 +1,181 @@
+// Shared memory blocks on Windows: native sections (Boost.Interprocess's
+// windows_shared_memory), which Windows frees with their last handle, so a
+// block goes when every process using it has closed it or died, with no
+// bookkeeping of users and no resource tracker. The first page is a header:
+// the size asked for and whether unlink() was called (a section's name cannot
+// be removed while it is open, so unlink() only closes it to new attachers).
+#include <mproc/detail/handles.hpp>
+#include <mproc/shared_memory.hpp>
+
+#include "../launch.hpp"
+#include "../shared_blocks.hpp"
+#include "handle.hpp"
+
+#include <boost/interprocess/mapped_region.hpp>
+#include <boost/interprocess/windows_shared_memory.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <random>
+#include <sstream>
+#include <thread>
+
+namespace mproc::detail {
+namespace bip = boost::interprocess;
+
+namespace {
+
+constexpr std::uint32_t segment_magic = 0x4d50534du;  // "MPSM"
+
+struct segment_header {
+  std::atomic<std::uint32_t> magic;     // set last, once the header is ready
+  std::atomic<std::uint32_t> unlinked;  // nobody may attach
+  std::uint64_t size;                   // the user's bytes
+};
+
+constexpr std::size_t header_bytes = 4096;
+
+std::string random_name() {
+  std::random_device device;
+  std::ostringstream name;
+  name << "mproc_" << current_pid() << '_' << std::hex;
+  for (int i = 0; i < 4; ++i) name << device();
+  return name.str();
+}
+
+}  // namespace
+
+struct shared_memory_state {
+  std::string name;
+  std::optional<bip::windows_shared_memory> section;  // never moved: Boost's move reads an unset member
+  bip::mapped_region region;
+  segment_header* header = nullptr;
+  std::byte* data = nullptr;
+  std::size_t size = 0;
+
+  void close() noexcept {
+    header = nullptr;
+    data = nullptr;
+    region = bip::mapped_region();
+    section.reset();
+  }
+  bool open() const noexcept { return header != nullptr; }
+};
+
+namespace {
+
+// Opens (or creates) the section in place, with `how`, and maps it.
+template <class How>
+std::shared_ptr<shared_memory_state> map_section(const std::string& name, How&& how) {
+  auto state = std::make_shared<shared_memory_state>();
+  state->name = name;
+  how(state->section);
+  state->region = bip::mapped_region(*state->section, bip::read_write);
+  state->header = static_cast<segment_header*>(state->region.get_address());
+  state->data = static_cast<std::byte*>(state->region.get_address()) + header_bytes;
+  return state;
+}
+
+std::shared_ptr<shared_memory_state> open_block(const std::string& name) {
+  auto state = map_section(name, [&](std::optional<bip::windows_shared_memory>& section) {
+    try {
+      section.emplace(bip::open_only, name.c_str(), bip::read_write);
+    } catch (const bip::interprocess_exception&) {
+      throw not_found_error("no shared memory is called '" + name + "'");
+    }
+    if (section->get_size() < static_cast<bip::offset_t>(header_bytes)) {
+      throw error("'" + name + "' is not shared memory of mproc's");
+    }
+  });
+  // The creator writes the header, magic last.
+  for (int tries = 0; state->header->magic.load(std::memory_order_acquire) != segment_magic; ++tries) {
+    if (tries == 1000) throw error("'" + name + "' is not shared memory of mproc's");
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  if (state->header->unlinked.load() != 0) throw not_found_error("shared memory '" + name + "' was unlinked");
+  state->size = static_cast<std::size_t>(state->header->size);
+  return state;
+}
+
+}  // namespace
+
+// A block passed to a child is kept alive for it: a copy of the section handle
+// is held until the child is known, then moved into the child (which holds it
+// until it ends). A pool task's arguments are told -1 when the task is done,
+// which closes the copy.
+std::string reserve_for_child(const std::shared_ptr<shared_memory_state>& state) {
+  if (!state || !state->open()) throw closed_error("the shared memory handle is closed");
+  handle_outbox* box = current_outbox();
+  if (box == nullptr) {
+    throw serialization_error("shared memory can travel to another process only as an argument of a process "
+                              "or pool task (or by its name, with shared_memory::attach)");
+  }
+  auto keep = std::make_shared<windows::unique_handle>(
+      windows::duplicate_into(::GetCurrentProcess(), state->section->get_mapping_handle().handle));
+  box->on_started([keep](int pid) {
+    if (pid <= 0 || !*keep) return;
+    windows::unique_handle child(::OpenProcess(PROCESS_DUP_HANDLE, FALSE, static_cast<DWORD>(pid)));
+    if (child) windows::duplicate_into(child.get(), keep->get());
+  });
+  return {};
+}
+
+std::shared_ptr<shared_memory_state> attach_reserved(const std::string& name, const std::string&) {
+  return open_block(name);
+}
+
+// Windows closes every handle of an ending process, and the section with the last.
+void release_blocks_at_exit() noexcept {}
+
+}  // namespace mproc::detail
+
+namespace mproc {
+
+shared_memory shared_memory::create(std::size_t size) { return create(detail::random_name(), size); }
+
+shared_memory shared_memory::create(const std::string& name, std::size_t size) {
+  namespace bip = boost::interprocess;
+  if (size == 0) throw error("shared memory of size 0 cannot be created");
+  auto state = detail::map_section(name, [&](std::optional<bip::windows_shared_memory>& section) {
+    try {
+      section.emplace(bip::create_only, name.c_str(), bip::read_write, detail::header_bytes + size);
+    } catch (const bip::interprocess_exception& e) {
+      if (e.get_error_code() == bip::already_exists_error) {
+        throw exists_error("shared memory called '" + name + "' exists already");
+      }
+      throw error("cannot create shared memory '" + name + "' of " + std::to_string(size) + " bytes: " + e.what());
+    }
+  });
+  state->header->size = size;
+  state->header->magic.store(detail::segment_magic, std::memory_order_release);
+  state->size = size;
+  return shared_memory(std::move(state));
+}
+
+shared_memory shared_memory::attach(const std::string& name) { return shared_memory(detail::open_block(name)); }
+
+std::span<std::byte> shared_memory::bytes() const noexcept {
+  return closed() ? std::span<std::byte>() : std::span<std::byte>(state_->data, state_->size);
+}
+
+std::size_t shared_memory::size() const noexcept { return closed() ? 0 : state_->size; }
+
+bool shared_memory::closed() const noexcept { return !state_ || !state_->open(); }
+
+const std::string& shared_memory::name() const noexcept {
+  static const std::string none;
+  return state_ ? state_->name : none;
+}
+
+void shared_memory::close() noexcept {
+  if (state_) state_->close();
+}
+
+void shared_memory::unlink() {
+  if (closed()) throw closed_error("the shared memory handle is closed");
+  state_->header->unlinked.store(1);
+}
+
+}  // namespace mproc
