@@ -11,7 +11,6 @@
 #include <map>
 #include <thread>
 
-#include <unistd.h>
 
 using namespace std::chrono_literals;
 
@@ -127,7 +126,7 @@ BOOST_AUTO_TEST_CASE(wrong_type_is_a_serialization_error_and_the_connection_goes
 BOOST_AUTO_TEST_CASE(corrupt_bytes_are_a_serialization_error) {
   auto [a, b] = mproc::pipe();
   const char garbage[] = "this is not a message frame at all";
-  BOOST_REQUIRE(::write(a.native_handle(), garbage, sizeof garbage) == static_cast<ssize_t>(sizeof garbage));
+  BOOST_REQUIRE(mproc::test::write_raw(a.native_handle(), garbage, sizeof garbage));
   BOOST_CHECK_EXCEPTION(b.recv_bytes(), mproc::serialization_error,
                         [](const mproc::serialization_error& e) { return says(e, "corrupt bytes"); });
   BOOST_CHECK_EXCEPTION(b.recv_bytes(), mproc::serialization_error,
@@ -138,9 +137,9 @@ BOOST_AUTO_TEST_CASE(cut_message_is_an_eof_error) {
   auto [a, b] = mproc::pipe();
   const std::uint32_t magic = 0x4d50524bu;
   const std::uint64_t size = 1000;
-  ::write(a.native_handle(), &magic, sizeof magic);
-  ::write(a.native_handle(), &size, sizeof size);
-  ::write(a.native_handle(), "only a little", 13);
+  BOOST_REQUIRE(mproc::test::write_raw(a.native_handle(), &magic, sizeof magic));
+  BOOST_REQUIRE(mproc::test::write_raw(a.native_handle(), &size, sizeof size));
+  BOOST_REQUIRE(mproc::test::write_raw(a.native_handle(), "only a little", 13));
   a.close();
   BOOST_CHECK_EXCEPTION(b.recv_bytes(), mproc::eof_error,
                         [](const mproc::eof_error& e) { return says(e, "in the middle of a message"); });

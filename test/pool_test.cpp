@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cmath>
 #include <csignal>
+#include <filesystem>
 #include <cstdlib>
 #include <map>
 #include <mutex>
@@ -22,8 +23,6 @@
 #include <tuple>
 #include <vector>
 
-#include <fcntl.h>
-#include <unistd.h>
 
 using namespace std::chrono_literals;
 
@@ -31,7 +30,7 @@ namespace {
 
 int square(int x) { return x * x; }
 long power(long base, long exponent) { return static_cast<long>(std::pow(base, exponent)); }
-int my_pid(int) { return ::getpid(); }
+int my_pid(int) { return mproc::test::this_pid(); }
 std::string my_name(int) { return mproc::current_process().name; }
 bool am_daemon(int) { return mproc::current_process().daemon; }
 
@@ -47,7 +46,7 @@ int throw_on_seven(int x) {
 
 int end_badly(int how) {
   switch (how) {
-    case 1: ::raise(SIGKILL); break;
+    case 1: mproc::test::kill_this_process();
     case 2: std::abort();
     case 3: {
       volatile int* nowhere = nullptr;
@@ -84,25 +83,27 @@ void add_under_lock(mproc::value<int> total, int n) {
 
 // Dies the first time it runs for a given counter, succeeds the second time.
 int die_once(mproc::atomic_value<int> runs) {
-  if (runs.fetch_add(1) == 0) ::raise(SIGKILL);
+  if (runs.fetch_add(1) == 0) mproc::test::kill_this_process();
   return 42;
 }
 
-// Kills its worker the first time it runs for 5 (per test process): a file
-// made with O_EXCL remembers.
+// Kills its worker the first time it runs for 5 (per test process): a folder,
+// which only one process can create, remembers.
+std::filesystem::path five_mark(int test_pid) {
+  return std::filesystem::temp_directory_path() / ("mproc-pool-test-" + std::to_string(test_pid) + "-five");
+}
+
 int die_once_at_five(int x) {
-  if (x == 5) {
-    const std::string mark = "/tmp/mproc-pool-test-" + std::to_string(::getppid()) + "-five";
-    const int fd = ::open(mark.c_str(), O_CREAT | O_EXCL | O_WRONLY, 0600);
-    if (fd >= 0) {
-      ::close(fd);
-      ::raise(SIGKILL);
-    }
+  if (x == 5 && std::filesystem::create_directory(five_mark(mproc::test::parent_pid()))) {
+    mproc::test::kill_this_process();
   }
   return x * x;
 }
 
-void forget_the_mark() { std::remove(("/tmp/mproc-pool-test-" + std::to_string(::getpid()) + "-five").c_str()); }
+void forget_the_mark() {
+  std::error_code ignored;
+  std::filesystem::remove(five_mark(mproc::test::this_pid()), ignored);
+}
 
 void map_in_a_child() {
   mproc::pool inner(2);
@@ -290,10 +291,16 @@ MPROC_TEST_EACH_METHOD(a_worker_that_dies_fails_its_task_and_is_replaced) {
   // AddressSanitizer turns a segfault into its report and exit code 1.
   const std::pair<std::string, int> segfault{"code 1", 1};
 #else
-  const std::pair<std::string, int> segfault{"SIGSEGV", -SIGSEGV};
+  // Windows reports an access violation as its exception code.
+  const std::pair<std::string, int> segfault = mproc::test::posix_system
+                                                   ? std::pair<std::string, int>{"SIGSEGV", -SIGSEGV}
+                                                   : std::pair<std::string, int>{"0xC0000005", int(0xC0000005u)};
 #endif
+  // abort() ends a Windows program with exit code 3.
+  const auto aborted = mproc::test::posix_system ? std::pair<std::string, int>{"SIGABRT", -SIGABRT}
+                                                 : std::pair<std::string, int>{"code 3", 3};
   const std::map<int, std::pair<std::string, int>> endings{
-      {1, {"SIGKILL", -SIGKILL}}, {2, {"SIGABRT", -SIGABRT}}, {3, segfault}, {4, {"code 3", 3}}};
+      {1, {"SIGKILL", -9}}, {2, aborted}, {3, segfault}, {4, {"code 3", 3}}};
   for (const auto& [how, expected] : endings) {
     auto others = workers.map_async(sleep_ms_then_return, std::vector<int>(10, 20), 1);
     try {
@@ -384,7 +391,7 @@ BOOST_AUTO_TEST_CASE(workers_killed_from_outside_lose_no_task) {
   for (int kill = 0; kill < 10; ++kill) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20 + random() % 60));
     const auto pids = workers.worker_pids();
-    if (!pids.empty()) ::kill(pids[random() % pids.size()], SIGKILL);
+    if (!pids.empty()) mproc::test::kill_process(pids[random() % pids.size()]);
   }
   int succeeded = 0;
   int lost = 0;

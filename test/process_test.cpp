@@ -12,7 +12,6 @@
 #include <sstream>
 #include <thread>
 
-#include <unistd.h>
 
 using namespace std::chrono_literals;
 using mproc::test::read_file;
@@ -50,7 +49,7 @@ void write_identity(std::string path) {
   mproc::process grandchild(return_at_once);
   std::ostringstream out;
   out << self.name << '\n'
-      << (self.pid == ::getpid()) << '\n'
+      << (self.pid == mproc::test::this_pid()) << '\n'
       << (parent ? parent->name : "none") << '\n'
       << (parent ? parent->pid : 0) << '\n'
       << grandchild.name() << '\n'

@@ -14,7 +14,6 @@
 #include <thread>
 #include <vector>
 
-#include <signal.h>
 
 using namespace std::chrono_literals;
 
@@ -310,13 +309,13 @@ MPROC_TEST_EACH_METHOD(a_consumer_killed_in_the_middle_of_an_item_does_not_stall
   mproc::process producer(with(method), put_big_then_small, q, std::size_t{8 * 1024 * 1024});
   producer.start();
   std::this_thread::sleep_for(300ms);  // the ring is full of the first part
-  ::kill(producer.pid(), SIGSTOP);
+  mproc::test::suspend_process(producer.pid());
   mproc::process consumer(with(method), get_one, q);
   consumer.start();
   std::this_thread::sleep_for(500ms);  // it has read the ring and waits for the rest
   consumer.kill();
   consumer.join();
-  ::kill(producer.pid(), SIGCONT);
+  mproc::test::resume_process(producer.pid());
   // The next consumer skips the rest of the item the dead one had begun.
   BOOST_TEST((q.get(20s) == bytes{7}));
   producer.join();

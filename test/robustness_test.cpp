@@ -9,22 +9,13 @@
 #include <boost/test/unit_test.hpp>
 
 #include <chrono>
-#include <csignal>
 #include <filesystem>
 #include <sstream>
 #include <thread>
 
-#include <fcntl.h>
-#include <spawn.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 using namespace std::chrono_literals;
 using mproc::test::read_file;
 using mproc::test::write_file;
-
-extern char** environ;
 
 namespace {
 
@@ -57,19 +48,10 @@ void start_grandchild_and_wait(std::string path, bool daemon, int method) {
   sleep_seconds(60);
 }
 
-// Reaps `pid`, which this process adopted as a subreaper; its waitpid status.
-int reap_adopted(int pid) {
-  int status = 0;
-  for (int tries = 0; tries < 1000; ++tries) {
-    const pid_t reaped = ::waitpid(pid, &status, WNOHANG);
-    if (reaped == pid) return status;
-    std::this_thread::sleep_for(10ms);
-  }
-  return -1;
-}
-
-void grandchild_gets_signal_when_parent_killed(mproc::start_method method, bool daemon, int expected_signal) {
-  ::prctl(PR_SET_CHILD_SUBREAPER, 1);  // orphans come to us, so that the test can reap them
+// On POSIX the grandchild gets its death signal (`expected_end` is -9 or -15);
+// on Windows the job object of its parent kills it, daemon or not.
+void grandchild_ends_when_parent_killed(mproc::start_method method, bool daemon, int expected_end) {
+  mproc::test::adopt_orphans();  // so that the test can reap them (POSIX)
   mproc::test::scratch_dir dir;
   const std::string path = dir.file("grandchild");
   mproc::process middle(mproc::process_options{.method = method}, start_grandchild_and_wait, path, daemon,
@@ -78,42 +60,19 @@ void grandchild_gets_signal_when_parent_killed(mproc::start_method method, bool 
   BOOST_REQUIRE(mproc::test::eventually([&] { return !read_file(path).empty(); }));
   const int grandchild = std::stoi(read_file(path));
   BOOST_REQUIRE(mproc::test::process_running(grandchild));
-  ::kill(middle.pid(), SIGKILL);
+  mproc::test::kill_process(middle.pid());
   middle.join();
   BOOST_TEST(middle.exitcode().value() == -9);
-  const int status = reap_adopted(grandchild);
-  BOOST_REQUIRE_MESSAGE(status != -1, "the grandchild outlived its killed parent");
-  BOOST_TEST(WIFSIGNALED(status));
-  BOOST_TEST(WTERMSIG(status) == expected_signal);
+  const auto end = mproc::test::reap_adopted(grandchild);
+  BOOST_REQUIRE_MESSAGE(end.has_value(), "the grandchild outlived its killed parent");
+  if (mproc::test::posix_system) BOOST_TEST(*end == expected_end);
   if (method == mproc::start_method::forkserver) {
     // The middle's own fork server was adopted too, and ended with the middle:
     // by its death signal, or by seeing its request channel close, whichever came first.
     std::vector<int> adopted;
     BOOST_TEST(mproc::test::eventually([&] { return !(adopted = mproc::test::zombie_children()).empty(); }));
-    for (int pid : adopted) BOOST_TEST(reap_adopted(pid) != -1);
+    for (int pid : adopted) BOOST_TEST(mproc::test::reap_adopted(pid).has_value());
   }
-}
-
-// Runs this test program as a spawned child whose start channel carries `bytes`.
-mproc::test::command_result run_child_with_start_message(const std::string& bytes) {
-  int fds[2];
-  BOOST_REQUIRE(::pipe(fds) == 0);  // no O_CLOEXEC: the child inherits the read end
-  BOOST_REQUIRE(::write(fds[1], bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size()));
-  ::close(fds[1]);
-  mproc::test::scratch_dir dir;
-  const std::string err = dir.file("stderr");
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  const std::string marker = "--mproc-spawn=" + std::to_string(fds[0]);
-  char* argv[] = {const_cast<char*>("/proc/self/exe"), const_cast<char*>(marker.c_str()), nullptr};
-  pid_t pid = 0;
-  BOOST_REQUIRE(::posix_spawn(&pid, "/proc/self/exe", &actions, nullptr, argv, environ) == 0);
-  posix_spawn_file_actions_destroy(&actions);
-  ::close(fds[0]);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status), read_file(err)};
 }
 
 std::string framed(const std::string& bytes) {
@@ -140,7 +99,7 @@ std::string payload_calling(const mproc::detail::code_address& entry) {
   return start_message(payload);
 }
 
-void write_parent_pid(std::string path) { write_file(path, std::to_string(::getppid())); }
+void write_parent_pid(std::string path) { write_file(path, std::to_string(mproc::test::parent_pid())); }
 
 void take_text(std::string) {}
 
@@ -148,12 +107,10 @@ void take_text(std::string) {}
 
 BOOST_AUTO_TEST_SUITE(descriptors)
 
-BOOST_AUTO_TEST_CASE(spawned_child_inherits_no_descriptor_beyond_stdio) {
-  // Descriptors the parent opened without O_CLOEXEC, below and above others.
-  const int null_device = ::open("/dev/null", O_RDONLY);
-  int pipe_fds[2];
-  BOOST_REQUIRE(::pipe(pipe_fds) == 0);
-  const int high = ::fcntl(null_device, F_DUPFD, 200);
+BOOST_AUTO_TEST_CASE(spawned_child_inherits_no_descriptor_beyond_stdio,
+                     *mproc::test::posix_only("lists /proc/self/fd; a Windows child inherits only handles marked "
+                                              "inheritable, and mproc marks one, for the start of one child")) {
+  const auto inheritable = mproc::test::open_inheritable_descriptors();
   mproc::test::scratch_dir dir;
   for (auto method : {mproc::start_method::spawn, mproc::start_method::forkserver}) {
     const std::string path = dir.file(std::string(mproc::to_string(method)));
@@ -162,7 +119,7 @@ BOOST_AUTO_TEST_CASE(spawned_child_inherits_no_descriptor_beyond_stdio) {
     p.join();
     BOOST_TEST(read_file(path).starts_with("0 "), mproc::to_string(method) << ": " << read_file(path));
   }
-  for (int fd : {null_device, pipe_fds[0], pipe_fds[1], high}) ::close(fd);
+  mproc::test::close_descriptors(inheritable);
 }
 
 BOOST_AUTO_TEST_CASE(parent_leaks_no_descriptor_per_child) {
@@ -185,11 +142,11 @@ BOOST_AUTO_TEST_SUITE_END()
 BOOST_AUTO_TEST_SUITE(killed_parent)
 
 MPROC_TEST_EACH_METHOD(daemon_grandchild_is_killed_with_its_parent) {
-  grandchild_gets_signal_when_parent_killed(method, true, SIGKILL);
+  grandchild_ends_when_parent_killed(method, true, -9);
 }
 
 MPROC_TEST_EACH_METHOD(non_daemon_grandchild_is_terminated_with_its_parent) {
-  grandchild_gets_signal_when_parent_killed(method, false, SIGTERM);
+  grandchild_ends_when_parent_killed(method, false, -15);
 }
 
 BOOST_AUTO_TEST_CASE(child_started_from_a_thread_outlives_the_thread) {
@@ -209,7 +166,8 @@ BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(forkserver)
 
-BOOST_AUTO_TEST_CASE(server_is_restarted_after_it_died) {
+BOOST_AUTO_TEST_CASE(server_is_restarted_after_it_died,
+                     *mproc::test::method_available(mproc::start_method::forkserver)) {
   mproc::test::scratch_dir dir;
   auto server_pid = [&](const std::string& name) {
     mproc::process p(mproc::process_options{.method = mproc::start_method::forkserver}, write_parent_pid,
@@ -220,9 +178,9 @@ BOOST_AUTO_TEST_CASE(server_is_restarted_after_it_died) {
     return std::stoi(read_file(dir.file(name)));
   };
   const int first = server_pid("first");
-  BOOST_TEST(first != ::getpid());
+  BOOST_TEST(first != mproc::test::this_pid());
   BOOST_TEST(server_pid("second") == first);  // one server serves every request
-  ::kill(first, SIGKILL);
+  mproc::test::kill_process(first);
   BOOST_REQUIRE(mproc::test::eventually([&] { return !mproc::test::process_running(first); }));
   const int third = server_pid("third");
   BOOST_TEST(third != first);
@@ -233,20 +191,20 @@ BOOST_AUTO_TEST_SUITE_END()
 BOOST_AUTO_TEST_SUITE(corrupt_start_message)
 
 BOOST_AUTO_TEST_CASE(garbage_is_a_clear_error_and_exit_code_one) {
-  const auto result = run_child_with_start_message("this is not a start message at all");
+  const auto result = mproc::test::run_self_with_start_message("this is not a start message at all");
   BOOST_TEST(result.exit_code == 1);
   BOOST_TEST(result.output.find("could not start") != std::string::npos, result.output);
   BOOST_TEST(result.output.find("frame mark") != std::string::npos, result.output);
 }
 
 BOOST_AUTO_TEST_CASE(truncated_message_is_a_clear_error) {
-  const auto result = run_child_with_start_message(framed("abc").substr(0, 10));
+  const auto result = mproc::test::run_self_with_start_message(framed("abc").substr(0, 10));
   BOOST_TEST(result.exit_code == 1);
   BOOST_TEST(result.output.find("closed the channel") != std::string::npos, result.output);
 }
 
 BOOST_AUTO_TEST_CASE(target_in_a_module_not_loaded_is_named) {
-  const auto result = run_child_with_start_message(payload_calling({"/nowhere/libmissing.so", 0x1000}));
+  const auto result = mproc::test::run_self_with_start_message(payload_calling({"/nowhere/libmissing.so", 0x1000}));
   BOOST_TEST(result.exit_code == 1);
   BOOST_TEST(result.output.find("Process Process-crafted:") != std::string::npos, result.output);
   BOOST_TEST(result.output.find("module /nowhere/libmissing.so is not loaded in the child") != std::string::npos,
@@ -266,7 +224,7 @@ BOOST_AUTO_TEST_CASE(arguments_that_cannot_be_decoded_are_named) {
   mproc::detail::child_payload payload;
   payload.name = "Process-crafted";
   payload.call = call.str();
-  const auto result = run_child_with_start_message(start_message(payload));
+  const auto result = mproc::test::run_self_with_start_message(start_message(payload));
   BOOST_TEST(result.exit_code == 1);
   BOOST_TEST(result.output.find("mproc::serialization_error: cannot decode the target's arguments: corrupt "
                                 "length 1099511627776") != std::string::npos,
@@ -274,7 +232,7 @@ BOOST_AUTO_TEST_CASE(arguments_that_cannot_be_decoded_are_named) {
 }
 
 BOOST_AUTO_TEST_CASE(target_outside_code_is_refused) {
-  const auto result = run_child_with_start_message(payload_calling({"", 0x7fffffff}));
+  const auto result = mproc::test::run_self_with_start_message(payload_calling({"", 0x7fffffff}));
   BOOST_TEST(result.exit_code == 1);
   BOOST_TEST(result.output.find("is not code in the main program") != std::string::npos, result.output);
 }

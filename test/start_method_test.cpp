@@ -5,7 +5,6 @@
 
 #include <boost/test/unit_test.hpp>
 
-#include <unistd.h>
 
 using mproc::start_method;
 using mproc::test::read_file;
@@ -17,7 +16,7 @@ int marker = 0;  // set by the parent before start: only a forked child sees it
 
 void report(std::string path) {
   write_file(path, std::to_string(marker) + " " + std::string(mproc::to_string(mproc::get_start_method())) + " " +
-                       std::to_string(::getppid()));
+                       std::to_string(mproc::test::parent_pid()));
 }
 
 std::string run_reporting(const mproc::process_options& options, const mproc::test::scratch_dir& dir) {
@@ -49,7 +48,7 @@ BOOST_AUTO_TEST_CASE(default_is_spawn_and_can_be_changed) {
 BOOST_AUTO_TEST_CASE(each_method_makes_the_child_it_says) {
   mproc::test::scratch_dir dir;
   marker = 42;
-  const std::string me = std::to_string(::getpid());
+  const std::string me = std::to_string(mproc::test::this_pid());
   // spawn: a fresh run of the program, a direct child
   BOOST_TEST(run_reporting({.method = start_method::spawn}, dir) == "0 spawn " + me);
   // fork: a copy of this process, so it sees the marker
@@ -64,7 +63,7 @@ BOOST_AUTO_TEST_CASE(default_applies_and_travels_to_the_child) {
   mproc::test::scratch_dir dir;
   marker = 7;
   mproc::set_start_method(start_method::fork);
-  BOOST_TEST(run_reporting({}, dir) == "7 fork " + std::to_string(::getpid()));
+  BOOST_TEST(run_reporting({}, dir) == "7 fork " + std::to_string(mproc::test::this_pid()));
   mproc::set_start_method(start_method::forkserver);
   const std::string served = run_reporting({}, dir);
   BOOST_TEST(served.starts_with("0 forkserver "), served);

@@ -1,5 +1,7 @@
 #include "scratch.hpp"
 
+#include <algorithm>
+
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -7,18 +9,7 @@
 #include <sstream>
 #include <stdexcept>
 
-#include <dirent.h>
-#include <fcntl.h>
-#include <signal.h>
-#include <unistd.h>
-
 namespace mproc::test {
-
-scratch_dir::scratch_dir() {
-  std::string pattern = (std::filesystem::temp_directory_path() / "mproc-test-XXXXXX").string();
-  if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-  path_ = pattern;
-}
 
 scratch_dir::~scratch_dir() {
   std::error_code ignored;
@@ -26,6 +17,23 @@ scratch_dir::~scratch_dir() {
 }
 
 std::string scratch_dir::file(std::string_view name) const { return path_ + "/" + std::string(name); }
+
+boost::unit_test::precondition method_available(mproc::start_method method) {
+  return boost::unit_test::precondition([method](boost::unit_test::test_unit_id) {
+    const auto methods = mproc::all_start_methods();
+    boost::test_tools::assertion_result available(std::find(methods.begin(), methods.end(), method) != methods.end());
+    available.message() << "the start method '" << mproc::to_string(method) << "' does not exist on this platform";
+    return available;
+  });
+}
+
+boost::unit_test::precondition posix_only(const char* reason) {
+  return boost::unit_test::precondition([reason](boost::unit_test::test_unit_id) {
+    boost::test_tools::assertion_result posix(posix_system);
+    posix.message() << "POSIX only: " << reason;
+    return posix;
+  });
+}
 
 std::string read_file(const std::string& path) {
   std::ifstream in(path);
@@ -56,77 +64,6 @@ bool contains_line(const std::string& text, const std::string& line) {
     if (each == line) return true;
   }
   return false;
-}
-
-command_result run_command(const std::string& command) {
-  command_result result;
-  std::fflush(nullptr);
-  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
-  if (pipe == nullptr) throw std::runtime_error("popen failed: " + command);
-  char buffer[4096];
-  for (std::size_t n; (n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0;) result.output.append(buffer, n);
-  const int status = ::pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
-  return result;
-}
-
-stderr_capture::stderr_capture() : path_(dir_.file("stderr")) {  // dir_ is made first
-  std::fflush(stderr);
-  saved_ = ::dup(2);
-  const int file = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  ::dup2(file, 2);
-  ::close(file);
-}
-
-stderr_capture::~stderr_capture() { text(); }
-
-std::string stderr_capture::text() {
-  if (saved_ >= 0) {
-    std::fflush(stderr);
-    ::dup2(saved_, 2);
-    ::close(saved_);
-    saved_ = -1;
-  }
-  return read_file(path_);
-}
-
-std::vector<int> zombie_children() {
-  std::vector<int> zombies;
-  const std::string me = std::to_string(::getpid());
-  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
-    const std::string name = entry.path().filename();
-    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    const std::string stat = read_file(entry.path() / "stat");
-    const auto close = stat.rfind(')');
-    if (close == std::string::npos) continue;
-    std::istringstream fields(stat.substr(close + 2));
-    std::string state, parent;
-    fields >> state >> parent;
-    if (state == "Z" && parent == me) zombies.push_back(std::stoi(name));
-  }
-  return zombies;
-}
-
-bool process_running(int pid) {
-  const std::string stat = read_file("/proc/" + std::to_string(pid) + "/stat");
-  const auto close = stat.rfind(')');
-  if (close == std::string::npos) return false;
-  return stat.substr(close + 2, 1) != "Z";
-}
-
-std::set<std::string> shared_memory_names() {
-  std::set<std::string> names;
-  std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator("/dev/shm", ec)) {
-    names.insert(entry.path().filename().string());
-  }
-  return names;
-}
-
-int open_descriptor_count() {
-  int count = 0;
-  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) ++count;
-  return count;
 }
 
 }  // namespace mproc::test

@@ -7,6 +7,7 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -62,6 +63,52 @@ std::set<std::string> shared_memory_names();
 /// The descriptors this process has open.
 int open_descriptor_count();
 
+/// This process's id.
+int this_pid();
+/// Ends this process at once, as SIGKILL does (exit code -9 as mproc reads it).
+[[noreturn]] void kill_this_process();
+/// Ends process `pid` at once, as SIGKILL does.
+void kill_process(int pid);
+/// Writes raw bytes to a connection's native handle; false if not all went.
+bool write_raw(int handle, const void* bytes, std::size_t size);
+
+/// This process's parent, as the system sees it.
+int parent_pid();
+/// Makes this process the one that orphaned descendants are given to (POSIX;
+/// nothing elsewhere), so that a test can reap them.
+void adopt_orphans();
+/// Waits up to 10 s for an adopted descendant `pid` to end and reaps it: how it
+/// ended (-N for signal N), or nothing if it did not.
+std::optional<int> reap_adopted(int pid);
+/// Runs this test program as a spawned child whose start channel carries
+/// `bytes`; what it wrote to stderr, and its exit code.
+command_result run_self_with_start_message(const std::string& bytes);
+/// Descriptors opened without close-on-exec, below and above others (POSIX).
+std::vector<int> open_inheritable_descriptors();
+void close_descriptors(const std::vector<int>& descriptors);
+
+/// Whether a shared memory block called `name` exists (in /dev/shm, or as a
+/// Windows section).
+bool shared_memory_exists(const std::string& name);
+/// The permission bits of block `name` (POSIX); nothing where there are none.
+std::optional<unsigned> shared_memory_permissions(const std::string& name);
+/// Stops process `pid` until resumed (SIGSTOP; on Windows, its threads).
+void suspend_process(int pid);
+void resume_process(int pid);
+/// Makes this process the leader of a new process group (POSIX).
+void lead_process_group();
+/// SIGKILL to every process of the group that `leader` leads (POSIX).
+void kill_process_group(int leader);
+
+/// True on POSIX systems; the POSIX-only tests are skipped elsewhere.
+extern const bool posix_system;
+
+/// A test case decorator: skips the case, saying why, unless `method` is a
+/// start method of this platform (fork and forkserver do not exist on Windows).
+boost::unit_test::precondition method_available(mproc::start_method method);
+/// A test case decorator: skips the case on non-POSIX systems, with `reason`.
+boost::unit_test::precondition posix_only(const char* reason);
+
 /// Options that choose only the start method.
 inline mproc::process_options with(mproc::start_method method) {
   mproc::process_options options;
@@ -75,13 +122,19 @@ bool eventually(Predicate done, double seconds = 10.0);
 
 }  // namespace mproc::test
 
-/// Defines one test case per start method of this platform, named
-/// <name>_spawn, <name>_fork and <name>_forkserver; the body sees `method`.
-#define MPROC_TEST_EACH_METHOD(name)                                                     \
-  static void name(mproc::start_method method);                                          \
-  BOOST_AUTO_TEST_CASE(name##_spawn) { name(mproc::start_method::spawn); }               \
-  BOOST_AUTO_TEST_CASE(name##_fork) { name(mproc::start_method::fork); }                 \
-  BOOST_AUTO_TEST_CASE(name##_forkserver) { name(mproc::start_method::forkserver); }     \
+/// Defines one test case per start method, named <name>_spawn, <name>_fork and
+/// <name>_forkserver; the body sees `method`. A method the platform does not
+/// have is skipped, with the reason.
+#define MPROC_TEST_EACH_METHOD(name)                                                              \
+  static void name(mproc::start_method method);                                                   \
+  BOOST_AUTO_TEST_CASE(name##_spawn) { name(mproc::start_method::spawn); }                        \
+  BOOST_AUTO_TEST_CASE(name##_fork, *mproc::test::method_available(mproc::start_method::fork)) {   \
+    name(mproc::start_method::fork);                                                              \
+  }                                                                                               \
+  BOOST_AUTO_TEST_CASE(name##_forkserver,                                                         \
+                       *mproc::test::method_available(mproc::start_method::forkserver)) {         \
+    name(mproc::start_method::forkserver);                                                        \
+  }                                                                                               \
   static void name([[maybe_unused]] mproc::start_method method)
 
 #include <chrono>

@@ -131,15 +131,18 @@ std::unique_ptr<child_handle> launch_spawn(const launch_request& request) {
   if (!process) throw process_error("cannot keep a handle to child process " + std::to_string(pid));
   // The message, then the handles that go with it, copied into the child. A
   // child that died before reading shows in its exit code; nothing to do here.
+  // The same frame as on POSIX: mark, length, payload; then the handle count
+  // and the handles' values in the child.
+  const std::uint32_t magic = frame_magic;
   const std::uint64_t size = request.payload.size();
   std::vector<std::int64_t> copies;
   for (native_handle handle : request.handles) {
     HANDLE copy = windows::duplicate_into(process.get(), windows::to_handle(handle));
     copies.push_back(copy == nullptr ? -1 : windows::from_handle(copy));
   }
-  const std::uint64_t count = copies.size();
-  write_all(ours.get(), &size, sizeof size) && write_all(ours.get(), request.payload.data(), size) &&
-      write_all(ours.get(), &count, sizeof count) &&
+  const auto count = static_cast<std::uint32_t>(copies.size());
+  write_all(ours.get(), &magic, sizeof magic) && write_all(ours.get(), &size, sizeof size) &&
+      write_all(ours.get(), request.payload.data(), size) && write_all(ours.get(), &count, sizeof count) &&
       write_all(ours.get(), copies.data(), copies.size() * sizeof(std::int64_t));
   return std::make_unique<windows::waited_child>(std::move(process), pid);
 }
@@ -147,18 +150,22 @@ std::unique_ptr<child_handle> launch_spawn(const launch_request& request) {
 spawn_start read_spawn_start(const std::string& channel) {
   windows::unique_handle pipe(windows::to_handle(std::stoi(channel)));
   spawn_start start;
+  std::uint32_t magic = 0;
   std::uint64_t size = 0;
-  if (!read_exact(pipe.get(), &size, sizeof size)) throw eof_error("the parent went away before the start message");
-  if (size > max_payload_size) throw serialization_error("the start message is corrupt (its size is too large)");
+  if (!read_exact(pipe.get(), &magic, sizeof magic)) throw eof_error("the sender closed the channel");
+  if (magic != frame_magic) throw serialization_error("corrupt message: it does not start with mproc's frame mark");
+  if (!read_exact(pipe.get(), &size, sizeof size)) throw eof_error("the sender closed the channel in a message");
+  if (size > max_payload_size) throw serialization_error("corrupt message: length " + std::to_string(size));
   start.payload.resize(size);
-  std::uint64_t count = 0;
-  if (!read_exact(pipe.get(), start.payload.data(), size) || !read_exact(pipe.get(), &count, sizeof count)) {
-    throw eof_error("the start message was cut short");
+  if (!read_exact(pipe.get(), start.payload.data(), size)) {
+    throw eof_error("the sender closed the channel in a message");
   }
-  if (count > 1u << 16) throw serialization_error("the start message is corrupt (too many handles)");
+  std::uint32_t count = 0;
+  if (!read_exact(pipe.get(), &count, sizeof count)) throw eof_error("the sender closed the channel");
+  if (count > (1u << 16)) throw serialization_error("corrupt message: " + std::to_string(count) + " handles");
   std::vector<std::int64_t> handles(count);
   if (!read_exact(pipe.get(), handles.data(), count * sizeof(std::int64_t))) {
-    throw eof_error("the start message was cut short");
+    throw eof_error("the sender closed the channel before sending its handles");
   }
   for (auto handle : handles) start.handles.push_back(static_cast<native_handle>(handle));
   return start;

@@ -1,0 +1,223 @@
+// The tests' look at the system, on Windows. Windows has no zombies (a process
+// object goes with its last handle), and shared memory sections go with their
+// last handle, so the leak check's lists are empty here by construction.
+#include "support/scratch.hpp"
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <random>
+#include <stdexcept>
+
+#include <fcntl.h>
+#include <io.h>
+#include <windows.h>
+#include <tlhelp32.h>
+
+namespace mproc::test {
+
+const bool posix_system = false;
+
+scratch_dir::scratch_dir() {
+  std::random_device random;
+  for (int tries = 0; tries < 100; ++tries) {
+    const auto path = std::filesystem::temp_directory_path() / ("mproc-test-" + std::to_string(random()));
+    if (std::filesystem::create_directory(path)) {
+      path_ = path.generic_string();
+      return;
+    }
+  }
+  throw std::runtime_error("cannot make a temporary folder");
+}
+
+// A program given by a POSIX path (the build's paths) is found through Wine's
+// Z: drive, which maps the host's root.
+command_result run_command(const std::string& command) {
+  std::string line = command;
+  if (line.starts_with('/')) {
+    const auto end = line.find(' ');
+    std::string program = "Z:" + line.substr(0, end);
+    for (char& c : program) c = c == '/' ? '\\' : c;
+    line = "\"" + program + "\"" + (end == std::string::npos ? "" : line.substr(end));
+  }
+  command_result result;
+  std::fflush(nullptr);
+  FILE* pipe = ::_popen((line + " 2>&1").c_str(), "rb");
+  if (pipe == nullptr) throw std::runtime_error("_popen failed: " + command);
+  char buffer[4096];
+  for (std::size_t n; (n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0;) result.output.append(buffer, n);
+  result.exit_code = ::_pclose(pipe);
+  std::string text;  // the console's line ends are \r\n
+  for (char c : result.output) {
+    if (c != '\r') text += c;
+  }
+  result.output = text;
+  return result;
+}
+
+stderr_capture::stderr_capture() : path_(dir_.file("stderr")) {  // dir_ is made first
+  std::fflush(stderr);
+  saved_ = ::_dup(2);
+  const int file = ::_open(path_.c_str(), _O_WRONLY | _O_CREAT | _O_TRUNC | _O_NOINHERIT, 0600);
+  ::_dup2(file, 2);
+  ::_close(file);
+  // Children get this process's standard handles, not its C runtime's descriptors.
+  ::SetStdHandle(STD_ERROR_HANDLE, reinterpret_cast<HANDLE>(::_get_osfhandle(2)));
+}
+
+stderr_capture::~stderr_capture() { text(); }
+
+std::string stderr_capture::text() {
+  if (saved_ >= 0) {
+    std::fflush(stderr);
+    ::_dup2(saved_, 2);
+    ::_close(saved_);
+    ::SetStdHandle(STD_ERROR_HANDLE, reinterpret_cast<HANDLE>(::_get_osfhandle(2)));
+    saved_ = -1;
+  }
+  return read_file(path_);
+}
+
+std::vector<int> zombie_children() { return {}; }
+
+bool process_running(int pid) {
+  HANDLE process = ::OpenProcess(SYNCHRONIZE, FALSE, static_cast<DWORD>(pid));
+  if (process == nullptr) return false;
+  const bool running = ::WaitForSingleObject(process, 0) == WAIT_TIMEOUT;
+  ::CloseHandle(process);
+  return running;
+}
+
+std::set<std::string> shared_memory_names() { return {}; }
+
+int open_descriptor_count() {
+  DWORD count = 0;
+  ::GetProcessHandleCount(::GetCurrentProcess(), &count);
+  return static_cast<int>(count);
+}
+
+int this_pid() { return static_cast<int>(::GetCurrentProcessId()); }
+
+void kill_this_process() {
+  ::TerminateProcess(::GetCurrentProcess(), 0x10000 + 9);  // read back as -9, like SIGKILL
+  std::abort();  // not reached
+}
+
+void kill_process(int pid) {
+  HANDLE process = ::OpenProcess(PROCESS_TERMINATE, FALSE, static_cast<DWORD>(pid));
+  if (process == nullptr) return;
+  ::TerminateProcess(process, 0x10000 + 9);
+  ::CloseHandle(process);
+}
+
+bool write_raw(int handle, const void* bytes, std::size_t size) {
+  DWORD written = 0;
+  return ::WriteFile(LongToHandle(handle), bytes, static_cast<DWORD>(size), &written, nullptr) && written == size;
+}
+
+int parent_pid() {
+  HANDLE snapshot = ::CreateToolhelp32Snapshot(TH32CS_SNAPPROCESS, 0);
+  if (snapshot == INVALID_HANDLE_VALUE) return 0;
+  PROCESSENTRY32 entry{};
+  entry.dwSize = sizeof entry;
+  int parent = 0;
+  for (BOOL more = ::Process32First(snapshot, &entry); more; more = ::Process32Next(snapshot, &entry)) {
+    if (entry.th32ProcessID == ::GetCurrentProcessId()) parent = static_cast<int>(entry.th32ParentProcessID);
+  }
+  ::CloseHandle(snapshot);
+  return parent;
+}
+
+void adopt_orphans() {}
+
+namespace {
+
+int decode_exit_code(DWORD code) {
+  if (code > 0x10000 && code < 0x10000 + 65) return -static_cast<int>(code - 0x10000);
+  return static_cast<int>(code);
+}
+
+}  // namespace
+
+std::optional<int> reap_adopted(int pid) {
+  HANDLE process = ::OpenProcess(SYNCHRONIZE | PROCESS_QUERY_LIMITED_INFORMATION, FALSE, static_cast<DWORD>(pid));
+  if (process == nullptr) return 0;  // gone already, and its exit code with it
+  std::optional<int> end;
+  if (::WaitForSingleObject(process, 10000) == WAIT_OBJECT_0) {
+    DWORD code = 0;
+    ::GetExitCodeProcess(process, &code);
+    end = decode_exit_code(code);
+  }
+  ::CloseHandle(process);
+  return end;
+}
+
+command_result run_self_with_start_message(const std::string& bytes) {
+  SECURITY_ATTRIBUTES inherited{sizeof(SECURITY_ATTRIBUTES), nullptr, TRUE};
+  HANDLE read_end = nullptr;
+  HANDLE write_end = nullptr;
+  BOOST_REQUIRE(::CreatePipe(&read_end, &write_end, &inherited, 1 << 20));
+  ::SetHandleInformation(write_end, HANDLE_FLAG_INHERIT, 0);
+  DWORD written = 0;
+  BOOST_REQUIRE(::WriteFile(write_end, bytes.data(), static_cast<DWORD>(bytes.size()), &written, nullptr));
+  ::CloseHandle(write_end);
+  scratch_dir dir;
+  const std::string err = dir.file("stderr");
+  HANDLE err_file = ::CreateFileA(err.c_str(), GENERIC_WRITE, FILE_SHARE_READ, &inherited, CREATE_ALWAYS, 0, nullptr);
+  BOOST_REQUIRE(err_file != INVALID_HANDLE_VALUE);
+  char self[MAX_PATH];
+  ::GetModuleFileNameA(nullptr, self, MAX_PATH);
+  std::string line = "\"" + std::string(self) + "\" --mproc-spawn=" + std::to_string(HandleToLong(read_end));
+  STARTUPINFOA startup{};
+  startup.cb = sizeof startup;
+  startup.dwFlags = STARTF_USESTDHANDLES;
+  startup.hStdInput = ::GetStdHandle(STD_INPUT_HANDLE);
+  startup.hStdOutput = ::GetStdHandle(STD_OUTPUT_HANDLE);
+  startup.hStdError = err_file;
+  PROCESS_INFORMATION info{};
+  BOOST_REQUIRE(::CreateProcessA(self, line.data(), nullptr, nullptr, TRUE, 0, nullptr, nullptr, &startup, &info));
+  ::CloseHandle(read_end);
+  ::CloseHandle(err_file);
+  ::WaitForSingleObject(info.hProcess, INFINITE);
+  DWORD code = 0;
+  ::GetExitCodeProcess(info.hProcess, &code);
+  ::CloseHandle(info.hProcess);
+  ::CloseHandle(info.hThread);
+  return {decode_exit_code(code), read_file(err)};
+}
+
+std::vector<int> open_inheritable_descriptors() { return {}; }
+void close_descriptors(const std::vector<int>&) {}
+
+bool shared_memory_exists(const std::string& name) {
+  HANDLE section = ::OpenFileMappingA(FILE_MAP_READ, FALSE, name.c_str());
+  if (section == nullptr) return false;
+  ::CloseHandle(section);
+  return true;
+}
+
+std::optional<unsigned> shared_memory_permissions(const std::string&) { return std::nullopt; }
+
+namespace {
+
+// NtSuspendProcess/NtResumeProcess: the one call that stops every thread of
+// another process (what debuggers and Process Explorer use).
+void call_ntdll(const char* function, int pid) {
+  using process_call = LONG(NTAPI*)(HANDLE);
+  auto call = reinterpret_cast<process_call>(
+      reinterpret_cast<void*>(::GetProcAddress(::GetModuleHandleA("ntdll.dll"), function)));
+  HANDLE process = ::OpenProcess(PROCESS_SUSPEND_RESUME, FALSE, static_cast<DWORD>(pid));
+  BOOST_REQUIRE(call != nullptr && process != nullptr);
+  call(process);
+  ::CloseHandle(process);
+}
+
+}  // namespace
+
+void suspend_process(int pid) { call_ntdll("NtSuspendProcess", pid); }
+void resume_process(int pid) { call_ntdll("NtResumeProcess", pid); }
+
+void lead_process_group() {}
+void kill_process_group(int leader) { kill_process(leader); }
+
+}  // namespace mproc::test
