@@ -284,13 +284,18 @@ BOOST_AUTO_TEST_CASE(each_misuse_is_a_clear_process_error) {
                         says("not supported"));
 }
 
-BOOST_AUTO_TEST_CASE(capturing_lambda_runs_under_fork_only) {
+BOOST_AUTO_TEST_CASE(capturing_lambda_is_refused_under_spawn) {
   const int code = 21;
   mproc::process spawned(mproc::process_options{.method = mproc::start_method::spawn},
                          [code] { std::exit(code); });
   BOOST_CHECK_EXCEPTION(spawned.start(), mproc::process_error, [](const mproc::process_error& e) {
     return std::string(e.what()).find("plain functions and captureless lambdas") != std::string::npos;
   });
+}
+
+BOOST_AUTO_TEST_CASE(capturing_lambda_runs_under_fork,
+                     *mproc::test::method_available(mproc::start_method::fork)) {
+  const int code = 21;
   mproc::process forked(mproc::process_options{.method = mproc::start_method::fork}, [code] { std::exit(code); });
   forked.start();
   forked.join();
@@ -365,6 +370,10 @@ BOOST_AUTO_TEST_CASE(unregistered_subclass_is_a_clear_error_under_spawn) {
   BOOST_CHECK_EXCEPTION(p.start(), mproc::process_error, [](const mproc::process_error& e) {
     return std::string(e.what()).find("MPROC_REGISTER_PROCESS") != std::string::npos;
   });
+}
+
+BOOST_AUTO_TEST_CASE(unregistered_subclass_runs_under_fork,
+                     *mproc::test::method_available(mproc::start_method::fork)) {
   mproc::set_start_method(mproc::start_method::fork);
   unregistered_process forked;
   forked.start();

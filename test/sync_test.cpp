@@ -132,7 +132,8 @@ BOOST_AUTO_TEST_CASE(waiters_killed_in_the_middle_of_a_wait_break_nothing) {
   other.join();
 }
 
-BOOST_AUTO_TEST_CASE(object_made_in_a_spawned_child_is_shared_with_its_forked_child) {
+BOOST_AUTO_TEST_CASE(object_made_in_a_spawned_child_is_shared_with_its_forked_child,
+                     *mproc::test::method_available(mproc::start_method::fork)) {
   mproc::process child(mproc::process_options{.method = mproc::start_method::spawn},
                        make_event_and_share_it_with_a_forked_child);
   child.start();

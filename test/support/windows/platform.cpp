@@ -38,7 +38,10 @@ command_result run_command(const std::string& command) {
     const auto end = line.find(' ');
     std::string program = "Z:" + line.substr(0, end);
     for (char& c : program) c = c == '/' ? '\\' : c;
-    line = "\"" + program + "\"" + (end == std::string::npos ? "" : line.substr(end));
+    std::string quoted = "\"";
+    quoted.append(program).append("\"");
+    if (end != std::string::npos) quoted.append(line, end);
+    line = quoted;
   }
   command_result result;
   std::fflush(nullptr);
@@ -167,7 +170,8 @@ command_result run_self_with_start_message(const std::string& bytes) {
   BOOST_REQUIRE(err_file != INVALID_HANDLE_VALUE);
   char self[MAX_PATH];
   ::GetModuleFileNameA(nullptr, self, MAX_PATH);
-  std::string line = "\"" + std::string(self) + "\" --mproc-spawn=" + std::to_string(HandleToLong(read_end));
+  std::string line = "\"";
+  line.append(self).append("\" --mproc-spawn=").append(std::to_string(HandleToLong(read_end)));
   STARTUPINFOA startup{};
   startup.cb = sizeof startup;
   startup.dwFlags = STARTF_USESTDHANDLES;
