@@ -1,10 +1,29 @@
 #!/usr/bin/env bash
-# Builds mproc and runs the whole test suite (one CTest entry per test case).
-# PRESET=ci makes warnings errors; PRESET=asan runs it under ASan + UBSan.
+# Builds mproc and runs the whole test suite (one CTest entry per test case):
+# on Linux, then the Windows build of the same suite under Wine.
+#   PRESET=ci             Linux only, warnings are errors
+#   PRESET=asan           Linux only, under ASan + UBSan
+#   PRESET=windows-cross  Windows only (MinGW-w64 cross build, run by Wine)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-preset="${PRESET:-default}"
-bash scripts/install-deps.sh
-cmake --preset "$preset" >/dev/null
-cmake --build --preset "$preset"
-ctest --preset "$preset"
+
+run_preset() {
+  local preset="$1"
+  if [ "$preset" = windows-cross ]; then
+    bash scripts/install-deps.sh windows
+    # scripts/wine-run.sh, CTest's emulator, starts Wine's server; stop it after.
+    trap 'WINEPREFIX="$PWD/build/windows-cross/wine-prefix" /usr/lib/wine/wineserver -k 2>/dev/null || true' EXIT
+  else
+    bash scripts/install-deps.sh
+  fi
+  cmake --preset "$preset" >/dev/null
+  cmake --build --preset "$preset"
+  ctest --preset "$preset"
+}
+
+if [ -n "${PRESET:-}" ]; then
+  run_preset "$PRESET"
+else
+  run_preset default
+  run_preset windows-cross
+fi
