@@ -9,7 +9,6 @@
 #include <boost/test/unit_test.hpp>
 
 #include <chrono>
-#include <filesystem>
 #include <sstream>
 #include <thread>
 
@@ -22,20 +21,9 @@ namespace {
 void return_at_once() {}
 void sleep_seconds(int seconds) { std::this_thread::sleep_for(std::chrono::seconds(seconds)); }
 
-// Counts its descriptors beyond stdio (the one that lists them excluded).
-void count_descriptors(std::string path) {
-  int extra = 0;
-  std::ostringstream names;
-  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
-    const int fd = std::stoi(entry.path().filename().string());
-    if (fd <= 2) continue;
-    std::error_code ec;
-    const auto target = std::filesystem::read_symlink(entry.path(), ec).string();
-    if (target.starts_with("/proc/") && target.ends_with("/fd")) continue;
-    ++extra;
-    names << fd << "->" << target << ' ';
-  }
-  write_file(path, std::to_string(extra) + " " + names.str());
+// Writes how many descriptors (handles) beyond stdio it has, with details.
+void count_descriptors(std::string path, std::vector<int> parent_opened) {
+  write_file(path, mproc::test::descriptors_beyond_stdio(parent_opened));
 }
 
 // A middle process: starts a grandchild, says its pid, then waits to be killed.
@@ -107,14 +95,13 @@ void take_text(std::string) {}
 
 BOOST_AUTO_TEST_SUITE(descriptors)
 
-BOOST_AUTO_TEST_CASE(spawned_child_inherits_no_descriptor_beyond_stdio,
-                     *mproc::test::posix_only("lists /proc/self/fd; a Windows child inherits only handles marked "
-                                              "inheritable, and mproc marks one, for the start of one child")) {
+BOOST_AUTO_TEST_CASE(spawned_child_inherits_no_descriptor_beyond_stdio) {
   const auto inheritable = mproc::test::open_inheritable_descriptors();
   mproc::test::scratch_dir dir;
-  for (auto method : {mproc::start_method::spawn, mproc::start_method::forkserver}) {
+  for (auto method : mproc::all_start_methods()) {
+    if (method == mproc::start_method::fork) continue;  // a forked child is a copy, descriptors and all
     const std::string path = dir.file(std::string(mproc::to_string(method)));
-    mproc::process p(mproc::process_options{.method = method}, count_descriptors, path);
+    mproc::process p(mproc::process_options{.method = method}, count_descriptors, path, inheritable);
     p.start();
     p.join();
     BOOST_TEST(read_file(path).starts_with("0 "), mproc::to_string(method) << ": " << read_file(path));

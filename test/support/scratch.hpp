@@ -83,8 +83,12 @@ std::optional<int> reap_adopted(int pid);
 /// Runs this test program as a spawned child whose start channel carries
 /// `bytes`; what it wrote to stderr, and its exit code.
 command_result run_self_with_start_message(const std::string& bytes);
-/// Descriptors opened without close-on-exec, below and above others (POSIX).
+/// Descriptors opened without close-on-exec, below and above others (POSIX);
+/// on Windows, an inheritable handle of a signalled event.
 std::vector<int> open_inheritable_descriptors();
+/// In a child: "N details" for the N descriptors it has beyond stdio (POSIX:
+/// all of them; Windows: those of `parent_opened` that it inherited).
+std::string descriptors_beyond_stdio(const std::vector<int>& parent_opened);
 void close_descriptors(const std::vector<int>& descriptors);
 
 /// Whether a shared memory block called `name` exists (in /dev/shm, or as a

@@ -22,6 +22,7 @@
 #include <boost/process/v2/process.hpp>
 #include <boost/process/v2/stdio.hpp>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <mutex>
@@ -46,11 +47,54 @@ HANDLE children_job() {
   return job;
 }
 
+// Limits what the child inherits to the handles it is meant to have (its
+// standard handles and the start channel): CreateProcess would otherwise give
+// it every inheritable handle of this process, also ones that other code made.
+class inherited_handles {
+ public:
+  explicit inherited_handles(std::vector<HANDLE> handles) : handles_(std::move(handles)) {
+    SIZE_T size = 0;
+    ::InitializeProcThreadAttributeList(nullptr, 1, 0, &size);
+    storage_.resize(size);
+    auto* list = reinterpret_cast<LPPROC_THREAD_ATTRIBUTE_LIST>(storage_.data());
+    if (!::InitializeProcThreadAttributeList(list, 1, 0, &size)) return;
+    if (!::UpdateProcThreadAttribute(list, 0, PROC_THREAD_ATTRIBUTE_HANDLE_LIST, handles_.data(),
+                                     handles_.size() * sizeof(HANDLE), nullptr, nullptr)) {
+      ::DeleteProcThreadAttributeList(list);
+      return;
+    }
+    list_ = list;
+  }
+  ~inherited_handles() {
+    if (list_ != nullptr) ::DeleteProcThreadAttributeList(list_);
+  }
+  inherited_handles(const inherited_handles&) = delete;
+  inherited_handles& operator=(const inherited_handles&) = delete;
+  LPPROC_THREAD_ATTRIBUTE_LIST list() const noexcept { return list_; }
+
+ private:
+  std::vector<HANDLE> handles_;
+  std::vector<char> storage_;
+  LPPROC_THREAD_ATTRIBUTE_LIST list_ = nullptr;
+};
+
 struct child_setup {
   windows::unique_handle* process;  // out: our own handle to the child
+  HANDLE channel;                   // the start channel's read end
+  std::unique_ptr<inherited_handles>* inherited;  // kept until CreateProcess has run
 
   bp::error_code on_setup(bp::windows::default_launcher& launcher, const bp::filesystem::path&, const std::wstring&) {
     launcher.creation_flags |= CREATE_SUSPENDED;
+    // process_stdio (the init before this one) has set the standard handles.
+    const auto& startup = launcher.startup_info.StartupInfo;
+    std::vector<HANDLE> handles{channel};
+    for (HANDLE h : {startup.hStdInput, startup.hStdOutput, startup.hStdError}) {
+      if (h != nullptr && h != INVALID_HANDLE_VALUE && std::find(handles.begin(), handles.end(), h) == handles.end()) {
+        handles.push_back(h);
+      }
+    }
+    *inherited = std::make_unique<inherited_handles>(std::move(handles));
+    if ((*inherited)->list() != nullptr) launcher.startup_info.lpAttributeList = (*inherited)->list();
     return {};
   }
   void on_success(bp::windows::default_launcher& launcher, const bp::filesystem::path&, const std::wstring&) {
@@ -97,8 +141,8 @@ bool read_exact(HANDLE handle, void* data, std::size_t size) {
   return true;
 }
 
-// Makes the pipe's read end inheritable only while one child is created, so
-// that no other child started at the same time inherits it.
+// Makes the pipe's read end inheritable only while one child is created: a
+// second line of defence where the handle list above is not honoured.
 std::mutex& inheriting() {
   static std::mutex mutex;
   return mutex;
@@ -114,6 +158,7 @@ std::unique_ptr<child_handle> launch_spawn(const launch_request& request) {
   windows::unique_handle theirs(read_end);
   windows::unique_handle ours(write_end);
   windows::unique_handle process;
+  std::unique_ptr<inherited_handles> inherited;
   int pid = -1;
   {
     std::lock_guard lock(inheriting());
@@ -122,7 +167,7 @@ std::unique_ptr<child_handle> launch_spawn(const launch_request& request) {
     bp::error_code ec;
     std::vector<std::wstring> args{L"--mproc-spawn=" + std::to_wstring(windows::from_handle(theirs.get()))};
     auto child = bp::windows::default_launcher()(context, ec, bp::filesystem::path(program_path()), args,
-                                                 bp::process_stdio{}, child_setup{&process});
+                                                 bp::process_stdio{}, child_setup{&process, theirs.get(), &inherited});
     if (ec) throw process_error("cannot start a child process: " + ec.message());
     pid = static_cast<int>(child.id());
     child.detach();

@@ -154,6 +154,21 @@ std::vector<int> open_inheritable_descriptors() {
   return {null_device, pipe_fds[0], pipe_fds[1], high};
 }
 
+std::string descriptors_beyond_stdio(const std::vector<int>&) {
+  int extra = 0;
+  std::ostringstream names;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) {
+    const int fd = std::stoi(entry.path().filename().string());
+    if (fd <= 2) continue;
+    std::error_code ec;
+    const auto target = std::filesystem::read_symlink(entry.path(), ec).string();
+    if (target.starts_with("/proc/") && target.ends_with("/fd")) continue;  // the listing's own
+    ++extra;
+    names << fd << "->" << target << ' ';
+  }
+  return std::to_string(extra) + " " + names.str();
+}
+
 void close_descriptors(const std::vector<int>& descriptors) {
   for (int fd : descriptors) ::close(fd);
 }

@@ -190,8 +190,30 @@ command_result run_self_with_start_message(const std::string& bytes) {
   return {decode_exit_code(code), read_file(err)};
 }
 
-std::vector<int> open_inheritable_descriptors() { return {}; }
-void close_descriptors(const std::vector<int>&) {}
+std::vector<int> open_inheritable_descriptors() {
+  SECURITY_ATTRIBUTES inherited{sizeof(SECURITY_ATTRIBUTES), nullptr, TRUE};
+  HANDLE event = ::CreateEventW(&inherited, TRUE, TRUE, nullptr);  // manual reset, signalled
+  BOOST_REQUIRE(event != nullptr);
+  return {static_cast<int>(HandleToLong(event))};
+}
+
+// A handle value the child did not inherit is invalid there, or names some
+// other object, which is not a signalled event of the parent's.
+std::string descriptors_beyond_stdio(const std::vector<int>& parent_opened) {
+  int inherited = 0;
+  std::string details;
+  for (int value : parent_opened) {
+    if (::WaitForSingleObject(LongToHandle(value), 0) == WAIT_OBJECT_0) {
+      ++inherited;
+      details += std::to_string(value) + " ";
+    }
+  }
+  return std::to_string(inherited) + " " + details;
+}
+
+void close_descriptors(const std::vector<int>& descriptors) {
+  for (int value : descriptors) ::CloseHandle(LongToHandle(value));
+}
 
 bool shared_memory_exists(const std::string& name) {
   HANDLE section = ::OpenFileMappingA(FILE_MAP_READ, FALSE, name.c_str());
