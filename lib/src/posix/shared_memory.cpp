@@ -14,6 +14,7 @@
 #include "../launch.hpp"
 #include "../shared_blocks.hpp"
 #include "resource_tracker.hpp"
+#include "shared_memory_state.hpp"
 
 #include <boost/interprocess/mapped_region.hpp>
 #include <boost/interprocess/shared_memory_object.hpp>
@@ -50,6 +51,9 @@ struct user_slot {
   std::uint64_t reservation;   // not 0: held for a child that has not attached yet
 };
 
+}  // namespace
+
+// Declared in shared_memory_state.hpp.
 struct segment_header {
   std::atomic<std::uint32_t> magic;  // set last, once the header is ready
   std::uint32_t unlinked;            // the name is gone: nobody may attach
@@ -58,12 +62,9 @@ struct segment_header {
   user_slot users[max_users];
 };
 
-constexpr std::size_t header_bytes = (sizeof(segment_header) + 4095) / 4096 * 4096;
+namespace {
 
-struct identity {
-  int pid = 0;
-  std::uint64_t start_time = 0;
-};
+constexpr std::size_t header_bytes = (sizeof(segment_header) + 4095) / 4096 * 4096;
 
 // Field 22 of /proc/<pid>/stat; empty for a process that is gone or a zombie.
 // Plain system calls and no allocation: the resource tracker calls it in a
@@ -137,20 +138,6 @@ std::string random_name() {
 
 }  // namespace
 
-struct shared_memory_state {
-  std::string name;
-  bip::mapped_region region;
-  segment_header* header = nullptr;
-  std::byte* data = nullptr;
-  std::size_t size = 0;
-
-  ~shared_memory_state() { close(); }
-  /// Ends this process's use: frees its slot and unmaps. For every handle copy.
-  void close() noexcept;
-  bool open() const noexcept { return header != nullptr; }
-  void claim(identity who, std::uint64_t reservation = 0);
-  void release(identity who) noexcept;
-};
 
 namespace {
 
@@ -445,23 +432,6 @@ shared_memory shared_memory::create(const std::string& name, std::size_t size) {
 }
 
 shared_memory shared_memory::attach(const std::string& name) { return shared_memory(detail::open_block(name, 0)); }
-
-std::span<std::byte> shared_memory::bytes() const noexcept {
-  return closed() ? std::span<std::byte>() : std::span<std::byte>(state_->data, state_->size);
-}
-
-std::size_t shared_memory::size() const noexcept { return closed() ? 0 : state_->size; }
-
-bool shared_memory::closed() const noexcept { return !state_ || !state_->open(); }
-
-const std::string& shared_memory::name() const noexcept {
-  static const std::string none;
-  return state_ ? state_->name : none;
-}
-
-void shared_memory::close() noexcept {
-  if (state_) state_->close();
-}
 
 void shared_memory::unlink() {
   if (closed()) throw closed_error("the shared memory handle is closed");

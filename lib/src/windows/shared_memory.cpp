@@ -10,6 +10,7 @@
 #include "../launch.hpp"
 #include "../shared_blocks.hpp"
 #include "handle.hpp"
+#include "shared_memory_state.hpp"
 
 #include <boost/interprocess/mapped_region.hpp>
 #include <boost/interprocess/windows_shared_memory.hpp>
@@ -29,11 +30,16 @@ namespace {
 
 constexpr std::uint32_t segment_magic = 0x4d50534du;  // "MPSM"
 
+}  // namespace
+
+// Declared in shared_memory_state.hpp.
 struct segment_header {
   std::atomic<std::uint32_t> magic;     // set last, once the header is ready
   std::atomic<std::uint32_t> unlinked;  // nobody may attach
   std::uint64_t size;                   // the user's bytes
 };
+
+namespace {
 
 constexpr std::size_t header_bytes = 4096;
 
@@ -47,22 +53,6 @@ std::string random_name() {
 
 }  // namespace
 
-struct shared_memory_state {
-  std::string name;
-  std::optional<bip::windows_shared_memory> section;  // never moved: Boost's move reads an unset member
-  bip::mapped_region region;
-  segment_header* header = nullptr;
-  std::byte* data = nullptr;
-  std::size_t size = 0;
-
-  void close() noexcept {
-    header = nullptr;
-    data = nullptr;
-    region = bip::mapped_region();
-    section.reset();
-  }
-  bool open() const noexcept { return header != nullptr; }
-};
 
 namespace {
 
@@ -155,23 +145,6 @@ shared_memory shared_memory::create(const std::string& name, std::size_t size) {
 }
 
 shared_memory shared_memory::attach(const std::string& name) { return shared_memory(detail::open_block(name)); }
-
-std::span<std::byte> shared_memory::bytes() const noexcept {
-  return closed() ? std::span<std::byte>() : std::span<std::byte>(state_->data, state_->size);
-}
-
-std::size_t shared_memory::size() const noexcept { return closed() ? 0 : state_->size; }
-
-bool shared_memory::closed() const noexcept { return !state_ || !state_->open(); }
-
-const std::string& shared_memory::name() const noexcept {
-  static const std::string none;
-  return state_ ? state_->name : none;
-}
-
-void shared_memory::close() noexcept {
-  if (state_) state_->close();
-}
 
 void shared_memory::unlink() {
   if (closed()) throw closed_error("the shared memory handle is closed");

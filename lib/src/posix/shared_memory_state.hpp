@@ -1,0 +1,35 @@
+// A shared memory block as this process holds it (POSIX): see shared_memory.cpp.
+#pragma once
+
+#include <boost/interprocess/mapped_region.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace mproc::detail {
+
+/// A process as a block's user: its pid and start time (pids are recycled).
+struct identity {
+  int pid = 0;
+  std::uint64_t start_time = 0;
+};
+
+struct segment_header;
+
+struct shared_memory_state {
+  std::string name;
+  boost::interprocess::mapped_region region;
+  segment_header* header = nullptr;
+  std::byte* data = nullptr;
+  std::size_t size = 0;
+
+  ~shared_memory_state() { close(); }
+  /// Ends this process's use: frees its slot and unmaps. For every handle copy.
+  void close() noexcept;
+  bool open() const noexcept { return header != nullptr; }
+  void claim(identity who, std::uint64_t reservation = 0);
+  void release(identity who) noexcept;
+};
+
+}  // namespace mproc::detail
