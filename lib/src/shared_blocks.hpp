@@ -2,10 +2,18 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 namespace mproc::detail {
+
+struct shared_memory_state;
+class handle_outbox;
+
+/// The outbox a block passed to a child goes in; throws closed_error for a
+/// closed block and serialization_error outside a child's arguments.
+handle_outbox* outbox_for_block(const std::shared_ptr<shared_memory_state>& state);
 
 /// Before a fork: holds a user slot in every block this process uses, for the
 /// child to come. After it, in the parent: gives those slots to the child.

@@ -278,12 +278,7 @@ std::shared_ptr<shared_memory_state> open_block(const std::string& name, std::ui
 }  // namespace
 
 std::string reserve_for_child(const std::shared_ptr<shared_memory_state>& state) {
-  if (!state || !state->open()) throw closed_error("the shared memory handle is closed");
-  handle_outbox* box = current_outbox();
-  if (box == nullptr) {
-    throw serialization_error("shared memory can travel to another process only as an argument of a process "
-                              "or pool task (or by its name, with shared_memory::attach)");
-  }
+  handle_outbox* box = outbox_for_block(state);
   // Held in our name until the child is known, then in the child's: the block
   // cannot lose its last user between start() and the child's attach.
   const std::uint64_t reservation = random_word() | 1;

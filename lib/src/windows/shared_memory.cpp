@@ -96,12 +96,7 @@ std::shared_ptr<shared_memory_state> open_block(const std::string& name) {
 // until it ends). A pool task's arguments are told -1 when the task is done,
 // which closes the copy.
 std::string reserve_for_child(const std::shared_ptr<shared_memory_state>& state) {
-  if (!state || !state->open()) throw closed_error("the shared memory handle is closed");
-  handle_outbox* box = current_outbox();
-  if (box == nullptr) {
-    throw serialization_error("shared memory can travel to another process only as an argument of a process "
-                              "or pool task (or by its name, with shared_memory::attach)");
-  }
+  handle_outbox* box = outbox_for_block(state);
   auto keep = std::make_shared<windows::unique_handle>(
       windows::duplicate_into(::GetCurrentProcess(), state->section->get_mapping_handle().handle));
   box->on_started([keep](int pid) {
