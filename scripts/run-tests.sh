@@ -11,8 +11,11 @@ run_preset() {
   local preset="$1"
   if [ "$preset" = windows-cross ]; then
     bash scripts/install-deps.sh windows
-    # scripts/wine-run.sh, CTest's emulator, starts Wine's server; stop it after.
-    trap 'WINEPREFIX="$PWD/build/windows-cross/wine-prefix" /usr/lib/wine/wineserver -k 2>/dev/null || true' EXIT
+    # Wine's server and services up before Ninja or CTest runs a Windows program
+    # (see scripts/wine-run.sh, CTest's emulator); stopped at the end.
+    local prefix="$PWD/build/windows-cross/wine-prefix"
+    bash scripts/wine-run.sh "$prefix" wineboot </dev/null >/dev/null 2>&1 || true
+    trap "WINEPREFIX='$prefix' /usr/lib/wine/wineserver -k 2>/dev/null || true" EXIT
   else
     bash scripts/install-deps.sh
   fi

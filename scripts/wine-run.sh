@@ -7,11 +7,11 @@ export WINEDEBUG=-all
 wine=/usr/lib/wine/wine64
 command -v "$wine" >/dev/null || wine=wine64
 mkdir -p "$WINEPREFIX"
-# A persistent server, started here with no pipe of the caller's: a server that
-# a program started by make, Ninja or CTest brings up keeps their output pipe
-# open. (It returns at once when one runs already.)
-/usr/lib/wine/wineserver -p </dev/null >/dev/null 2>&1 || true
-if [ ! -f "$WINEPREFIX/system.reg" ]; then
+# A persistent server and Wine's services, started here with no pipe of the
+# caller's: those that a program run by Ninja or CTest brings up keep its output
+# pipe open, and Ninja or CTest waits for good. (wineserver -p exits with 2 at
+# once when a server runs already.)
+if /usr/lib/wine/wineserver -p </dev/null >/dev/null 2>&1 || [ ! -f "$WINEPREFIX/system.reg" ]; then
   "$wine" wineboot --init </dev/null >/dev/null 2>&1 || true
 fi
 exec "$wine" "$@"
