@@ -1,7 +1,6 @@
 #include "wake_word.hpp"
 
 #include <algorithm>
-#include <mutex>
 #include <random>
 #include <string>
 
@@ -10,15 +9,11 @@
 namespace mproc::detail {
 namespace {
 
+// From the system's generator each time (only the first sleep on a word asks).
 std::uint64_t random_id() {
-  static std::mt19937_64 engine = [] {
-    std::random_device device;
-    return std::mt19937_64((std::uint64_t{device()} << 32) ^ device() ^ ::GetCurrentProcessId());
-  }();
-  static std::mutex* guard = new std::mutex;
-  std::lock_guard lock(*guard);
+  std::random_device device;
   std::uint64_t id = 0;
-  while (id == 0) id = engine();
+  while (id == 0) id = (std::uint64_t{device()} << 32) | device();
   return id;
 }
 

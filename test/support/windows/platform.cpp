@@ -3,6 +3,8 @@
 // last handle, so the leak check's lists are empty here by construction.
 #include "support/scratch.hpp"
 
+#include "windows/waited_child.hpp"  // the exit codes kill() uses, and their reading
+
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -102,14 +104,14 @@ int open_descriptor_count() {
 int this_pid() { return static_cast<int>(::GetCurrentProcessId()); }
 
 void kill_this_process() {
-  ::TerminateProcess(::GetCurrentProcess(), 0x10000 + 9);  // read back as -9, like SIGKILL
+  ::TerminateProcess(::GetCurrentProcess(), mproc::detail::windows::killed_code);  // read back as -9
   std::abort();  // not reached
 }
 
 void kill_process(int pid) {
   HANDLE process = ::OpenProcess(PROCESS_TERMINATE, FALSE, static_cast<DWORD>(pid));
   if (process == nullptr) return;
-  ::TerminateProcess(process, 0x10000 + 9);
+  ::TerminateProcess(process, mproc::detail::windows::killed_code);
   ::CloseHandle(process);
 }
 
@@ -133,15 +135,6 @@ int parent_pid() {
 
 void adopt_orphans() {}
 
-namespace {
-
-int decode_exit_code(DWORD code) {
-  if (code > 0x10000 && code < 0x10000 + 65) return -static_cast<int>(code - 0x10000);
-  return static_cast<int>(code);
-}
-
-}  // namespace
-
 std::optional<int> reap_adopted(int pid) {
   HANDLE process = ::OpenProcess(SYNCHRONIZE | PROCESS_QUERY_LIMITED_INFORMATION, FALSE, static_cast<DWORD>(pid));
   if (process == nullptr) return 0;  // gone already, and its exit code with it
@@ -149,7 +142,7 @@ std::optional<int> reap_adopted(int pid) {
   if (::WaitForSingleObject(process, 10000) == WAIT_OBJECT_0) {
     DWORD code = 0;
     ::GetExitCodeProcess(process, &code);
-    end = decode_exit_code(code);
+    end = mproc::detail::windows::decode_exit_code(code);
   }
   ::CloseHandle(process);
   return end;
@@ -187,7 +180,7 @@ command_result run_self_with_start_message(const std::string& bytes) {
   ::GetExitCodeProcess(info.hProcess, &code);
   ::CloseHandle(info.hProcess);
   ::CloseHandle(info.hThread);
-  return {decode_exit_code(code), read_file(err)};
+  return {mproc::detail::windows::decode_exit_code(code), read_file(err)};
 }
 
 std::vector<int> open_inheritable_descriptors() {
