@@ -12,10 +12,12 @@ run_preset() {
   if [ "$preset" = windows-cross ]; then
     bash scripts/install-deps.sh windows
     # Wine's server and services up before Ninja or CTest runs a Windows program
-    # (see scripts/wine-run.sh, CTest's emulator); stopped at the end.
+    # (see scripts/wine-run.sh, CTest's emulator); stopped at the end, and waited
+    # for: a server still going down when the next run starts makes that run's
+    # programs bring up one of their own, under CTest.
     local prefix="$PWD/build/windows-cross/wine-prefix"
     bash scripts/wine-run.sh "$prefix" wineboot </dev/null >/dev/null 2>&1 || true
-    trap "WINEPREFIX='$prefix' /usr/lib/wine/wineserver -k 2>/dev/null || true" EXIT
+    trap "WINEPREFIX='$prefix' /usr/lib/wine/wineserver -k 2>/dev/null; WINEPREFIX='$prefix' /usr/lib/wine/wineserver -w 2>/dev/null || true" EXIT
   else
     bash scripts/install-deps.sh
   fi

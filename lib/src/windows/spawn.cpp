@@ -168,7 +168,10 @@ std::unique_ptr<child_handle> launch_spawn(const launch_request& request) {
     std::vector<std::wstring> args{L"--mproc-spawn=" + std::to_wstring(windows::from_handle(theirs.get()))};
     auto child = bp::windows::default_launcher()(context, ec, bp::filesystem::path(program_path()), args,
                                                  bp::process_stdio{}, child_setup{&process, theirs.get(), &inherited});
-    if (ec) throw process_error("cannot start a child process: " + ec.message());
+    if (ec) {
+      throw process_error("cannot start a child process: " + ec.message() + " (Windows error " +
+                          std::to_string(ec.value()) + ")");
+    }
     pid = static_cast<int>(child.id());
     child.detach();
   }
