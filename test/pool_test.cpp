@@ -190,6 +190,25 @@ BOOST_AUTO_TEST_CASE(callbacks_are_called_exactly_once) {
   BOOST_TEST(value == 25);
 }
 
+// As in Python: the callback has run by the time wait() or get() returns, and
+// a callback may itself wait for its result without blocking for good.
+BOOST_AUTO_TEST_CASE(wait_returns_after_the_callbacks_ran) {
+  mproc::pool workers(2);
+  std::atomic<bool> called{false};
+  auto result = workers.apply_async(square, 6);
+  result.then([&](int) {
+    std::this_thread::sleep_for(300ms);  // slow, so that a wait() that does not wait for it returns first
+    called = true;
+  });
+  BOOST_TEST(result.get(10s) == 36);
+  BOOST_TEST(called.load());
+  std::atomic<int> seen_inside{0};
+  auto again = workers.apply_async(square, 7);
+  again.then([&](int) { seen_inside = again.get(5s); });
+  again.wait();
+  BOOST_TEST(seen_inside.load() == 49);
+}
+
 BOOST_AUTO_TEST_CASE(progress_reaches_the_total) {
   std::mutex guard;
   std::vector<std::pair<std::size_t, std::size_t>> seen;

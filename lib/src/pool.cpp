@@ -44,10 +44,10 @@ std::string_view chunk_bytes(job_state& job, std::size_t chunk) {
 bool wait_for_job(job_state& job, std::optional<std::chrono::nanoseconds> timeout) {
   std::unique_lock lock(job.mutex);
   if (!timeout) {
-    job.changed.wait(lock, [&] { return job.complete(); });
+    job.changed.wait(lock, [&] { return job.settled(); });
     return true;
   }
-  return job.changed.wait_for(lock, *timeout, [&] { return job.complete(); });
+  return job.changed.wait_for(lock, *timeout, [&] { return job.settled(); });
 }
 
 void when_job_done(job_state& job, std::function<void()> callback) {
@@ -633,9 +633,18 @@ struct pool_core::state {
         complete = job.complete();
         wake = complete || job.chunk_waiters > 0;
         if (complete) callbacks.swap(job.when_done);
+        job.running_callbacks = !callbacks.empty();
+        job.callbacks_thread = std::this_thread::get_id();
       }
       if (wake) job.changed.notify_all();
-      for (auto& callback : callbacks) guarded("a result callback", callback);
+      if (!callbacks.empty()) {
+        for (auto& callback : callbacks) guarded("a result callback", callback);
+        {
+          std::scoped_lock lock(job.mutex);
+          job.running_callbacks = false;
+        }
+        job.changed.notify_all();
+      }
       if (complete) release_outbox(job);
     }
     ends.clear();

@@ -185,7 +185,7 @@ class async_result {
   }
   bool ready() const {
     std::scoped_lock lock(job_->mutex);
-    return job_->complete();
+    return job_->settled();
   }
   /// Errors: mproc::error if not ready yet (as Python's ValueError).
   bool successful() const {
@@ -194,7 +194,8 @@ class async_result {
     return job_->first_error == nullptr;
   }
   /// Calls `on_success(result)` or `on_error(exception)` exactly once, from the
-  /// pool's thread when the result arrives, or now if it has.
+  /// pool's thread when the result arrives, or now if it has. As in Python,
+  /// wait() and get() return only once the callbacks have run.
   template <class Success>
   async_result& then(Success on_success, std::function<void(std::exception_ptr)> on_error = {}) {
     detail::when_job_done(*job_, [self = *this, on_success, on_error]() mutable {

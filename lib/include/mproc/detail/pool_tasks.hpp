@@ -24,6 +24,7 @@
 #include <string_view>
 #include <tuple>
 #include <type_traits>
+#include <thread>
 #include <vector>
 
 namespace mproc::detail {
@@ -202,7 +203,16 @@ struct job_state {
   std::size_t chunk_waiters = 0;                     // threads waiting for a chunk, not the whole job
   shared_memory arena;                               // a team job's items and results
   std::size_t results_at = 0;                        // where the results are in the arena
+  bool running_callbacks = false;                    // the last chunk is in; when_done runs now
+  std::thread::id callbacks_thread;                  // ... on this thread
+  /// Every chunk has finished.
   bool complete() const { return finished == chunks; }
+  /// Complete, and its callbacks have run (as Python's AsyncResult runs its
+  /// callback before wait() returns): what waiting for the job waits for. The
+  /// callbacks' own thread does not wait for them, so a callback may wait too.
+  bool settled() const {
+    return complete() && (!running_callbacks || callbacks_thread == std::this_thread::get_id());
+  }
 
   /// Waits (holding `lock` on mutex) for `ready()`, counted as a chunk waiter:
   /// a finished chunk wakes waiters only when there are some.
