@@ -166,8 +166,18 @@ std::unique_ptr<child_handle> launch_spawn(const launch_request& request) {
     boost::asio::io_context context;
     bp::error_code ec;
     std::vector<std::wstring> args{L"--mproc-spawn=" + std::to_wstring(windows::from_handle(theirs.get()))};
-    auto child = bp::windows::default_launcher()(context, ec, bp::filesystem::path(program_path()), args,
-                                                 bp::process_stdio{}, child_setup{&process, theirs.get(), &inherited});
+    // Wine's CreateProcess now and then fails with ERROR_INTERNAL_ERROR (about one
+    // suite run in two, back to back, when Wine's server has just started) and
+    // succeeds when asked again. A failed attempt made no process.
+    auto launch = [&] {
+      return bp::windows::default_launcher()(context, ec, bp::filesystem::path(program_path()), args,
+                                             bp::process_stdio{}, child_setup{&process, theirs.get(), &inherited});
+    };
+    auto child = launch();
+    for (int retry = 0; ec && ec.value() == ERROR_INTERNAL_ERROR && retry < 3; ++retry) {
+      ::Sleep(20);
+      child = launch();
+    }
     if (ec) {
       throw process_error("cannot start a child process: " + ec.message() + " (Windows error " +
                           std::to_string(ec.value()) + ")");
