@@ -46,7 +46,7 @@ class producer : public queue_user {
       std::this_thread::sleep_for(100ms);
       std::cout << "The size of queue is " << queue_.size() << std::endl;
     }
-    queue_.close();  // no more items: the consumer's get() ends once it has taken them all
+    queue_.shutdown();  // no more items: the consumer's get() ends once it has taken them all
   }
 };
 
@@ -101,7 +101,7 @@ void many_producers_and_consumers() {
   for (auto& p : consumers) p.start();
   for (auto& p : producers) p.start();
   for (auto& p : producers) p.join();
-  queue.close();  // the consumers take what is left, then stop
+  queue.shutdown();  // the consumers take what is left, then stop
   for (auto& p : consumers) p.join();
 
   std::vector<int> all;

@@ -146,11 +146,11 @@ BOOST_AUTO_TEST_CASE(maxsize_zero_is_bounded_by_the_ring) {
 
 BOOST_AUTO_TEST_CASE(a_ring_too_small_is_an_error) { BOOST_CHECK_THROW(mproc::queue<int>(0, 100), mproc::error); }
 
-BOOST_AUTO_TEST_CASE(close_refuses_puts_and_ends_gets_once_empty) {
+BOOST_AUTO_TEST_CASE(shutdown_refuses_puts_and_ends_gets_once_empty) {
   mproc::queue<int> q;
   q.put(1);
   q.put(2);
-  q.close();
+  q.shutdown();
   BOOST_TEST(q.closed());
   BOOST_CHECK_THROW(q.put(3), mproc::closed_error);
   BOOST_TEST(q.get() == 1);  // what was put stays there to be taken
@@ -159,7 +159,7 @@ BOOST_AUTO_TEST_CASE(close_refuses_puts_and_ends_gets_once_empty) {
   BOOST_CHECK_THROW(q.get(1s), mproc::closed_error);
 }
 
-BOOST_AUTO_TEST_CASE(close_wakes_a_waiting_consumer) {
+BOOST_AUTO_TEST_CASE(shutdown_wakes_a_waiting_consumer) {
   mproc::queue<int> q;
   std::atomic<bool> got_closed{false};
   std::thread consumer([&] {
@@ -170,7 +170,7 @@ BOOST_AUTO_TEST_CASE(close_wakes_a_waiting_consumer) {
     }
   });
   std::this_thread::sleep_for(200ms);
-  q.close();
+  q.shutdown();
   consumer.join();
   BOOST_TEST(got_closed.load());
 }
@@ -248,7 +248,7 @@ MPROC_TEST_EACH_METHOD(two_producers_three_consumers_deliver_every_item_once) {
     if (!producers_done && all.size() == 2 * per_producer) {
       for (auto& p : producers) p.join();
       producers_done = true;
-      work.close();
+      work.shutdown();
     }
   }
   for (auto& p : producers) BOOST_TEST(p.exitcode().value() == 0);

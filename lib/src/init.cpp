@@ -17,6 +17,7 @@ constexpr std::string_view spawn_marker = "--mproc-spawn=";
 constexpr std::string_view forkserver_marker = "--mproc-forkserver=";
 
 [[noreturn]] void run_spawned_child(const std::string& channel) {
+  detail::show_program_name();
   int code = 1;
   try {
     auto start = detail::read_spawn_start(channel);
@@ -37,6 +38,7 @@ void init(int argc, char** argv) {
     const std::string_view arg = argv[i];
     if (arg.starts_with(spawn_marker)) run_spawned_child(std::string(arg.substr(spawn_marker.size())));
     if (arg.starts_with(forkserver_marker)) {
+      detail::show_program_name();
       detail::run_forkserver(std::string(arg.substr(forkserver_marker.size())));
     }
   }

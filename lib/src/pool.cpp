@@ -13,11 +13,11 @@
 // or timeout_error), or runs again once if retry_lost_tasks is set.
 #include <mproc/pool.hpp>
 
+#include "remote_failure.hpp"
 #include "child_handle.hpp"
 #include "launch.hpp"
 #include "sentinel_wait.hpp"
 
-#include <boost/core/demangle.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -171,13 +171,11 @@ void run_task(std::string_view task, std::uint32_t slot, std::string& out) {
       status = reinterpret_cast<task_entry>(how.entry)(how.target, in, out);
     } catch (const std::exception& e) {
       out.resize(result_head_bytes);
-      out += boost::core::demangle(typeid(e).name());
-      out += '\0';
-      out += e.what();
+      out += raised_payload(&e);
       status = task_status::raised;
     } catch (...) {
       out.resize(result_head_bytes);
-      out += std::string("unknown exception") + '\0' + "a task threw something that is not a std::exception";
+      out += raised_payload(nullptr);
       status = task_status::raised;
     }
   } catch (const std::exception& e) {
@@ -215,11 +213,9 @@ const shared_memory& arena_named(const std::string& name) {
 // the error of every failed chunk, and a worker that dies between the two
 // leaves the chunk marked with its slot, which the parent then fails itself.
 void report_failed_chunk(worker_links& links, chunk_word& state, std::uint32_t tag, std::uint64_t id,
-                         std::uint64_t chunk, const std::string& type, const std::string& message) {
+                         std::uint64_t chunk, const std::exception* caught) {
   std::string error = result_head(id, chunk + 1, links.slot, static_cast<std::uint32_t>(task_status::raised));
-  error += type;
-  error += '\0';
-  error += message;
+  error += raised_payload(caught);
   links.results.put(error, std::nullopt);
   state.store(word(tag, team_failed));
 }
@@ -274,10 +270,9 @@ std::uint64_t run_team_share(std::string_view task, worker_links& links, task_st
                 arena + layout.results_at + first * layout.result_size, count);
       states[chunk].store(word(tag, team_done), std::memory_order_release);
     } catch (const std::exception& e) {
-      report_failed_chunk(links, states[chunk], tag, id, chunk, boost::core::demangle(typeid(e).name()), e.what());
+      report_failed_chunk(links, states[chunk], tag, id, chunk, &e);
     } catch (...) {
-      report_failed_chunk(links, states[chunk], tag, id, chunk, "unknown exception",
-                          "a task threw something that is not a std::exception");
+      report_failed_chunk(links, states[chunk], tag, id, chunk, nullptr);
     }
     ++ran;
   }
@@ -372,12 +367,8 @@ struct chunk_end {
 
 std::exception_ptr failure_of(task_status status, std::string_view payload) {
   switch (status) {
-    case task_status::raised: {
-      const auto split = payload.find('\0');
-      const std::string type(payload.substr(0, split));
-      const std::string message(split == std::string_view::npos ? "" : payload.substr(split + 1));
-      return std::make_exception_ptr(remote_error(type, message));
-    }
+    case task_status::raised:
+      return remote_failure(payload);
     case task_status::unserialisable_result:
     case task_status::undecodable_task:
       return std::make_exception_ptr(serialization_error(std::string(payload)));

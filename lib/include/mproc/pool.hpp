@@ -78,13 +78,18 @@ using worker_factory = std::function<process(process_options, worker_links)>;
 template <class F, class... Args>
 detail::worker_factory initializer(F f, Args... args) {
   static_assert(detail::spawnable_target<F>, "an initializer is a plain function or a captureless lambda");
+  static_assert(std::invocable<F&, detail::travelling_t<Args>&...>,
+                "the initializer cannot be called with these arguments as they travel to the workers (a string "
+                "literal travels as std::string)");
+  (detail::check_task_argument<detail::travelling_t<Args>>(), ...);
   const detail::code_address at = [&] {
     if constexpr (std::is_pointer_v<F>) return detail::locate_code(reinterpret_cast<std::uintptr_t>(f));
     return detail::code_address{};
   }();
-  return [at, args...](process_options options, detail::worker_links links) {
-    return process(std::move(options), &detail::pool_worker_with<F, std::decay_t<Args>...>, std::move(links), at,
-                   args...);
+  return [at, ... stored = detail::travelling_t<Args>(std::move(args))](process_options options,
+                                                                         detail::worker_links links) {
+    return process(std::move(options), &detail::pool_worker_with<F, detail::travelling_t<Args>...>,
+                   std::move(links), at, stored...);
   };
 }
 
@@ -227,7 +232,7 @@ class async_result {
     }
     if constexpr (std::is_void_v<R>) {
       return;
-    } else if constexpr (requires { typename R::value_type; }) {
+    } else if constexpr (detail::is_std_vector<R>::value) {
       if (whole_vector_) return gather<typename R::value_type>();
       return std::move(detail::chunk_results<R>(*job_, 0).front());
     } else {
@@ -283,7 +288,11 @@ class imap_result {
     using difference_type = std::ptrdiff_t;
     iterator() = default;
     explicit iterator(imap_result* owner) : owner_(owner) { advance(); }
-    R& operator*() const { return owner_->current_[index_]; }
+    /// Errors: what the item's task failed with (the iterator can still go on).
+    R& operator*() const {
+      if (owner_->current_error_) std::rethrow_exception(owner_->current_error_);
+      return owner_->current_[index_];
+    }
     iterator& operator++() {
       ++index_;
       advance();
@@ -294,7 +303,7 @@ class imap_result {
 
    private:
     void advance() {
-      while (owner_ != nullptr && index_ >= owner_->current_.size()) {
+      while (owner_ != nullptr && index_ >= owner_->current_count_) {
         index_ = 0;
         if (!owner_->next_chunk()) owner_ = nullptr;
       }
@@ -317,13 +326,22 @@ class imap_result {
       chunk = job_->completion_order[taken_];
     }
     ++taken_;
-    current_ = detail::chunk_results<R>(*job_, chunk);
+    current_error_ = nullptr;
+    current_.clear();
+    try {
+      current_ = detail::chunk_results<R>(*job_, chunk);
+    } catch (...) {  // each item of a failed chunk throws when it is read
+      current_error_ = std::current_exception();
+    }
+    current_count_ = current_error_ ? job_->chunk_items[chunk] : current_.size();
     return true;
   }
   std::shared_ptr<detail::job_state> job_;
   bool in_order_;
   std::size_t taken_ = 0;
   std::vector<R> current_;
+  std::exception_ptr current_error_;
+  std::size_t current_count_ = 0;
 };
 
 /// Python's multiprocessing.Pool. The destructor closes the pool and waits for
@@ -349,17 +367,21 @@ class pool {
   }
   template <class F, std::ranges::input_range Range>
   auto map_async(F f, const Range& inputs, std::size_t chunksize = 0) {
-    using T = std::ranges::range_value_t<Range>;
-    using R = detail::stored_result<std::invoke_result_t<F&, T&>>;
+    using T = detail::travelling_t<std::ranges::range_value_t<Range>>;
+    using R = detail::stored_result<detail::task_result_t<F, T>>;
     return async_result<std::vector<R>>(submit_each<F, T, false>(f, inputs, chunksize, std::nullopt, true), true);
   }
 
   /// f(args...) for each tuple of `inputs`, in order.
   template <class F, std::ranges::input_range Range>
   auto starmap(F f, const Range& inputs, std::size_t chunksize = 0) {
+    return starmap_async(f, inputs, chunksize).get();
+  }
+  template <class F, std::ranges::input_range Range>
+  auto starmap_async(F f, const Range& inputs, std::size_t chunksize = 0) {
     using Tuple = std::ranges::range_value_t<Range>;
-    using R = detail::stored_result<decltype(std::apply(f, std::declval<Tuple&>()))>;
-    return async_result<std::vector<R>>(submit_each<F, Tuple, true>(f, inputs, chunksize, std::nullopt), true).get();
+    using R = detail::stored_result<detail::star_result_t<F, Tuple>>;
+    return async_result<std::vector<R>>(submit_each<F, Tuple, true>(f, inputs, chunksize, std::nullopt), true);
   }
 
   /// f(args...) in a worker; waits for it.
@@ -381,15 +403,15 @@ class pool {
   /// Lazy map: results in order, each as soon as it and those before it are in.
   template <class F, std::ranges::input_range Range>
   auto imap(F f, const Range& inputs, std::size_t chunksize = 1) {
-    using T = std::ranges::range_value_t<Range>;
-    using R = detail::stored_result<std::invoke_result_t<F&, T&>>;
+    using T = detail::travelling_t<std::ranges::range_value_t<Range>>;
+    using R = detail::stored_result<detail::task_result_t<F, T>>;
     return imap_result<R>(submit_each<F, T, false>(f, inputs, std::max<std::size_t>(chunksize, 1), std::nullopt), true);
   }
   /// Lazy map: results as they finish, in any order.
   template <class F, std::ranges::input_range Range>
   auto imap_unordered(F f, const Range& inputs, std::size_t chunksize = 1) {
-    using T = std::ranges::range_value_t<Range>;
-    using R = detail::stored_result<std::invoke_result_t<F&, T&>>;
+    using T = detail::travelling_t<std::ranges::range_value_t<Range>>;
+    using R = detail::stored_result<detail::task_result_t<F, T>>;
     return imap_result<R>(submit_each<F, T, false>(f, inputs, std::max<std::size_t>(chunksize, 1), std::nullopt), false);
   }
 
@@ -417,6 +439,16 @@ class pool {
                                                  std::optional<std::chrono::nanoseconds> timeout,
                                                  bool whole = false) {
     check_function<F>();
+    if constexpr (!detail::check_task_argument<Item>() || !detail::task_travels<F, Item, Star>()) {
+      return nullptr;  // a static_assert said why; nothing below is instantiated
+    } else {
+      return submit_checked<F, Item, Star>(f, inputs, chunksize, timeout, whole);
+    }
+  }
+
+  template <class F, class Item, bool Star, std::ranges::input_range Range>
+  std::shared_ptr<detail::job_state> submit_checked(F f, const Range& inputs, std::size_t chunksize,
+                                                    std::optional<std::chrono::nanoseconds> timeout, bool whole) {
     if constexpr (!Star && std::ranges::contiguous_range<Range> && std::ranges::sized_range<Range> &&
                   detail::plain_value<Item>) {
       using R = std::invoke_result_t<F&, Item&>;
@@ -491,8 +523,20 @@ class pool {
 
   template <class F, class... Args>
   auto apply_within(std::optional<std::chrono::nanoseconds> timeout, F f, Args&&... args) {
-    using Tuple = std::tuple<std::decay_t<Args>...>;
-    using R = decltype(std::apply(f, std::declval<Tuple&>()));
+    static_assert(std::invocable<F&, detail::travelling_t<Args>&...>,
+                  "the task cannot be called with these arguments as they travel to a worker (a string literal "
+                  "travels as std::string: take std::string or std::string_view)");
+    using Tuple = std::tuple<detail::travelling_t<Args>...>;
+    using R = detail::star_result_t<F, Tuple>;
+    if constexpr (!(detail::check_task_argument<detail::travelling_t<Args>>() && ...)) {
+      return async_result<R>(nullptr);  // the static_assert said why
+    } else {
+      return apply_checked<R, Tuple>(timeout, f, std::forward<Args>(args)...);
+    }
+  }
+
+  template <class R, class Tuple, class F, class... Args>
+  async_result<R> apply_checked(std::optional<std::chrono::nanoseconds> timeout, F f, Args&&... args) {
     std::vector<Tuple> one;
     one.emplace_back(std::forward<Args>(args)...);
     return async_result<R>(submit_each<F, Tuple, true>(f, one, 1, timeout));

@@ -42,10 +42,18 @@ struct process_info {
   bool daemon = false;
 };
 
+class process;
+
 namespace detail {
 struct process_access;
 struct child_identity;
 struct child_payload;
+
+/// What the process constructors take as a target: anything but options or
+/// another process (those go to the other constructors).
+template <class F>
+concept possible_target =
+    !std::same_as<std::decay_t<F>, process_options> && !std::derived_from<std::decay_t<F>, process>;
 }  // namespace detail
 
 /// A child process that runs a target function, or the run() of a subclass.
@@ -63,15 +71,21 @@ class process {
 
   /// A process that runs target(args...) in the child.
   template <class F, class... Args>
-    requires std::invocable<F&, std::decay_t<Args>&...>
+    requires detail::possible_target<F>
   explicit process(F target, Args&&... args) : process(process_options{}) {
-    set_target(detail::make_target_call(std::move(target), std::forward<Args>(args)...));
+    detail::check_callable_with_travelling<F, Args...>();
+    if constexpr (detail::callable_with_travelling<F, Args...>) {
+      set_target(detail::make_target_call(std::move(target), std::forward<Args>(args)...));
+    }
   }
 
   template <class F, class... Args>
-    requires std::invocable<F&, std::decay_t<Args>&...>
+    requires detail::possible_target<F>
   process(process_options options, F target, Args&&... args) : process(std::move(options)) {
-    set_target(detail::make_target_call(std::move(target), std::forward<Args>(args)...));
+    detail::check_callable_with_travelling<F, Args...>();
+    if constexpr (detail::callable_with_travelling<F, Args...>) {
+      set_target(detail::make_target_call(std::move(target), std::forward<Args>(args)...));
+    }
   }
 
   process(process&&) noexcept;
@@ -102,8 +116,9 @@ class process {
   /// True between start() and the child's end.
   bool is_alive() const;
 
-  /// The child's exit code once it has ended: the value it returned or passed to
-  /// exit(), 1 if its target threw, -N if signal N ended it. Empty before that.
+  /// The child's exit code once it has ended: 0 when its target returned
+  /// (whatever it returned, as in Python), N after exit(N), 1 if its target
+  /// threw, -N if signal N ended it. Empty before that.
   std::optional<int> exitcode() const;
 
   /// The child's process id; 0 before start(). In the child itself, its own id.
@@ -163,13 +178,19 @@ struct process_class {
 
 void register_process_class(const std::type_info& type, process_class how);
 
-template <class T>
+template <class T, bool StateRebuilt = false>
 bool register_process_class() {
   static_assert(std::is_base_of_v<process, T>, "MPROC_REGISTER_PROCESS needs a subclass of mproc::process");
   static_assert(std::default_initializable<T>,
                 "a process subclass started by spawn needs a default constructor");
   constexpr bool has_state = cereal::traits::is_output_serializable<T, output_archive>::value &&
                              cereal::traits::is_input_serializable<T, input_archive>::value;
+  // A member the child would silently see default-constructed is a bug that
+  // only shows under spawn: refuse it here, for every start method.
+  static_assert(has_state || StateRebuilt || sizeof(T) == sizeof(process),
+                "this process subclass has data members but no serialize(Archive&): spawn and forkserver children "
+                "would run with them default-constructed; add `template <class A> void serialize(A& a) { a(m1, m2); "
+                "}`, or register it with MPROC_REGISTER_PROCESS_WITHOUT_STATE if its default constructor sets them");
   process_class how;
   how.make = [](input_archive& in) -> std::unique_ptr<process> {
     auto made = std::make_unique<T>();
@@ -191,8 +212,15 @@ bool register_process_class() {
 
 /// Lets spawn and forkserver children rebuild a process subclass: one line at
 /// namespace scope in a .cpp file of the program. The subclass needs a default
-/// constructor; a serialize(Archive&) member, if it has one, carries its state.
+/// constructor, and a serialize(Archive&) member if it has data members: it
+/// carries its state (a subclass with members and no serialize() does not compile).
 /// The fork method needs no registration.
 #define MPROC_REGISTER_PROCESS(T)                                                         \
   [[maybe_unused]] static const bool MPROC_DETAIL_CONCAT(mproc_registered_process_, __COUNTER__) = \
       ::mproc::detail::register_process_class<T>()
+
+/// The same for a subclass whose data members need not travel: a spawned child
+/// gets them as its default constructor sets them.
+#define MPROC_REGISTER_PROCESS_WITHOUT_STATE(T)                                                   \
+  [[maybe_unused]] static const bool MPROC_DETAIL_CONCAT(mproc_registered_process_, __COUNTER__) = \
+      ::mproc::detail::register_process_class<T, true>()

@@ -16,9 +16,12 @@
 // queue (4 MiB by default: about 260,000 small items). put() waits for room;
 // put(timeout) throws queue_full.
 //
-// close() closes the queue for every process: put() throws closed_error at
-// once, get() returns the items still queued and then throws closed_error
-// instead of waiting. That is how consumers learn that no more items come.
+// close(), as in Python, says that this process (this queue object and its
+// copies here) is done with the queue: put() and get() then throw closed_error
+// here; other processes go on. shutdown() (Python 3.13's Queue.shutdown) ends
+// the queue for every process: put() throws closed_error at once, get()
+// returns the items still queued and then throws closed_error instead of
+// waiting. That is how consumers learn that no more items come.
 //
 // Dead peers: a producer that dies in the middle of an item leaves nothing
 // behind (its partial item is discarded); a consumer that dies after taking an
@@ -31,8 +34,10 @@
 #include <mproc/error.hpp>
 #include <mproc/shared_memory.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <memory>
 #include <cstdint>
 #include <cstring>
 #include <optional>
@@ -90,10 +95,11 @@ class byte_queue {
   std::uint64_t known_write_pos_ = 0;
 };
 
-/// Numbers and enums are their own bytes (as in cereal's binary format), with
-/// no archive to build: the common case of small items, made as cheap as it gets.
+/// Numbers, enums and plain structs are their own bytes (as in cereal's binary
+/// format), with no archive to build: the common case of small items, made as
+/// cheap as it gets.
 template <class T>
-concept plain_item = std::is_arithmetic_v<T> || std::is_enum_v<T>;
+concept plain_item = std::is_arithmetic_v<T> || std::is_enum_v<T> || plain_struct<T>;
 
 /// The bytes of `item`, in a buffer of this thread's that put() reuses.
 template <class T>
@@ -149,29 +155,40 @@ class queue {
   explicit queue(std::size_t maxsize = 0, std::size_t ring_bytes = default_ring_bytes)
       : items_(maxsize, ring_bytes) {}
 
-  /// Puts `item`, waiting for room. Errors: closed_error; serialization_error
-  /// if the item cannot be encoded (the queue is not touched then).
-  void put(const T& item) { items_.put(detail::encode_item(item), std::nullopt); }
+  /// Puts `item`, waiting for room. Errors: closed_error after close() here or
+  /// shutdown() anywhere; serialization_error if the item cannot be encoded (the
+  /// queue is not touched then).
+  void put(const T& item) {
+    check_open();
+    items_.put(detail::encode_item(item), std::nullopt);
+  }
   /// Errors: queue_full if there was no room within `timeout`, and those of put().
   template <class Rep, class Period>
   void put(const T& item, std::chrono::duration<Rep, Period> timeout) {
+    check_open();
     if (!items_.put(detail::encode_item(item), detail::timeout_of(timeout))) {
       throw queue_full("the queue stayed full for the whole timeout of put()");
     }
   }
 
-  /// Takes the next item, waiting for one. Errors: closed_error once the queue
-  /// is closed and empty; serialization_error if the item is not a T.
-  T get() { return detail::decode_item<T>(*items_.get(std::nullopt)); }
+  /// Takes the next item, waiting for one. Errors: closed_error after close()
+  /// here, or once the queue is shut down and empty; serialization_error if
+  /// the item is not a T.
+  T get() {
+    check_open();
+    return detail::decode_item<T>(*items_.get(std::nullopt));
+  }
   /// Errors: queue_empty if no item came within `timeout`, and those of get().
   template <class Rep, class Period>
   T get(std::chrono::duration<Rep, Period> timeout) {
+    check_open();
     const auto bytes = items_.get(detail::timeout_of(timeout));
     if (!bytes) throw queue_empty("no item came within the timeout of get()");
     return detail::decode_item<T>(*bytes);
   }
   /// The next item if one is there now.
   std::optional<T> try_get() {
+    check_open();
     const auto bytes = items_.get(std::chrono::nanoseconds{0});
     if (!bytes) return std::nullopt;
     return detail::decode_item<T>(*bytes);
@@ -183,17 +200,33 @@ class queue {
   std::size_t size() const { return items_.size(); }
   /// The bound given at construction (0: the ring's bytes only).
   std::size_t maxsize() const { return items_.maxsize(); }
-  /// Closes the queue in every process (see the top of this header).
-  void close() { items_.close(); }
-  bool closed() const { return items_.closed(); }
+  /// This process puts and gets no more (Python's close()); the queue goes on
+  /// for the others. Idempotent.
+  void close() noexcept { closed_here_->store(true); }
+  /// Ends the queue for every process (see the top of this header).
+  void shutdown() { items_.close(); }
+  /// True after close() in this process or shutdown() in any.
+  bool closed() const { return closed_here_->load() || items_.closed(); }
+  /// True after shutdown() in any process.
+  bool is_shutdown() const { return items_.closed(); }
 
   template <class Archive>
-  void serialize(Archive& archive) {
+  void save(Archive& archive) const {
     archive(items_);
+  }
+  template <class Archive>
+  void load(Archive& archive) {
+    archive(items_);
+    closed_here_ = std::make_shared<std::atomic<bool>>(false);  // a copy in a new process starts open
   }
 
  protected:
+  void check_open() const {
+    if (closed_here_->load()) throw closed_error("this process closed the queue (close()); it puts and gets no more");
+  }
+
   detail::byte_queue items_;
+  std::shared_ptr<std::atomic<bool>> closed_here_ = std::make_shared<std::atomic<bool>>(false);
 };
 
 /// Python's JoinableQueue: a queue that counts unfinished items.

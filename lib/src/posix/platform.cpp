@@ -12,6 +12,9 @@
 #include <cstdlib>
 #include <iostream>
 
+#include <string>
+
+#include <sys/prctl.h>
 #include <unistd.h>
 
 namespace mproc {
@@ -53,6 +56,22 @@ void flush_standard_streams() noexcept {
   // takes the stream's lock, a write that costs a page copy after a fork.
   if (__fpending(stdout) > 0) std::fflush(stdout);
   if (__fpending(stderr) > 0) std::fflush(stderr);
+}
+
+std::string program_path() {
+  char path[4096];
+  const ssize_t length = ::readlink("/proc/self/exe", path, sizeof path);
+  if (length <= 0 || static_cast<std::size_t>(length) >= sizeof path) return "/proc/self/exe";
+  return std::string(path, static_cast<std::size_t>(length));
+}
+
+void show_program_name() noexcept {
+  try {
+    const std::string path = program_path();
+    const std::string name = path.substr(path.rfind('/') + 1).substr(0, 15);
+    ::prctl(PR_SET_NAME, name.c_str(), 0, 0, 0);  // what ps and top show (15 characters at most)
+  } catch (...) {  // no memory: the child keeps the name "exe"
+  }
 }
 
 void exit_now(int code) noexcept {

@@ -36,10 +36,12 @@ struct child_setup {
   int inherited_fd;
   int death_signal;
   int parent_pid;
+  const char* const* argv;  // the program's path, then the marker: not /proc/self/exe as argv[0]
 
   bp::error_code on_setup(bp::posix::default_launcher& launcher, const bp::filesystem::path&,
-                          const char* const*) {
+                          const char* const*(&cmd_line)) {
     launcher.fd_whitelist.push_back(inherited_fd);
+    cmd_line = argv;
     return {};
   }
 
@@ -89,10 +91,12 @@ int spawn_self(const std::string& marker, int inherited_fd, int death_signal) {
   run_on_launcher_thread([&] {
     auto& context = launch_context();
     std::vector<std::string> args{marker};
+    const std::string program = program_path();  // the child's argv[0], what `ps -f` shows
+    const char* const argv[] = {program.c_str(), marker.c_str(), nullptr};
     bp::error_code ec;
     // /proc/self/exe is this very binary, even if its file was replaced since.
     auto child = bp::default_process_launcher()(context.get_executor(), ec, "/proc/self/exe", args,
-                                                child_setup{inherited_fd, death_signal, parent});
+                                                child_setup{inherited_fd, death_signal, parent, argv});
     if (ec) throw process_error("cannot start a child process: " + ec.message());
     pid = child.id();
     child.detach();

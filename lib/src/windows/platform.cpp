@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <string>
 
 #include <windows.h>
 
@@ -27,6 +28,15 @@ void flush_standard_streams() noexcept {
   std::fflush(stdout);
   std::fflush(stderr);
 }
+
+std::string program_path() {
+  char path[MAX_PATH * 4];
+  const DWORD length = ::GetModuleFileNameA(nullptr, path, sizeof path);
+  return std::string(path, length);
+}
+
+// A Windows child runs the program's own .exe: it already shows its name.
+void show_program_name() noexcept {}
 
 void exit_now(int code) noexcept {
   flush_standard_streams();

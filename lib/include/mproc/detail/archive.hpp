@@ -20,8 +20,20 @@
 #include <cereal/types/variant.hpp>
 #include <cereal/types/vector.hpp>
 
+#include <array>
 #include <concepts>
+#include <deque>
+#include <list>
+#include <map>
+#include <optional>
+#include <set>
+#include <tuple>
 #include <type_traits>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+#include <variant>
+#include <vector>
 
 #include <cstddef>
 #include <cstring>
@@ -74,6 +86,28 @@ class byte_output_archive : public cereal::OutputArchive<byte_output_archive, ce
 using output_archive = cereal::BinaryOutputArchive;
 using input_archive = bounded_input_archive;
 
+template <class T>
+struct is_std_array : std::false_type {};
+template <class T, std::size_t N>
+struct is_std_array<std::array<T, N>> : std::true_type {};
+
+/// A struct that travels as its bytes, with no serialize() of its own: a
+/// trivially copyable aggregate. Both ends run the same binary, so the layout
+/// is the same. A serialize() (member or not) of the user's still wins.
+template <class T>
+concept plain_struct =
+    std::is_class_v<T> && std::is_trivially_copyable_v<T> && std::is_aggregate_v<T> && !is_std_array<T>::value &&
+    !cereal::traits::has_member_serialize<T, output_archive>::value &&
+    !cereal::traits::has_member_save<T, output_archive>::value &&
+    !cereal::traits::has_member_versioned_serialize<T, output_archive>::value &&
+    !cereal::traits::has_non_member_serialize<T, output_archive>::value &&
+    !cereal::traits::has_non_member_versioned_serialize<T, output_archive>::value;
+
+/// The binary archives mproc writes and reads with.
+template <class A>
+concept mproc_archive = std::same_as<A, output_archive> || std::same_as<A, cereal::BinaryInputArchive> ||
+                        std::same_as<A, bounded_input_archive> || std::same_as<A, byte_output_archive>;
+
 /// Appends the bytes of one value to `bytes`.
 template <class T>
 void append_bytes(std::string& bytes, const T& value) {
@@ -105,9 +139,56 @@ concept wire_value = std::default_initializable<T> &&
                      cereal::traits::is_output_serializable<T, output_archive>::value &&
                      cereal::traits::is_input_serializable<T, input_archive>::value;
 
+/// A value that travels, checked all the way down: cereal's own traits accept
+/// any std::vector or std::tuple whatever their elements, and the error then
+/// comes from deep inside cereal. This looks inside the standard containers.
+template <class T>
+struct travels_deeply : std::bool_constant<wire_value<T>> {};
+template <class... T>
+struct travels_deeply<std::tuple<T...>> : std::bool_constant<(travels_deeply<T>::value && ...)> {};
+template <class A, class B>
+struct travels_deeply<std::pair<A, B>> : std::bool_constant<travels_deeply<A>::value && travels_deeply<B>::value> {};
+template <class... T>
+struct travels_deeply<std::variant<T...>> : std::bool_constant<(travels_deeply<T>::value && ...)> {};
+template <class T, std::size_t N>
+struct travels_deeply<std::array<T, N>> : travels_deeply<T> {};
+template <class T>
+struct travels_deeply<std::optional<T>> : travels_deeply<T> {};
+template <class T, class A>
+struct travels_deeply<std::vector<T, A>> : travels_deeply<T> {};
+template <class T, class A>
+struct travels_deeply<std::deque<T, A>> : travels_deeply<T> {};
+template <class T, class A>
+struct travels_deeply<std::list<T, A>> : travels_deeply<T> {};
+template <class T, class C, class A>
+struct travels_deeply<std::set<T, C, A>> : travels_deeply<T> {};
+template <class T, class H, class E, class A>
+struct travels_deeply<std::unordered_set<T, H, E, A>> : travels_deeply<T> {};
+template <class K, class V, class C, class A>
+struct travels_deeply<std::map<K, V, C, A>>
+    : std::bool_constant<travels_deeply<K>::value && travels_deeply<V>::value> {};
+template <class K, class V, class H, class E, class A>
+struct travels_deeply<std::unordered_map<K, V, H, E, A>>
+    : std::bool_constant<travels_deeply<K>::value && travels_deeply<V>::value> {};
+
+template <class T>
+concept travelling_value = travels_deeply<std::remove_cv_t<T>>::value;
+
 }  // namespace mproc::detail
 
 namespace cereal {
+
+template <class Archive, class T>
+  requires mproc::detail::mproc_archive<Archive> && mproc::detail::plain_struct<T>
+void CEREAL_SAVE_FUNCTION_NAME(Archive& archive, const T& value) {
+  archive(binary_data(std::addressof(value), sizeof(T)));
+}
+
+template <class Archive, class T>
+  requires mproc::detail::mproc_archive<Archive> && mproc::detail::plain_struct<T>
+void CEREAL_LOAD_FUNCTION_NAME(Archive& archive, T& value) {
+  archive(binary_data(std::addressof(value), sizeof(T)));
+}
 
 template <class T>
 std::enable_if_t<std::is_arithmetic_v<T>> CEREAL_LOAD_FUNCTION_NAME(mproc::detail::bounded_input_archive& archive,

@@ -25,6 +25,7 @@
 #include <tuple>
 #include <type_traits>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace mproc::detail {
@@ -56,6 +57,92 @@ struct no_value {
 
 template <class R>
 using stored_result = std::conditional_t<std::is_void_v<R>, no_value, R>;
+
+template <class T>
+struct is_std_vector : std::false_type {};
+template <class T, class A>
+struct is_std_vector<std::vector<T, A>> : std::true_type {};
+
+/// One-sentence errors for what cannot travel between the parent and a worker;
+/// the compiler names T in the instantiation just above the sentence.
+template <class T>
+constexpr bool check_task_argument() {
+  static_assert(travelling_value<T>,
+                "a pool task's argument must travel to a worker, and this type cannot: give it a cereal "
+                "serialize(Archive&) function and a default constructor (plain structs need neither)");
+  return travelling_value<T>;
+}
+template <class R>
+constexpr bool check_task_result() {
+  static_assert(std::is_void_v<R> || travelling_value<R>,
+                "a pool task's result must travel back from the worker, and this type cannot: give it a cereal "
+                "serialize(Archive&) function and a default constructor (plain structs need neither)");
+  return std::is_void_v<R> || travelling_value<R>;
+}
+
+/// What f returns for an item of type T (checked to travel back); void when
+/// it cannot be called or its result cannot travel (after the error).
+template <class F, class T>
+constexpr auto task_result_of() {
+  static_assert(std::invocable<F&, T&>,
+                "the task cannot be called with an item of the inputs as it travels (a string literal travels as "
+                "std::string: take std::string or std::string_view)");
+  if constexpr (std::invocable<F&, T&>) {
+    using R = std::invoke_result_t<F&, T&>;
+    if constexpr (check_task_result<R>()) {
+      return std::type_identity<R>{};
+    } else {
+      return std::type_identity<void>{};
+    }
+  } else {
+    return std::type_identity<void>{};
+  }
+}
+template <class F, class T>
+using task_result_t = typename decltype(task_result_of<F, T>())::type;
+
+/// The same for f called with the elements of a tuple (starmap, apply).
+template <class F, class Tuple, std::size_t... I>
+constexpr auto star_result_of(std::index_sequence<I...>) {
+  static_assert(std::invocable<F&, std::tuple_element_t<I, Tuple>&...>,
+                "the task cannot be called with the elements of this tuple of arguments");
+  if constexpr (std::invocable<F&, std::tuple_element_t<I, Tuple>&...>) {
+    using R = std::invoke_result_t<F&, std::tuple_element_t<I, Tuple>&...>;
+    if constexpr (check_task_result<R>()) {
+      return std::type_identity<R>{};
+    } else {
+      return std::type_identity<void>{};
+    }
+  } else {
+    return std::type_identity<void>{};
+  }
+}
+
+/// f can run in a worker on items of type Item (tuples of arguments when
+/// Star): checked without a second error, to stop at the first one.
+template <class F, class Item, bool Star>
+constexpr bool task_travels() {
+  if constexpr (!travelling_value<Item>) {
+    return false;
+  } else if constexpr (Star) {
+    return []<std::size_t... I>(std::index_sequence<I...>) {
+      if constexpr (std::invocable<F&, std::tuple_element_t<I, Item>&...>) {
+        using R = std::invoke_result_t<F&, std::tuple_element_t<I, Item>&...>;
+        return std::is_void_v<R> || travelling_value<R>;
+      } else {
+        return false;
+      }
+    }(std::make_index_sequence<std::tuple_size_v<Item>>{});
+  } else if constexpr (std::invocable<F&, Item&>) {
+    using R = std::invoke_result_t<F&, Item&>;
+    return std::is_void_v<R> || travelling_value<R>;
+  } else {
+    return false;
+  }
+}
+template <class F, class Tuple>
+using star_result_t =
+    typename decltype(star_result_of<F, Tuple>(std::make_index_sequence<std::tuple_size_v<Tuple>>{}))::type;
 
 template <class F>
 F& function_at(std::uintptr_t target, F& made) {

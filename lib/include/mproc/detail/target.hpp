@@ -78,6 +78,26 @@ std::uintptr_t target_address(F f) {
   }
 }
 
+/// What an argument travels as: its decayed type, but a string literal or other
+/// `const char*` / `char*` is copied into a std::string (a pointer means nothing
+/// in another process), so `process p(greet, "world")` works for a target that
+/// takes a std::string or std::string_view.
+template <class A>
+using travelling_t = std::conditional_t<std::is_same_v<std::decay_t<A>, const char*> ||
+                                            std::is_same_v<std::decay_t<A>, char*>,
+                                        std::string, std::decay_t<A>>;
+
+/// The target can be called with the arguments as they travel.
+template <class F, class... Args>
+concept callable_with_travelling = std::invocable<F&, travelling_t<Args>&...>;
+
+template <class F, class... Args>
+constexpr void check_callable_with_travelling() {
+  static_assert(callable_with_travelling<F, Args...>,
+                "the target cannot be called with these arguments as they travel to the child (a string literal "
+                "travels as std::string: take std::string or std::string_view, not const char*)");
+}
+
 /// Throws serialization_error for arguments that cannot be decoded.
 [[noreturn]] void throw_undecodable_arguments(const char* reason);
 
@@ -100,7 +120,7 @@ void call_entry_for(std::uintptr_t target, input_archive& in) {
 
 template <class T>
 std::string wire_problem() {
-  if constexpr (wire_value<T>) {
+  if constexpr (travelling_value<T>) {
     return {};
   } else {
     return "argument of type " + boost::core::demangle(typeid(T).name()) +
@@ -111,11 +131,11 @@ std::string wire_problem() {
 
 template <class F, class... Args>
 target_call make_target_call(F f, Args&&... args) {
-  using arguments = std::tuple<std::decay_t<Args>...>;
+  using arguments = std::tuple<travelling_t<Args>...>;
   auto stored = std::make_shared<arguments>(std::forward<Args>(args)...);
   target_call call;
   call.run_here = [f, stored]() mutable { std::apply(f, *stored); };
-  if constexpr (spawnable_target<F> && (wire_value<std::decay_t<Args>> && ...)) {
+  if constexpr (spawnable_target<F> && (travelling_value<travelling_t<Args>> && ...)) {
     call.encode = [f, stored](output_archive& out) {
       encode_call_head(out, &call_entry_for<F, arguments>, target_address(f));
       out(*stored);
@@ -127,7 +147,7 @@ target_call make_target_call(F f, Args&&... args) {
           ", which holds state; spawn and forkserver children can only run plain "
           "functions and captureless lambdas; ";
     }
-    ((call.why_not_encodable += wire_problem<std::decay_t<Args>>()), ...);
+    ((call.why_not_encodable += wire_problem<travelling_t<Args>>()), ...);
     call.why_not_encodable += "use start_method::fork, which runs any callable";
   }
   return call;
