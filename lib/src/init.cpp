@@ -1,3 +1,4 @@
+#include <mproc/context.hpp>
 #include <mproc/init.hpp>
 #include <mproc/process.hpp>
 
@@ -55,14 +56,24 @@ std::string_view to_string(start_method method) noexcept {
   return "unknown";
 }
 
-void set_start_method(start_method method) {
+namespace {
+
+void check_supported(start_method method) {
   const auto supported = all_start_methods();
   if (std::find(supported.begin(), supported.end(), method) == supported.end()) {
     throw process_error("the start method '" + std::string(to_string(method)) +
                         "' is not supported on this platform");
   }
+}
+
+}  // namespace
+
+void set_start_method(start_method method) {
+  check_supported(method);
   detail::runtime::get().default_method = method;
 }
+
+context::context(start_method method) : method_(method) { check_supported(method); }
 
 start_method get_start_method() noexcept { return detail::runtime::get().default_method; }
 

@@ -13,11 +13,11 @@
 // or timeout_error), or runs again once if retry_lost_tasks is set.
 #include <mproc/pool.hpp>
 
-#include "remote_failure.hpp"
 #include "child_handle.hpp"
 #include "launch.hpp"
+#include "pool_wire.hpp"
+#include "remote_failure.hpp"
 #include "sentinel_wait.hpp"
-
 
 #include <algorithm>
 #include <atomic>
@@ -91,220 +91,6 @@ std::size_t automatic_chunksize(std::size_t items, std::size_t workers) noexcept
   const std::size_t parts = std::max<std::size_t>(workers, 1) * 4;
   return std::max<std::size_t>(1, items / parts + (items % parts != 0 ? 1 : 0));
 }
-
-namespace {
-
-// ---- the wire ----
-
-// Where a worker says which task it runs, and since when (for timeouts).
-struct task_stamp {
-  std::atomic<std::uint64_t> task;        // 0: none
-  std::atomic<std::int64_t> started_ns;   // steady clock, the same in every process
-};
-
-constexpr std::size_t result_head_bytes = 24;  // [u64 task][u64 aux][u32 slot][u32 kind]
-constexpr std::uint32_t death_notice = 100;    // aux: the worker's generation
-constexpr std::uint32_t stop_notice = 101;
-
-std::int64_t now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
-template <class T>
-T read_at(std::string_view bytes, std::size_t offset) {
-  T value;
-  std::memcpy(&value, bytes.data() + offset, sizeof value);
-  return value;
-}
-
-template <class T>
-void write_at(std::string& bytes, std::size_t offset, T value) {
-  std::memcpy(bytes.data() + offset, &value, sizeof value);
-}
-
-std::string result_head(std::uint64_t task, std::uint64_t aux, std::uint32_t slot, std::uint32_t kind) {
-  std::string head(result_head_bytes, '\0');
-  write_at(head, 0, task);
-  write_at(head, 8, aux);
-  write_at(head, 16, slot);
-  write_at(head, 20, kind);
-  return head;
-}
-
-struct resolved_head {
-  std::uintptr_t entry;  // a task_entry, or a team_chunk for a team share
-  std::uintptr_t target;
-};
-
-// A worker resolves each head once: finding code addresses walks the loaded
-// modules.
-resolved_head resolve_head(std::string_view head) {
-  static std::unordered_map<std::string, resolved_head> known;  // only the worker's task thread uses it
-  auto found = known.find(std::string(head));
-  if (found != known.end()) return found->second;
-  input_archive in(head);
-  code_address entry;
-  code_address target;
-  bool has_target = false;
-  in(entry, has_target);
-  if (has_target) in(target);
-  const resolved_head made{resolve_code(entry), has_target ? resolve_code(target) : 0};
-  known.emplace(std::string(head), made);
-  return made;
-}
-
-// Runs one task message; the result message goes to `out`.
-void run_task(std::string_view task, std::uint32_t slot, std::string& out) {
-  const auto id = read_at<std::uint64_t>(task, 0);
-  out = result_head(id, 0, slot, static_cast<std::uint32_t>(task_status::done));
-  task_status status = task_status::undecodable_task;
-  try {
-    const auto head_length = read_at<std::uint32_t>(task, task_ids_bytes);
-    const std::size_t head_at = task_ids_bytes + sizeof head_length;
-    if (head_at + head_length > task.size()) throw serialization_error("the task message is cut short");
-    const resolved_head how = resolve_head(task.substr(head_at, head_length));
-    input_archive in(task.substr(head_at + head_length));
-    handle_inbox inbox({});  // shared objects among the arguments attach, not make
-    inbox_scope scope(inbox);
-    try {
-      status = reinterpret_cast<task_entry>(how.entry)(how.target, in, out);
-    } catch (const std::exception& e) {
-      out.resize(result_head_bytes);
-      out += raised_payload(&e);
-      status = task_status::raised;
-    } catch (...) {
-      out.resize(result_head_bytes);
-      out += raised_payload(nullptr);
-      status = task_status::raised;
-    }
-  } catch (const std::exception& e) {
-    out.resize(result_head_bytes);
-    out += std::string("cannot read the task: ") + e.what();
-    status = task_status::undecodable_task;
-  }
-  write_at(out, 20, static_cast<std::uint32_t>(status));
-}
-
-}  // namespace
-
-namespace {
-
-constexpr std::uint32_t team_kind = 1;  // in bytes 8..12 of a task message; the team's tag in 12..16
-
-// A chunk's state word: the team's tag above, the state below (0 free, slot + 1
-// taken, team_done, team_failed). A share of a team job that has ended can reach
-// a worker after its arena went to another job: its compare-and-swap expects
-// its own team's tag, so it claims nothing there.
-using chunk_word = std::atomic<std::uint64_t>;
-constexpr std::uint64_t word(std::uint32_t tag, std::uint32_t state) { return (std::uint64_t{tag} << 32) | state; }
-constexpr std::uint32_t state_of(std::uint64_t word) { return static_cast<std::uint32_t>(word); }
-
-// The arena of a team job, mapped once per worker and kept for the next jobs.
-const shared_memory& arena_named(const std::string& name) {
-  static std::map<std::string, shared_memory> known;  // only the worker's task thread uses it
-  auto found = known.find(name);
-  if (found != known.end()) return found->second;
-  if (known.size() >= 4) known.clear();  // arenas of jobs long gone
-  return known.emplace(name, shared_memory::attach(name)).first->second;
-}
-
-// The error goes out before the chunk is marked failed: the parent waits for
-// the error of every failed chunk, and a worker that dies between the two
-// leaves the chunk marked with its slot, which the parent then fails itself.
-void report_failed_chunk(worker_links& links, chunk_word& state, std::uint32_t tag, std::uint64_t id,
-                         std::uint64_t chunk, const std::exception* caught) {
-  std::string error = result_head(id, chunk + 1, links.slot, static_cast<std::uint32_t>(task_status::raised));
-  error += raised_payload(caught);
-  links.results.put(error, std::nullopt);
-  state.store(word(tag, team_failed));
-}
-
-// A worker's share of a team job: claims chunks until none is left (or its
-// task budget is spent); a chunk that throws is reported by itself. The
-// share's end is reported in `out`. Returns the chunks run.
-std::uint64_t run_team_share(std::string_view task, worker_links& links, task_stamp& stamp,
-                             std::uint64_t budget, std::string& out) {
-  const auto id = read_at<std::uint64_t>(task, 0);
-  const auto head_length = read_at<std::uint32_t>(task, task_ids_bytes);
-  const std::size_t head_at = task_ids_bytes + sizeof head_length;
-  const resolved_head how = resolve_head(task.substr(head_at, head_length));
-  const auto run_chunk = reinterpret_cast<team_chunk>(how.entry);
-  const auto tag = read_at<std::uint32_t>(task, 12);
-  out = result_head(id, 0, links.slot, static_cast<std::uint32_t>(task_status::done));
-  std::byte* arena = nullptr;
-  try {
-    arena = arena_named(std::string(task.substr(head_at + head_length))).bytes().data();
-  } catch (const not_found_error&) {
-    return 1;  // a share of a job that ended, and whose arena is gone
-  }
-  auto& layout = *reinterpret_cast<team_layout*>(arena);
-  auto* states = reinterpret_cast<chunk_word*>(arena + layout.states_at);
-  const auto mine = static_cast<std::uint32_t>(links.slot + 1);
-  std::uint64_t ran = 0;
-  std::uint64_t scan = 0;  // once the counter has passed the end: chunks given back after a death
-  // Many small chunks are taken from the counter 16 at a time (one cache line
-  // of state words): one contended atomic per 16 chunks, not per chunk. Each
-  // chunk is still claimed on its own just before it runs.
-  const std::uint64_t step = layout.chunks >= 1024 ? 16 : 1;
-  std::uint64_t next = 0;
-  std::uint64_t end = 0;
-  while (budget == 0 || ran < budget) {
-    if (next == end) {
-      next = layout.next_chunk.fetch_add(step);
-      end = std::min(next + step, std::max<std::uint64_t>(layout.chunks, next));
-    }
-    std::uint64_t chunk = next < end ? next++ : layout.chunks;
-    if (chunk >= layout.chunks) {
-      while (scan < layout.chunks && states[scan].load() != word(tag, 0)) ++scan;
-      if (scan == layout.chunks) break;
-      chunk = scan;
-    }
-    std::uint64_t free = word(tag, 0);
-    if (!states[chunk].compare_exchange_strong(free, word(tag, mine))) continue;
-    const std::uint64_t first = chunk * layout.chunksize;
-    const std::uint64_t count = std::min(layout.chunksize, layout.items - first);
-    stamp.started_ns.store(now_ns());
-    try {
-      run_chunk(how.target, arena + layout.items_at + first * layout.item_size,
-                arena + layout.results_at + first * layout.result_size, count);
-      states[chunk].store(word(tag, team_done), std::memory_order_release);
-    } catch (const std::exception& e) {
-      report_failed_chunk(links, states[chunk], tag, id, chunk, &e);
-    } catch (...) {
-      report_failed_chunk(links, states[chunk], tag, id, chunk, nullptr);
-    }
-    ++ran;
-  }
-  return std::max<std::uint64_t>(ran, 1);
-}
-
-}  // namespace
-
-void run_worker(worker_links& links) {
-  auto& stamp = reinterpret_cast<task_stamp*>(links.stamps.bytes().data())[links.slot];
-  std::string out;
-  for (std::uint64_t done = 0; links.max_tasks == 0 || done < links.max_tasks;) {
-    std::optional<std::string_view> task;
-    try {
-      task = links.tasks.get(std::nullopt);
-    } catch (const closed_error&) {
-      return;  // the pool is closing
-    }
-    stamp.started_ns.store(now_ns());
-    stamp.task.store(read_at<std::uint64_t>(*task, 0));
-    if (read_at<std::uint32_t>(*task, 8) == team_kind) {
-      done += run_team_share(*task, links, stamp, links.max_tasks == 0 ? 0 : links.max_tasks - done, out);
-    } else {
-      run_task(*task, links.slot, out);
-      ++done;
-    }
-    stamp.task.store(0);
-    links.results.put(out, std::nullopt);
-  }
-}
-
-void pool_worker(worker_links links) { run_worker(links); }
 
 // ---- the engine ----
 
@@ -380,8 +166,17 @@ std::exception_ptr failure_of(task_status status, std::string_view payload) {
 
 }  // namespace
 
+// What a job's cancel() reaches the pool through: cleared when the pool goes,
+// so that a result kept after its pool cannot reach a dead one. Recursive: a
+// callback run by a cancel may cancel another job.
+struct cancel_gate {
+  std::recursive_mutex mutex;
+  pool_core::state* pool = nullptr;
+};
+
 struct pool_core::state {
   pool_options options;
+  std::shared_ptr<cancel_gate> gate = std::make_shared<cancel_gate>();
   std::size_t size = 0;
   byte_queue results{0, ring_bytes};
   shared_memory stamps;
@@ -581,6 +376,31 @@ struct pool_core::state {
     pending.clear();
     for (auto& s : slots) s.held.clear();
     all_finished.notify_all();
+  }
+
+  // -- cancelling a job no worker has started --
+
+  bool cancel_job(job_state& job) {
+    std::vector<chunk_end> ends;
+    {
+      std::scoped_lock lock(mutex);
+      std::set<std::uint64_t> ids;
+      for (const auto& [id, record] : tasks) {
+        if (record.job.get() != &job) continue;
+        if (record.team != 0) return false;  // a team job's shares went out at once
+        ids.insert(id);
+      }
+      // every chunk still known and none given out: none started, none finished
+      if (ids.empty() || ids.size() != job.chunks) return false;
+      std::size_t waiting = 0;
+      for (const std::uint64_t id : pending) waiting += ids.count(id);
+      if (waiting != ids.size()) return false;
+      std::erase_if(pending, [&](std::uint64_t id) { return ids.count(id) != 0; });
+      const auto cancelled = std::make_exception_ptr(cancelled_error("the task was cancelled before it started"));
+      for (const std::uint64_t id : ids) ends.push_back(take_task(id, std::nullopt, cancelled));
+    }
+    finish(ends);
+    return true;
   }
 
   // -- finishing chunks --
@@ -919,6 +739,7 @@ void forget_live_pool(pool_core* pool) {
 
 pool_core::pool_core(pool_options options) : state_(std::make_unique<state>()) {
   auto& st = *state_;
+  st.gate->pool = &st;
   if (options.processes < 0 || static_cast<std::size_t>(options.processes) > max_processes) {
     throw error("a pool needs between 1 and " + std::to_string(max_processes) + " processes (0: cpu_count()), not " +
                 std::to_string(options.processes));
@@ -947,6 +768,10 @@ pool_core::pool_core(pool_options options) : state_(std::make_unique<state>()) {
 }
 
 pool_core::~pool_core() {
+  {
+    std::scoped_lock hold(state_->gate->mutex);
+    state_->gate->pool = nullptr;
+  }
   forget_live_pool(this);
   if (!state_->joined) terminate();
 }
@@ -976,6 +801,10 @@ std::shared_ptr<job_state> pool_core::submit(std::vector<std::string> chunks, st
     return job;
   }
   st.outboxes.emplace(job.get(), std::move(outbox));
+  job->cancel = [gate = st.gate](job_state& cancelled) {
+    std::scoped_lock hold(gate->mutex);
+    return gate->pool != nullptr && gate->pool->cancel_job(cancelled);
+  };
   for (std::size_t i = 0; i < chunks.size(); ++i) {
     const std::uint64_t id = st.next_task++;
     st.tasks.emplace(id, task_record{job, i, std::move(chunks[i]), timeout ? timeout : st.options.task_timeout});

@@ -31,6 +31,12 @@ class timeout_error : public error {
   using error::error;
 };
 
+/// A pool task was cancelled before it started (async_result::cancel()).
+class cancelled_error : public error {
+ public:
+  using error::error;
+};
+
 /// A value could not be encoded for, or decoded in, another process.
 class serialization_error : public error {
  public:

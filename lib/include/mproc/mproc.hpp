@@ -1,7 +1,9 @@
 // Everything in mproc.
 #pragma once
 
+#include <mproc/context.hpp>
 #include <mproc/error.hpp>
+#include <mproc/futures.hpp>
 #include <mproc/init.hpp>
 #include <mproc/pipe.hpp>
 #include <mproc/pool.hpp>
@@ -12,3 +14,4 @@
 #include <mproc/shared_memory.hpp>
 #include <mproc/start_method.hpp>
 #include <mproc/sync.hpp>
+#include <mproc/wait.hpp>

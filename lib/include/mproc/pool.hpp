@@ -28,6 +28,7 @@
 #include <cstddef>
 #include <cstring>
 #include <functional>
+#include <future>
 #include <iterator>
 #include <memory>
 #include <optional>
@@ -151,8 +152,9 @@ class pool_core {
   /// The pids of the workers now.
   std::vector<int> worker_pids() const;
 
+  struct state;  // in pool.cpp
+
  private:
-  struct state;
   std::unique_ptr<state> state_;
 };
 
@@ -161,6 +163,9 @@ class pool_core {
 /// serialization_error, also for a connection among the arguments.
 std::shared_ptr<handle_outbox> encoding_outbox();
 void check_encoded(const handle_outbox& outbox);
+
+/// How futures.hpp reaches an async_result's job.
+struct result_access;
 
 /// Python's choice for chunksize 0: about four chunks per worker.
 std::size_t automatic_chunksize(std::size_t items, std::size_t workers) noexcept;
@@ -192,6 +197,35 @@ class async_result {
     std::scoped_lock lock(job_->mutex);
     return job_->settled();
   }
+  /// Takes the task back if no worker has started it (nor any chunk of a map):
+  /// true if it is cancelled, and get() then throws cancelled_error. False if
+  /// it runs or has finished (concurrent.futures' Future.cancel()).
+  bool cancel() { return job_->cancel && job_->cancel(*job_); }
+  /// True once cancel() succeeded.
+  bool cancelled() const {
+    std::scoped_lock lock(job_->mutex);
+    if (!job_->complete() || !job_->first_error) return false;
+    try {
+      std::rethrow_exception(job_->first_error);
+    } catch (const cancelled_error&) {
+      return true;
+    } catch (...) {
+      return false;
+    }
+  }
+  /// A std::future of the result, for code that expects one.
+  std::future<R> as_future() {
+    auto promise = std::make_shared<std::promise<R>>();
+    std::future<R> future = promise->get_future();
+    auto on_error = [promise](std::exception_ptr failure) { promise->set_exception(failure); };
+    if constexpr (std::is_void_v<R>) {
+      then([promise] { promise->set_value(); }, on_error);
+    } else {
+      then([promise](R value) { promise->set_value(std::move(value)); }, on_error);
+    }
+    return future;
+  }
+
   /// Errors: mproc::error if not ready yet (as Python's ValueError).
   bool successful() const {
     std::scoped_lock lock(job_->mutex);
@@ -272,6 +306,7 @@ class async_result {
     return all;
   }
 
+  friend struct detail::result_access;
   std::shared_ptr<detail::job_state> job_;
   bool whole_vector_ = false;
 };

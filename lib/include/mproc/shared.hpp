@@ -6,6 +6,7 @@
 //   int now = counter.get();
 //
 //   mproc::array<double> samples(1000);        // 1000 zeros
+//   mproc::array<int> some{1, 2, 3};          // Python's Array('i', [1, 2, 3])
 //   mproc::atomic_value<std::int64_t> hits;    // no lock: atomic operations
 //   hits.fetch_add(1);
 #pragma once
@@ -16,11 +17,19 @@
 #include <atomic>
 #include <cstddef>
 #include <cstring>
+#include <initializer_list>
 #include <mutex>
+#include <ranges>
 #include <type_traits>
 #include <vector>
 
 namespace mproc {
+
+/// Tells a constructor to take its values from a range (C++23's std::from_range).
+struct from_range_t {
+  explicit from_range_t() = default;
+};
+inline constexpr from_range_t from_range{};
 
 namespace detail {
 
@@ -79,6 +88,14 @@ template <class T>
 class array {
  public:
   explicit array(std::size_t n = 0) : block_(detail::make_block_for(std::max<std::size_t>(n, 1) * sizeof(T))), size_(n) {}
+  /// The given values (Python's Array('i', [1, 2, 3])): mproc::array<int>{1, 2, 3}.
+  array(std::initializer_list<T> values) : array(values.size()) { copy_in(values); }
+  /// The values of a sized range: mproc::array<double>(mproc::from_range, samples).
+  template <std::ranges::sized_range Range>
+    requires std::convertible_to<std::ranges::range_reference_t<Range>, T>
+  array(from_range_t, Range&& values) : array(static_cast<std::size_t>(std::ranges::size(values))) {
+    copy_in(values);
+  }
 
   std::size_t size() const noexcept { return size_; }
   /// Element access without the lock; hold get_lock() for consistent updates.
@@ -97,6 +114,13 @@ class array {
   }
 
  private:
+  template <class Range>
+  void copy_in(const Range& values) {
+    if (block_.closed()) return;  // a placeholder, being loaded
+    std::size_t i = 0;
+    for (const auto& v : values) data()[i++] = static_cast<T>(v);
+  }
+
   shared_memory block_;
   mutable mutex lock_;
   std::size_t size_ = 0;

@@ -2,6 +2,7 @@
 // the parent) or forkserver (a fork of a small server process started once).
 #pragma once
 
+#include <ostream>
 #include <string_view>
 #include <vector>
 
@@ -11,6 +12,9 @@ enum class start_method { spawn, fork, forkserver };
 
 /// "spawn", "fork" or "forkserver".
 std::string_view to_string(start_method method) noexcept;
+
+/// Writes the method's name ("spawn", "fork", "forkserver").
+inline std::ostream& operator<<(std::ostream& out, start_method method) { return out << to_string(method); }
 
 /// The methods this platform supports, default first: {spawn, fork, forkserver}
 /// on POSIX, {spawn} on Windows.

@@ -292,6 +292,7 @@ struct job_state {
   std::size_t results_at = 0;                        // where the results are in the arena
   bool running_callbacks = false;                    // the last chunk is in; when_done runs now
   std::thread::id callbacks_thread;                  // ... on this thread
+  std::function<bool(job_state&)> cancel;            // takes back a job that no worker has started
   /// Every chunk has finished.
   bool complete() const { return finished == chunks; }
   /// Complete, and its callbacks have run (as Python's AsyncResult runs its

@@ -1,0 +1,184 @@
+// The pool's worker side: the loop that takes tasks from a worker's queue, runs
+// them, and puts their results (or errors) on the pool's result queue.
+#include <mproc/pool.hpp>
+
+#include "pool_wire.hpp"
+#include "remote_failure.hpp"
+
+#include <algorithm>
+#include <exception>
+#include <map>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+namespace mproc::detail {
+namespace {
+
+struct resolved_head {
+  std::uintptr_t entry;  // a task_entry, or a team_chunk for a team share
+  std::uintptr_t target;
+};
+
+// A worker resolves each head once: finding code addresses walks the loaded
+// modules.
+resolved_head resolve_head(std::string_view head) {
+  static std::unordered_map<std::string, resolved_head> known;  // only the worker's task thread uses it
+  auto found = known.find(std::string(head));
+  if (found != known.end()) return found->second;
+  input_archive in(head);
+  code_address entry;
+  code_address target;
+  bool has_target = false;
+  in(entry, has_target);
+  if (has_target) in(target);
+  const resolved_head made{resolve_code(entry), has_target ? resolve_code(target) : 0};
+  known.emplace(std::string(head), made);
+  return made;
+}
+
+// Runs one task message; the result message goes to `out`.
+void run_task(std::string_view task, std::uint32_t slot, std::string& out) {
+  const auto id = read_at<std::uint64_t>(task, 0);
+  out = result_head(id, 0, slot, static_cast<std::uint32_t>(task_status::done));
+  task_status status = task_status::undecodable_task;
+  try {
+    const auto head_length = read_at<std::uint32_t>(task, task_ids_bytes);
+    const std::size_t head_at = task_ids_bytes + sizeof head_length;
+    if (head_at + head_length > task.size()) throw serialization_error("the task message is cut short");
+    const resolved_head how = resolve_head(task.substr(head_at, head_length));
+    input_archive in(task.substr(head_at + head_length));
+    handle_inbox inbox({});  // shared objects among the arguments attach, not make
+    inbox_scope scope(inbox);
+    try {
+      status = reinterpret_cast<task_entry>(how.entry)(how.target, in, out);
+    } catch (const std::exception& e) {
+      out.resize(result_head_bytes);
+      out += raised_payload(&e);
+      status = task_status::raised;
+    } catch (...) {
+      out.resize(result_head_bytes);
+      out += raised_payload(nullptr);
+      status = task_status::raised;
+    }
+  } catch (const std::exception& e) {
+    out.resize(result_head_bytes);
+    out += std::string("cannot read the task: ") + e.what();
+    status = task_status::undecodable_task;
+  }
+  write_at(out, 20, static_cast<std::uint32_t>(status));
+}
+
+}  // namespace
+
+namespace {
+
+
+
+// The arena of a team job, mapped once per worker and kept for the next jobs.
+const shared_memory& arena_named(const std::string& name) {
+  static std::map<std::string, shared_memory> known;  // only the worker's task thread uses it
+  auto found = known.find(name);
+  if (found != known.end()) return found->second;
+  if (known.size() >= 4) known.clear();  // arenas of jobs long gone
+  return known.emplace(name, shared_memory::attach(name)).first->second;
+}
+
+// The error goes out before the chunk is marked failed: the parent waits for
+// the error of every failed chunk, and a worker that dies between the two
+// leaves the chunk marked with its slot, which the parent then fails itself.
+void report_failed_chunk(worker_links& links, chunk_word& state, std::uint32_t tag, std::uint64_t id,
+                         std::uint64_t chunk, const std::exception* caught) {
+  std::string error = result_head(id, chunk + 1, links.slot, static_cast<std::uint32_t>(task_status::raised));
+  error += raised_payload(caught);
+  links.results.put(error, std::nullopt);
+  state.store(word(tag, team_failed));
+}
+
+// A worker's share of a team job: claims chunks until none is left (or its
+// task budget is spent); a chunk that throws is reported by itself. The
+// share's end is reported in `out`. Returns the chunks run.
+std::uint64_t run_team_share(std::string_view task, worker_links& links, task_stamp& stamp,
+                             std::uint64_t budget, std::string& out) {
+  const auto id = read_at<std::uint64_t>(task, 0);
+  const auto head_length = read_at<std::uint32_t>(task, task_ids_bytes);
+  const std::size_t head_at = task_ids_bytes + sizeof head_length;
+  const resolved_head how = resolve_head(task.substr(head_at, head_length));
+  const auto run_chunk = reinterpret_cast<team_chunk>(how.entry);
+  const auto tag = read_at<std::uint32_t>(task, 12);
+  out = result_head(id, 0, links.slot, static_cast<std::uint32_t>(task_status::done));
+  std::byte* arena = nullptr;
+  try {
+    arena = arena_named(std::string(task.substr(head_at + head_length))).bytes().data();
+  } catch (const not_found_error&) {
+    return 1;  // a share of a job that ended, and whose arena is gone
+  }
+  auto& layout = *reinterpret_cast<team_layout*>(arena);
+  auto* states = reinterpret_cast<chunk_word*>(arena + layout.states_at);
+  const auto mine = static_cast<std::uint32_t>(links.slot + 1);
+  std::uint64_t ran = 0;
+  std::uint64_t scan = 0;  // once the counter has passed the end: chunks given back after a death
+  // Many small chunks are taken from the counter 16 at a time (one cache line
+  // of state words): one contended atomic per 16 chunks, not per chunk. Each
+  // chunk is still claimed on its own just before it runs.
+  const std::uint64_t step = layout.chunks >= 1024 ? 16 : 1;
+  std::uint64_t next = 0;
+  std::uint64_t end = 0;
+  while (budget == 0 || ran < budget) {
+    if (next == end) {
+      next = layout.next_chunk.fetch_add(step);
+      end = std::min(next + step, std::max<std::uint64_t>(layout.chunks, next));
+    }
+    std::uint64_t chunk = next < end ? next++ : layout.chunks;
+    if (chunk >= layout.chunks) {
+      while (scan < layout.chunks && states[scan].load() != word(tag, 0)) ++scan;
+      if (scan == layout.chunks) break;
+      chunk = scan;
+    }
+    std::uint64_t free = word(tag, 0);
+    if (!states[chunk].compare_exchange_strong(free, word(tag, mine))) continue;
+    const std::uint64_t first = chunk * layout.chunksize;
+    const std::uint64_t count = std::min(layout.chunksize, layout.items - first);
+    stamp.started_ns.store(now_ns());
+    try {
+      run_chunk(how.target, arena + layout.items_at + first * layout.item_size,
+                arena + layout.results_at + first * layout.result_size, count);
+      states[chunk].store(word(tag, team_done), std::memory_order_release);
+    } catch (const std::exception& e) {
+      report_failed_chunk(links, states[chunk], tag, id, chunk, &e);
+    } catch (...) {
+      report_failed_chunk(links, states[chunk], tag, id, chunk, nullptr);
+    }
+    ++ran;
+  }
+  return std::max<std::uint64_t>(ran, 1);
+}
+
+}  // namespace
+
+void run_worker(worker_links& links) {
+  auto& stamp = reinterpret_cast<task_stamp*>(links.stamps.bytes().data())[links.slot];
+  std::string out;
+  for (std::uint64_t done = 0; links.max_tasks == 0 || done < links.max_tasks;) {
+    std::optional<std::string_view> task;
+    try {
+      task = links.tasks.get(std::nullopt);
+    } catch (const closed_error&) {
+      return;  // the pool is closing
+    }
+    stamp.started_ns.store(now_ns());
+    stamp.task.store(read_at<std::uint64_t>(*task, 0));
+    if (read_at<std::uint32_t>(*task, 8) == team_kind) {
+      done += run_team_share(*task, links, stamp, links.max_tasks == 0 ? 0 : links.max_tasks - done, out);
+    } else {
+      run_task(*task, links.slot, out);
+      ++done;
+    }
+    stamp.task.store(0);
+    links.results.put(out, std::nullopt);
+  }
+}
+
+void pool_worker(worker_links links) { run_worker(links); }
+
+}  // namespace mproc::detail
