@@ -302,8 +302,8 @@ BOOST_AUTO_TEST_CASE(capturing_lambda_runs_under_fork,
   BOOST_TEST(forked.exitcode().value() == 21);
 }
 
-struct not_serialisable {
-  int value = 3;
+struct not_serialisable {  // not trivially copyable (a plain struct would travel as bytes), no serialize()
+  std::string text = "three";
 };
 
 void take_not_serialisable(not_serialisable) {}

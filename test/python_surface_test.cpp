@@ -235,6 +235,20 @@ BOOST_AUTO_TEST_CASE(an_async_result_is_a_std_future_too) {
   std::future<int> bad = workers.apply_async(fail_now, 0).as_future();
   BOOST_TEST(good.get() == 49);
   BOOST_CHECK_THROW(bad.get(), std::invalid_argument);
+  BOOST_TEST(!workers.apply_async(square, 2).exception());
+  BOOST_CHECK_THROW(std::rethrow_exception(workers.apply_async(fail_now, 0).exception()), std::invalid_argument);
+}
+
+BOOST_AUTO_TEST_CASE(a_bounded_queue_tells_when_it_is_full) {
+  mproc::queue<int> bounded(2);
+  mproc::queue<int> unbounded;
+  BOOST_TEST(!bounded.full());
+  bounded.put(1);
+  bounded.put(2);
+  BOOST_TEST(bounded.full());
+  BOOST_CHECK_THROW(bounded.put(3, 0s), mproc::queue_full);  // Python's put_nowait
+  unbounded.put(1);
+  BOOST_TEST(!unbounded.full());
 }
 
 MPROC_TEST_EACH_METHOD(starmap_async_is_starmap_later) {

@@ -197,6 +197,13 @@ class async_result {
     std::scoped_lock lock(job_->mutex);
     return job_->settled();
   }
+  /// Waits, then the exception the task failed with; null if it succeeded
+  /// (concurrent.futures' Future.exception()).
+  std::exception_ptr exception() {
+    wait();
+    std::scoped_lock lock(job_->mutex);
+    return job_->first_error;
+  }
   /// Takes the task back if no worker has started it (nor any chunk of a map):
   /// true if it is cancelled, and get() then throws cancelled_error. False if
   /// it runs or has finished (concurrent.futures' Future.cancel()).

@@ -198,6 +198,8 @@ class queue {
   bool empty() const { return items_.empty(); }
   /// The number of items waiting, approximately (as Python's qsize()).
   std::size_t size() const { return items_.size(); }
+  /// As Python's: true when maxsize items are waiting now (never with maxsize 0).
+  bool full() const { return items_.maxsize() != 0 && items_.size() >= items_.maxsize(); }
   /// The bound given at construction (0: the ring's bytes only).
   std::size_t maxsize() const { return items_.maxsize(); }
   /// This process puts and gets no more (Python's close()); the queue goes on
