@@ -8,6 +8,7 @@
 //   auto [done, not_done] = mproc::wait(results, 2s, mproc::return_when::first_completed);
 #pragma once
 
+#include <mproc/detail/timeout.hpp>
 #include <mproc/error.hpp>
 #include <mproc/pool.hpp>
 
@@ -75,11 +76,9 @@ using deadline = std::optional<std::chrono::steady_clock::time_point>;
 
 template <class Rep, class Period>
 deadline deadline_after(std::chrono::duration<Rep, Period> timeout) {
-  const auto now = std::chrono::steady_clock::now();
-  const double seconds = std::chrono::duration<double>(timeout).count();
-  if (seconds <= 0) return now;
-  if (seconds >= 100.0 * 365 * 24 * 3600) return std::nullopt;  // a century or more: no limit (and no overflow)
-  return now + std::chrono::ceil<std::chrono::steady_clock::duration>(std::chrono::duration<double>(seconds));
+  const std::chrono::nanoseconds limit = saturated(timeout);
+  if (limit == longest_wait) return std::nullopt;  // a century or more: no limit
+  return std::chrono::steady_clock::now() + limit;
 }
 
 }  // namespace detail

@@ -11,6 +11,7 @@
 // eof_error once every copy of the other end, in every process, is closed.
 #pragma once
 
+#include <mproc/detail/timeout.hpp>
 #include <mproc/detail/archive.hpp>
 #include <mproc/detail/handles.hpp>
 #include <mproc/error.hpp>
@@ -73,7 +74,7 @@ class connection {
   /// The same, waiting at most `timeout` for it.
   template <class Rep, class Period>
   bool poll(std::chrono::duration<Rep, Period> timeout) {
-    return poll_for(std::chrono::ceil<std::chrono::nanoseconds>(timeout));
+    return poll_for(detail::saturated(timeout));
   }
 
   /// The descriptor of this end (Python's fileno()), for select/poll loops.

@@ -16,6 +16,7 @@
 // its worker is killed and replaced. Every other task goes on.
 #pragma once
 
+#include <mproc/detail/timeout.hpp>
 #include <mproc/detail/handles.hpp>
 #include <mproc/detail/pool_tasks.hpp>
 #include <mproc/error.hpp>
@@ -118,7 +119,7 @@ struct pool_options {
 struct task_timeout {
   template <class Rep, class Period>
   explicit task_timeout(std::chrono::duration<Rep, Period> limit)
-      : value(std::chrono::ceil<std::chrono::nanoseconds>(limit)) {}
+      : value(detail::saturated(limit)) {}
   std::chrono::nanoseconds value;
 };
 
@@ -191,7 +192,7 @@ class async_result {
   void wait() { detail::wait_for_job(*job_, std::nullopt); }
   template <class Rep, class Period>
   bool wait(std::chrono::duration<Rep, Period> timeout) {
-    return detail::wait_for_job(*job_, std::chrono::ceil<std::chrono::nanoseconds>(timeout));
+    return detail::wait_for_job(*job_, detail::saturated(timeout));
   }
   bool ready() const {
     std::scoped_lock lock(job_->mutex);

@@ -11,6 +11,7 @@
 // serialize() function). Under start_method::fork any callable works.
 #pragma once
 
+#include <mproc/detail/timeout.hpp>
 #include <mproc/detail/target.hpp>
 #include <mproc/error.hpp>
 #include <mproc/init.hpp>
@@ -105,7 +106,7 @@ class process {
   /// Waits at most `timeout`; true if the child has ended.
   template <class Rep, class Period>
   bool join(std::chrono::duration<Rep, Period> timeout) {
-    return join_for(std::chrono::ceil<std::chrono::nanoseconds>(timeout));
+    return join_for(detail::saturated(timeout));
   }
 
   /// Asks the child to end: SIGTERM on POSIX. Its exit code becomes -15.

@@ -30,6 +30,7 @@
 // check is_alive()/exitcode() between get(timeout) calls to tell.
 #pragma once
 
+#include <mproc/detail/timeout.hpp>
 #include <mproc/detail/archive.hpp>
 #include <mproc/error.hpp>
 #include <mproc/shared_memory.hpp>
@@ -138,7 +139,7 @@ T decode_item(std::string_view bytes) {
 
 template <class Rep, class Period>
 std::chrono::nanoseconds timeout_of(std::chrono::duration<Rep, Period> timeout) {
-  return std::chrono::ceil<std::chrono::nanoseconds>(timeout);
+  return detail::saturated(timeout);
 }
 
 }  // namespace detail

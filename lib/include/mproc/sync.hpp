@@ -13,6 +13,7 @@
 // (robust mutexes): unlike Python's, it never stays locked for good.
 #pragma once
 
+#include <mproc/detail/timeout.hpp>
 #include <mproc/error.hpp>
 #include <mproc/shared_memory.hpp>
 
@@ -63,7 +64,7 @@ class sync_object {
 using nanoseconds = std::chrono::nanoseconds;
 template <class Rep, class Period>
 nanoseconds at_least(std::chrono::duration<Rep, Period> timeout) {
-  return std::chrono::ceil<nanoseconds>(timeout);
+  return saturated(timeout);
 }
 
 }  // namespace detail

@@ -12,13 +12,12 @@
 #pragma once
 
 #include <mproc/detail/handles.hpp>
+#include <mproc/detail/timeout.hpp>
 #include <mproc/pipe.hpp>
 #include <mproc/process.hpp>
 #include <mproc/queue.hpp>
 
-#include <algorithm>
 #include <chrono>
-#include <cmath>
 #include <concepts>
 #include <cstddef>
 #include <functional>
@@ -64,10 +63,9 @@ inline std::vector<std::size_t> wait(const std::vector<wait_object>& objects) {
 /// negative timeout does not wait; a huge one is no limit.
 template <class Rep, class Period>
 std::vector<std::size_t> wait(const std::vector<wait_object>& objects, std::chrono::duration<Rep, Period> timeout) {
-  const double seconds = std::chrono::duration<double>(timeout).count();
-  if (seconds >= 100.0 * 365 * 24 * 3600) return detail::wait_objects(objects, std::nullopt);
-  return detail::wait_objects(objects, std::chrono::nanoseconds(std::max<long long>(
-                                           0, static_cast<long long>(std::ceil(seconds * 1e9)))));
+  const std::chrono::nanoseconds limit = detail::saturated(timeout);
+  if (limit == detail::longest_wait) return detail::wait_objects(objects, std::nullopt);
+  return detail::wait_objects(objects, limit);
 }
 /// Any range of connections, processes or queues of one type.
 template <std::ranges::input_range Range>

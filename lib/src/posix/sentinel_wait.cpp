@@ -3,6 +3,7 @@
 
 #include <mproc/error.hpp>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
@@ -27,7 +28,8 @@ std::vector<std::size_t> sentinel_wait::wait(const std::vector<int>& sentinels, 
   for (int fd : sentinels) watched.push_back({fd, POLLIN, 0});
   watched.push_back({wake_handle_, POLLIN, 0});
   const auto milliseconds = std::chrono::ceil<std::chrono::milliseconds>(timeout).count();
-  const int polled = ::poll(watched.data(), watched.size(), static_cast<int>(std::max<long long>(milliseconds, 0)));
+  const int polled =
+      ::poll(watched.data(), watched.size(), static_cast<int>(std::clamp<long long>(milliseconds, 0, 1 << 30)));
   std::vector<std::size_t> ready;
   if (polled <= 0) return ready;
   for (std::size_t i = 0; i < sentinels.size(); ++i) {
