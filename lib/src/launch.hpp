@@ -49,9 +49,6 @@ void close_handle(native_handle handle) noexcept;
 /// Serves fork requests until the parent goes away; never returns.
 [[noreturn]] void run_forkserver(const std::string& channel);
 
-/// The path of this program's file.
-std::string program_path();
-
 /// Gives a spawned child its program's name in process listings (ps, top):
 /// it was started through /proc/self/exe, which the kernel would call "exe".
 void show_program_name() noexcept;

@@ -1,6 +1,7 @@
 #include <mproc/start_method.hpp>
 
 #include "../launch.hpp"
+#include "spawn_self.hpp"
 
 #include <cstdio>
 
@@ -58,7 +59,7 @@ void flush_standard_streams() noexcept {
   if (__fpending(stderr) > 0) std::fflush(stderr);
 }
 
-std::string program_path() {
+std::string posix::program_path() {
   char path[4096];
   const ssize_t length = ::readlink("/proc/self/exe", path, sizeof path);
   if (length <= 0 || static_cast<std::size_t>(length) >= sizeof path) return "/proc/self/exe";
@@ -67,7 +68,7 @@ std::string program_path() {
 
 void show_program_name() noexcept {
   try {
-    const std::string path = program_path();
+    const std::string path = posix::program_path();
     const std::string name = path.substr(path.rfind('/') + 1).substr(0, 15);
     ::prctl(PR_SET_NAME, name.c_str(), 0, 0, 0);  // what ps and top show (15 characters at most)
   } catch (...) {  // no memory: the child keeps the name "exe"

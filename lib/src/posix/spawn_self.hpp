@@ -11,4 +11,7 @@ namespace mproc::detail::posix {
 /// ends. Returns the child's pid. Throws process_error.
 int spawn_self(const std::string& marker, int inherited_fd, int death_signal);
 
+/// The path of this program's file (the child's argv[0], what `ps -f` shows).
+std::string program_path();
+
 }  // namespace mproc::detail::posix

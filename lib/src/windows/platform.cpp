@@ -5,7 +5,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
-#include <string>
 
 #include <windows.h>
 
@@ -27,12 +26,6 @@ void flush_standard_streams() noexcept {
   }
   std::fflush(stdout);
   std::fflush(stderr);
-}
-
-std::string program_path() {
-  char path[MAX_PATH * 4];
-  const DWORD length = ::GetModuleFileNameA(nullptr, path, sizeof path);
-  return std::string(path, length);
 }
 
 // A Windows child runs the program's own .exe: it already shows its name.
