@@ -2,6 +2,7 @@
 // decoders fed crafted bytes.
 #include "support/scratch.hpp"
 
+#include <mproc/detail/archive.hpp>
 #include <mproc/pipe.hpp>
 #include <mproc/pool.hpp>
 #include <mproc/process.hpp>
@@ -10,8 +11,20 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <array>
+#include <atomic>
 #include <chrono>
+#include <cstdint>
+#include <cstring>
+#include <list>
+#include <map>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <span>
+#include <string>
 #include <thread>
+#include <vector>
 
 using namespace std::chrono_literals;
 using mproc::test::with;
@@ -24,6 +37,19 @@ void sleep_ms(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms
 int sleep_then_return(int ms) {
   sleep_ms(ms);
   return ms;
+}
+
+int square(int x) { return x * x; }
+int slow_square(int x) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  return x * x;
+}
+void failing_setup() { throw std::runtime_error("no setup for you"); }
+
+std::vector<int> range(int n) {
+  std::vector<int> all(static_cast<std::size_t>(n));
+  for (int i = 0; i < n; ++i) all[static_cast<std::size_t>(i)] = i;
+  return all;
 }
 
 template <class F>
@@ -97,6 +123,193 @@ BOOST_AUTO_TEST_CASE(a_negative_timeout_does_not_wait) {
   BOOST_TEST(took < 0.5);
   child.terminate();
   child.join();
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(values_of_another_type)
+
+// The README promises serialization_error; "abc" read as an int gave 3.
+BOOST_AUTO_TEST_CASE(a_value_read_as_another_type_is_refused) {
+  auto [a, b] = mproc::pipe();
+  a.send(std::string("abc"));
+  a.send(std::uint64_t{7});
+  a.send(1.5f);
+  a.send(42);
+  BOOST_CHECK_THROW(b.recv<int>(), mproc::serialization_error);
+  BOOST_CHECK_THROW(b.recv<int>(), mproc::serialization_error);
+  BOOST_CHECK_THROW(b.recv<int>(), mproc::serialization_error);  // same size, another type
+  BOOST_TEST(b.recv<int>() == 42);                                // and the connection goes on
+}
+
+BOOST_AUTO_TEST_CASE(bytes_left_over_are_an_error) {
+  const std::string text = mproc::detail::to_bytes(std::string("abc"));
+  BOOST_CHECK_THROW(mproc::detail::from_bytes<std::int32_t>(text), std::exception);
+  const std::string wide = mproc::detail::to_bytes(std::uint64_t{7});
+  BOOST_CHECK_THROW(mproc::detail::from_bytes<std::int32_t>(wide), std::exception);
+  BOOST_TEST(mproc::detail::from_bytes<std::uint64_t>(wide) == 7u);
+}
+
+BOOST_AUTO_TEST_CASE(a_string_literal_is_sent_as_a_string) {
+  auto [a, b] = mproc::pipe();
+  a.send("hello");
+  BOOST_TEST(b.recv<std::string>() == "hello");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(decoding_amplification)
+
+using big = std::array<std::uint64_t, 512>;
+
+// [type tag][count][count bytes of 0]: a valid encoding of `count` empty
+// optionals (one byte each) that would take count x 4104 bytes of memory.
+template <class T>
+std::string empty_optionals_frame(std::uint64_t count) {
+  std::string bytes;
+  const std::uint32_t tag = mproc::detail::type_tag<T>();
+  bytes.append(reinterpret_cast<const char*>(&tag), sizeof tag);
+  bytes.append(reinterpret_cast<const char*>(&count), sizeof count);
+  bytes.append(count, '\0');
+  return bytes;
+}
+
+BOOST_AUTO_TEST_CASE(a_small_frame_cannot_make_the_decoder_allocate_gigabytes) {
+  using crafted = std::vector<std::optional<big>>;
+  const std::string frame = empty_optionals_frame<crafted>(500'000);  // 488 KiB; 1.96 GiB decoded
+  BOOST_TEST(frame.size() < 500'000u + 16);
+  auto [a, b] = mproc::pipe();
+  a.send_bytes(std::as_bytes(std::span(frame)));
+  BOOST_CHECK_EXCEPTION(b.recv<crafted>(), mproc::serialization_error, [](const mproc::serialization_error& e) {
+    return std::string(e.what()).find("more memory than 64 times its size") != std::string::npos;
+  });
+  a.send(7);
+  BOOST_TEST(b.recv<int>() == 7);
+}
+
+BOOST_AUTO_TEST_CASE(maps_lists_and_pointers_are_charged_too) {
+  std::string map_frame;
+  const std::uint64_t count = 100'000;
+  map_frame.append(reinterpret_cast<const char*>(&count), sizeof count);
+  for (std::uint64_t i = 0; i < count; ++i) {
+    const auto key = static_cast<std::int32_t>(i);
+    map_frame.append(reinterpret_cast<const char*>(&key), sizeof key);
+    map_frame += '\0';  // an empty optional
+  }
+  BOOST_CHECK_THROW((mproc::detail::from_bytes<std::map<std::int32_t, std::optional<big>>>(map_frame)),
+                    std::exception);
+
+  std::string list_frame(reinterpret_cast<const char*>(&count), sizeof count);
+  list_frame.append(count, '\0');
+  BOOST_CHECK_THROW(mproc::detail::from_bytes<std::list<std::optional<big>>>(list_frame), std::exception);
+
+  std::string pointer_frame(reinterpret_cast<const char*>(&count), sizeof count);
+  for (std::uint64_t i = 0; i < count; ++i) pointer_frame += std::string("\1\0", 2);  // present, empty optional
+  BOOST_CHECK_THROW(mproc::detail::from_bytes<std::vector<std::unique_ptr<std::optional<big>>>>(pointer_frame),
+                    std::exception);
+}
+
+BOOST_AUTO_TEST_CASE(honest_messages_still_decode) {
+  auto [a, b] = mproc::pipe();
+  const std::vector<std::optional<std::string>> sparse(10'000);  // 40 bytes of memory for each byte sent
+  a.send(sparse);
+  BOOST_TEST(b.recv<std::vector<std::optional<std::string>>>().size() == 10'000u);
+  const std::vector<std::optional<big>> few{std::nullopt, big{}, std::nullopt};
+  a.send(few);
+  BOOST_TEST(b.recv<std::vector<std::optional<big>>>().size() == 3u);
+  std::map<int, std::string> words{{1, "one"}, {2, "two"}};
+  a.send(words);
+  BOOST_TEST((b.recv<std::map<int, std::string>>() == words));
+  std::vector<std::uint64_t> numbers(100'000, 9);
+  a.send(numbers);
+  BOOST_TEST((b.recv<std::vector<std::uint64_t>>() == numbers));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(pool_under_attack)
+
+// The give-up rule took healthy workers killed from outside for a failing
+// start-up: after 3 kills every later call threw "keep dying".
+MPROC_TEST_EACH_METHOD(healthy_workers_killed_from_outside_are_always_replaced) {
+  mproc::pool workers(mproc::pool_options{.processes = 4, .method = method});
+  BOOST_TEST(workers.apply(square, 3) == 9);
+  for (int kill = 0; kill < 5; ++kill) {
+    std::this_thread::sleep_for(300ms);
+    mproc::test::kill_process(workers.worker_pids()[0]);
+  }
+  std::this_thread::sleep_for(300ms);
+  const auto squares = workers.map(square, range(100), 1);
+  BOOST_TEST(squares[99] == 99 * 99);
+  BOOST_TEST(workers.apply(square, 4) == 16);
+}
+
+BOOST_AUTO_TEST_CASE(a_failing_initializer_still_makes_the_pool_give_up) {
+  mproc::pool workers(mproc::pool_options{.processes = 2, .initializer = mproc::initializer(failing_setup)});
+  BOOST_CHECK_THROW(workers.apply(square, 3), mproc::error);
+}
+
+// Kills every 10 ms: every task is done or lost, and the pool still works after.
+MPROC_TEST_EACH_METHOD(a_pool_under_a_killer_keeps_working) {
+  mproc::pool workers(mproc::pool_options{.processes = 4, .method = method});
+  BOOST_TEST(workers.apply(square, 2) == 4);
+  std::atomic<bool> stop{false};
+  std::thread killer([&] {
+    std::size_t next = 0;
+    while (!stop.load()) {
+      std::this_thread::sleep_for(10ms);
+      const auto pids = workers.worker_pids();
+      if (!pids.empty()) mproc::test::kill_process(pids[next++ % pids.size()]);
+    }
+  });
+  std::size_t done = 0;
+  std::size_t lost = 0;
+  std::size_t other = 0;
+  auto results = workers.imap_unordered(slow_square, range(2000));
+  for (auto it = results.begin(); it != results.end(); ++it) {
+    try {
+      *it;
+      ++done;
+    } catch (const mproc::worker_lost_error&) {
+      ++lost;
+    } catch (...) {
+      ++other;
+    }
+  }
+  stop = true;
+  killer.join();
+  BOOST_TEST(done + lost == 2000u);
+  BOOST_TEST(other == 0u);
+  BOOST_TEST(done > 0u);
+  BOOST_TEST(workers.apply(square, 5) == 25);  // not given up
+}
+
+// A lost chunk of a plain-value map was retried only after every other chunk
+// was done, where the next kill found it: it now goes back at once.
+MPROC_TEST_EACH_METHOD(retry_lost_tasks_survives_kills_during_a_plain_map) {
+  mproc::pool workers(mproc::pool_options{.processes = 4, .method = method, .retry_lost_tasks = true});
+  BOOST_TEST(workers.apply(square, 2) == 4);
+  for (int run = 0; run < 3; ++run) {
+    std::atomic<bool> stop{false};
+    std::thread killer([&] {
+      std::size_t next = 0;
+      while (!stop.load()) {
+        std::this_thread::sleep_for(50ms);
+        const auto pids = workers.worker_pids();
+        if (!pids.empty() && !stop.load()) mproc::test::kill_process(pids[next++ % pids.size()]);
+      }
+    });
+    std::vector<int> squares;
+    try {
+      squares = workers.map(slow_square, range(2000), 5);  // plain values: the team path
+    } catch (const std::exception& e) {
+      BOOST_ERROR("run " << run << ": " << e.what());
+    }
+    stop = true;
+    killer.join();
+    BOOST_TEST_REQUIRE(squares.size() == 2000u);
+    BOOST_TEST(squares[1999] == 1999 * 1999);
+  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()

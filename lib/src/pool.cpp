@@ -99,7 +99,12 @@ namespace {
 constexpr std::size_t depth = 16;  // tasks a worker holds at most; an idle worker takes queued ones back
 constexpr std::size_t max_processes = 4096;
 constexpr std::size_t ring_bytes = std::size_t{4} << 20;
+// A pool gives up after this many workers in a row failed to start: ended
+// (exit code, crash) before their start-up was done. Workers killed from
+// outside (SIGKILL, SIGTERM) before it was done may be an OOM killer or a
+// chaos test, not a broken start-up: they count against a larger limit.
 constexpr int startup_deaths_to_give_up = 3;
+constexpr int startup_kills_to_give_up = 100;
 
 struct task_record {
   std::shared_ptr<job_state> job;
@@ -126,7 +131,7 @@ struct team_job {
   void set_state(std::uint64_t chunk, std::uint32_t state) const { states()[chunk].store(word(tag, state)); }
   bool has_free_chunks() const {
     for (std::uint64_t c = 0; c < layout().chunks; ++c) {
-      if (state(c) == 0) return true;
+      if (state(c) == 0 || state(c) == team_returned) return true;
     }
     return false;
   }
@@ -191,6 +196,7 @@ struct pool_core::state {
   std::uint64_t next_task = 1;
   std::uint64_t workers_started = 0;
   int startup_deaths = 0;
+  int startup_kills = 0;
   std::string broken;  // why the pool gave up, if it did
   bool closed = false;
   bool stopping = false;
@@ -211,6 +217,7 @@ struct pool_core::state {
     how.method = options.method;
     process worker = options.initializer ? options.initializer(how, std::move(links))
                                          : process(how, &pool_worker, std::move(links));
+    stamp_of(slot).ready.store(0);
     worker.start();
     slots[slot].worker = std::move(worker);
     slots[slot].finished_since_start = 0;
@@ -218,6 +225,8 @@ struct pool_core::state {
     ++slots[slot].generation;
     watch_wait.wake();
   }
+
+  task_stamp& stamp_of(std::size_t slot) const { return reinterpret_cast<task_stamp*>(stamps.bytes().data())[slot]; }
 
   // -- handing out tasks (under the lock) --
 
@@ -351,8 +360,12 @@ struct pool_core::state {
             "the task ran longer than its timeout; its worker (pid " + std::to_string(pid) + ") was killed and replaced"));
         t.set_state(c, team_failed);
       } else if (options.retry_lost_tasks && !t.retried.contains(c)) {
+        // Marked as given back, not as free: workers claim such chunks before
+        // any new one, so the retry runs now, not after all the others
+        // (where the next kill would find it).
         t.retried.insert(c);
-        t.set_state(c, 0);
+        t.layout().returned.fetch_add(1);
+        t.set_state(c, team_returned);
       } else {
         t.errors[c] = std::make_exception_ptr(worker_lost_error(
             pid, code, "the pool worker " + name + " (pid " + std::to_string(pid) + ") running the task " +
@@ -547,6 +560,7 @@ struct pool_core::state {
       ++slots[slot].finished_since_start;
     }
     startup_deaths = 0;
+    startup_kills = 0;
     if (team != 0) {
       tasks.erase(record);
       // A share ends with chunks still free when its worker reached
@@ -576,6 +590,7 @@ struct pool_core::state {
     std::set<std::uint64_t> still_queued;
     for (const auto& message : untaken) still_queued.insert(read_at<std::uint64_t>(message, 0));
     const bool took_any = s.finished_since_start > 0;
+    const bool started_fine = stamp_of(slot).ready.load() != 0;
     bool lost_any = false;
     std::set<std::uint64_t> teams_touched;
     for (const std::uint64_t id : s.held) {
@@ -605,8 +620,11 @@ struct pool_core::state {
     for (const auto& message : untaken) s.held.push_back(read_at<std::uint64_t>(message, 0));
     // Workers that die before finishing anything, again and again, would be
     // replaced for ever: give up after a few and fail what is left.
-    startup_deaths = (!took_any && !lost_any && code != 0) ? startup_deaths + 1 : 0;
-    if (startup_deaths >= startup_deaths_to_give_up) {
+    const bool failed_start = !took_any && !lost_any && !started_fine && code != 0;
+    const bool killed = code == -9 || code == -15;
+    startup_deaths = failed_start && !killed ? startup_deaths + 1 : (failed_start ? startup_deaths : 0);
+    startup_kills = failed_start && killed ? startup_kills + 1 : (failed_start ? startup_kills : 0);
+    if (startup_deaths >= startup_deaths_to_give_up || startup_kills >= startup_kills_to_give_up) {
       broken = "the pool's workers keep dying before they finish a task (the last " + describe_end(code) +
                "); is the initializer failing?";
       fail_everything(std::make_exception_ptr(worker_lost_error(pid, code, broken)), ends);

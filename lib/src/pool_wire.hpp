@@ -16,6 +16,7 @@ namespace mproc::detail {
 struct task_stamp {
   std::atomic<std::uint64_t> task;        // 0: none
   std::atomic<std::int64_t> started_ns;   // steady clock, the same in every process
+  std::atomic<std::uint64_t> ready;       // the worker's start-up (initializer) is done
 };
 
 constexpr std::size_t result_head_bytes = 24;  // [u64 task][u64 aux][u32 slot][u32 kind]

@@ -95,6 +95,19 @@ void report_failed_chunk(worker_links& links, chunk_word& state, std::uint32_t t
   state.store(word(tag, team_failed));
 }
 
+// Claims a chunk given back after its worker died, if one is left: its index,
+// or layout.chunks.
+std::uint64_t take_returned(team_layout& layout, chunk_word* states, std::uint32_t tag, std::uint32_t mine) {
+  for (std::uint64_t c = 0; c < layout.chunks; ++c) {
+    std::uint64_t returned = word(tag, team_returned);
+    if (states[c].compare_exchange_strong(returned, word(tag, mine))) {
+      layout.returned.fetch_sub(1);
+      return c;
+    }
+  }
+  return layout.chunks;
+}
+
 // A worker's share of a team job: claims chunks until none is left (or its
 // task budget is spent); a chunk that throws is reported by itself. The
 // share's end is reported in `out`. Returns the chunks run.
@@ -125,17 +138,26 @@ std::uint64_t run_team_share(std::string_view task, worker_links& links, task_st
   std::uint64_t next = 0;
   std::uint64_t end = 0;
   while (budget == 0 || ran < budget) {
-    if (next == end) {
-      next = layout.next_chunk.fetch_add(step);
-      end = std::min(next + step, std::max<std::uint64_t>(layout.chunks, next));
-    }
-    std::uint64_t chunk = next < end ? next++ : layout.chunks;
-    if (chunk >= layout.chunks) {
-      while (scan < layout.chunks && states[scan].load() != word(tag, 0)) ++scan;
-      if (scan == layout.chunks) break;
-      chunk = scan;
-    }
+    std::uint64_t chunk = layout.chunks;
     std::uint64_t free = word(tag, 0);
+    if (layout.returned.load(std::memory_order_relaxed) != 0) chunk = take_returned(layout, states, tag, mine);
+    if (chunk < layout.chunks) {
+      free = word(tag, mine);  // claimed already
+    } else {
+      if (next == end) {
+        next = layout.next_chunk.fetch_add(step);
+        end = std::min(next + step, std::max<std::uint64_t>(layout.chunks, next));
+      }
+      chunk = next < end ? next++ : layout.chunks;
+      if (chunk >= layout.chunks) {
+        while (scan < layout.chunks && states[scan].load() != word(tag, 0)) ++scan;
+        if (scan == layout.chunks) {
+          if (layout.returned.load() != 0) continue;  // given back meanwhile
+          break;
+        }
+        chunk = scan;
+      }
+    }
     if (!states[chunk].compare_exchange_strong(free, word(tag, mine))) continue;
     const std::uint64_t first = chunk * layout.chunksize;
     const std::uint64_t count = std::min(layout.chunksize, layout.items - first);
@@ -158,6 +180,7 @@ std::uint64_t run_team_share(std::string_view task, worker_links& links, task_st
 
 void run_worker(worker_links& links) {
   auto& stamp = reinterpret_cast<task_stamp*>(links.stamps.bytes().data())[links.slot];
+  stamp.ready.store(1);  // a death from now on is not a failing start-up
   std::string out;
   for (std::uint64_t done = 0; links.max_tasks == 0 || done < links.max_tasks;) {
     std::optional<std::string_view> task;

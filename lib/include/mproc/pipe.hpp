@@ -49,17 +49,23 @@ class connection {
   /// mproc::error (a receive-only end).
   template <class T>
   void send(const T& value) {
-    send_message(detail::to_bytes(value));
+    using sent = detail::travelling_t<T>;  // a string literal goes as a std::string
+    if constexpr (std::is_same_v<sent, T>) {
+      send_message(detail::to_tagged_bytes(value));
+    } else {
+      send_message(detail::to_tagged_bytes(sent(value)));
+    }
   }
 
   /// Waits for and returns one value. Errors: eof_error when the other end is
-  /// closed everywhere, serialization_error when the message is not a T,
+  /// closed everywhere, serialization_error when the message is not a T (each
+  /// message carries its type's tag, and every byte must be used),
   /// closed_error, mproc::error (a send-only end).
   template <class T>
   T recv() {
     const std::string bytes = recv_message();
     try {
-      return detail::from_bytes<T>(bytes);
+      return detail::from_tagged_bytes<T>(bytes);
     } catch (const std::exception& e) {
       throw serialization_error(std::string("the message received is not of the type asked for: ") + e.what());
     }

@@ -20,6 +20,8 @@
 #include <cereal/types/variant.hpp>
 #include <cereal/types/vector.hpp>
 
+#include <boost/core/demangle.hpp>
+
 #include <array>
 #include <concepts>
 #include <deque>
@@ -36,23 +38,50 @@
 #include <vector>
 
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
+#include <memory>
 #include <string>
+#include <typeinfo>
 #include <sstream>
 #include <string_view>
 
 namespace mproc::detail {
 
+/// What decoding a message of N bytes may allocate at most: this many times N,
+/// plus decode_allowance. An honest message needs far less (a vector of
+/// std::optional<std::string> left empty takes 40 bytes a byte, the worst of
+/// the usual shapes); a crafted one is refused before it allocates.
+constexpr std::size_t decode_amplification = 64;
+constexpr std::size_t decode_allowance = std::size_t{64} << 10;
+
 /// cereal's binary input archive, but reading from bytes already received and
 /// refusing any length larger than the bytes left. cereal's own archive trusts
 /// a container's length and allocates it before reading: corrupt bytes could
-/// make it allocate (and zero) gigabytes. Containers of empty types, whose
-/// elements take no bytes, cannot be read back with this archive.
+/// make it allocate (and zero) gigabytes. And since an element can take far
+/// more memory than bytes (a vector of empty std::optional<std::array<...>>),
+/// every container and smart pointer is charged what it will allocate against
+/// a budget of decode_amplification x the message, and refused past it.
+/// Containers of empty types, whose elements take no bytes, cannot be read
+/// back with this archive.
 class bounded_input_archive
     : public cereal::InputArchive<bounded_input_archive, cereal::AllowEmptyClassElision> {
  public:
   explicit bounded_input_archive(std::string_view bytes)
-      : cereal::InputArchive<bounded_input_archive, cereal::AllowEmptyClassElision>(this), bytes_(bytes) {}
+      : cereal::InputArchive<bounded_input_archive, cereal::AllowEmptyClassElision>(this),
+        bytes_(bytes),
+        budget_(bytes.size() * decode_amplification + decode_allowance) {}
+
+  /// Takes `count` x `each` bytes of memory from the budget. Errors:
+  /// cereal::Exception past it.
+  void charge(std::size_t count, std::size_t each) {
+    if (each != 0 && count > budget_ / each) {
+      throw cereal::Exception("the message asks for " + std::to_string(count) + " elements of " +
+                              std::to_string(each) + " bytes: more memory than " +
+                              std::to_string(decode_amplification) + " times its size");
+    }
+    budget_ -= count * each;
+  }
 
   void loadBinary(void* data, std::size_t size) {
     if (size == 0) return;  // an empty container's data may be null: no memcpy
@@ -68,6 +97,7 @@ class bounded_input_archive
 
  private:
   std::string_view bytes_;
+  std::size_t budget_;
 };
 
 /// cereal's binary output archive, but appending to a string: the same bytes
@@ -129,7 +159,47 @@ T from_bytes(std::string_view bytes) {
   input_archive in(bytes);
   T value{};
   in(value);
+  if (in.bytes_left() != 0) {  // a value of another type, most likely
+    throw cereal::Exception(std::to_string(in.bytes_left()) + " of the message's " + std::to_string(bytes.size()) +
+                            " bytes were left over: they are not one value of the type asked for");
+  }
   return value;
+}
+
+/// A tag for T that travels before a value on a connection, so that reading
+/// it as another type is an error, not a wrong value (an int read from a
+/// std::string's bytes). The same program is at both ends: the same names.
+template <class T>
+std::uint32_t type_tag() {
+  static const std::uint32_t tag = [] {
+    std::uint32_t hash = 2166136261u;  // FNV-1a of the type's name
+    for (const char* c = typeid(T).name(); *c != '\0'; ++c) hash = (hash ^ static_cast<unsigned char>(*c)) * 16777619u;
+    return hash;
+  }();
+  return tag;
+}
+
+/// The bytes of `value` after its type's tag.
+template <class T>
+std::string to_tagged_bytes(const T& value) {
+  const std::uint32_t tag = type_tag<T>();
+  std::string bytes(reinterpret_cast<const char*>(&tag), sizeof tag);
+  append_bytes(bytes, value);
+  return bytes;
+}
+
+/// The value in `bytes` made by to_tagged_bytes<T>. Errors: cereal::Exception,
+/// also for the bytes of another type.
+template <class T>
+T from_tagged_bytes(std::string_view bytes) {
+  std::uint32_t tag = 0;
+  if (bytes.size() < sizeof tag) throw cereal::Exception("the message is too short to hold a value");
+  std::memcpy(&tag, bytes.data(), sizeof tag);
+  if (tag != type_tag<T>()) {
+    throw cereal::Exception("the message holds a value of another type than " +
+                            boost::core::demangle(typeid(T).name()));
+  }
+  return from_bytes<T>(bytes.substr(sizeof tag));
 }
 
 /// A value that can travel to another process: cereal can write and read it, and
@@ -138,6 +208,15 @@ template <class T>
 concept wire_value = std::default_initializable<T> &&
                      cereal::traits::is_output_serializable<T, output_archive>::value &&
                      cereal::traits::is_input_serializable<T, input_archive>::value;
+
+/// What an argument travels as: its decayed type, but a string literal or other
+/// `const char*` / `char*` is copied into a std::string (a pointer means nothing
+/// in another process), so `process p(greet, "world")` works for a target that
+/// takes a std::string or std::string_view.
+template <class A>
+using travelling_t = std::conditional_t<std::is_same_v<std::decay_t<A>, const char*> ||
+                                            std::is_same_v<std::decay_t<A>, char*>,
+                                        std::string, std::decay_t<A>>;
 
 /// A value that travels, checked all the way down: cereal's own traits accept
 /// any std::vector or std::tuple whatever their elements, and the error then
@@ -209,6 +288,114 @@ void CEREAL_SERIALIZE_FUNCTION_NAME(mproc::detail::bounded_input_archive& archiv
     throw Exception("corrupt length " + std::to_string(tag.size) + ": only " +
                     std::to_string(archive.bytes_left()) + " bytes are left in the message");
   }
+}
+
+// ---- what containers and pointers allocate, charged before they do (see bounded_input_archive) ----
+
+// Numbers are their bytes: the length is checked against the bytes left.
+template <class T, class A>
+  requires(std::is_arithmetic_v<T> && !std::is_same_v<T, bool>)
+void CEREAL_LOAD_FUNCTION_NAME(mproc::detail::bounded_input_archive& archive, std::vector<T, A>& vector) {
+  size_type size = 0;
+  archive(make_size_tag(size));
+  if (size > archive.bytes_left() / sizeof(T)) {
+    throw Exception("corrupt length " + std::to_string(size) + ": the message has " +
+                    std::to_string(archive.bytes_left()) + " bytes left, not " + std::to_string(size) + " numbers");
+  }
+  vector.resize(static_cast<std::size_t>(size));
+  archive(binary_data(vector.data(), static_cast<std::size_t>(size) * sizeof(T)));
+}
+
+template <class T, class A>
+  requires(!std::is_arithmetic_v<T>)
+void CEREAL_LOAD_FUNCTION_NAME(mproc::detail::bounded_input_archive& archive, std::vector<T, A>& vector) {
+  size_type size = 0;
+  archive(make_size_tag(size));
+  archive.charge(static_cast<std::size_t>(size), sizeof(T));
+  vector.resize(static_cast<std::size_t>(size));
+  for (auto&& v : vector) archive(v);
+}
+
+template <class T, class A>
+void CEREAL_LOAD_FUNCTION_NAME(mproc::detail::bounded_input_archive& archive, std::deque<T, A>& deque) {
+  size_type size = 0;
+  archive(make_size_tag(size));
+  archive.charge(static_cast<std::size_t>(size), sizeof(T));
+  deque.resize(static_cast<std::size_t>(size));
+  for (auto&& v : deque) archive(v);
+}
+
+namespace mproc_detail {
+constexpr std::size_t node_bytes = 32;  // a tree or list node's links, roughly
+
+template <class SetT>
+void load_set(mproc::detail::bounded_input_archive& archive, SetT& set) {
+  size_type size = 0;
+  archive(make_size_tag(size));
+  archive.charge(static_cast<std::size_t>(size), sizeof(typename SetT::key_type) + node_bytes);
+  set.clear();
+  auto hint = set.begin();
+  for (size_type i = 0; i < size; ++i) {
+    typename SetT::key_type key;
+    archive(key);
+    hint = set.emplace_hint(hint, std::move(key));
+  }
+}
+}  // namespace mproc_detail
+
+template <class T, class A>
+void CEREAL_LOAD_FUNCTION_NAME(mproc::detail::bounded_input_archive& archive, std::list<T, A>& list) {
+  size_type size = 0;
+  archive(make_size_tag(size));
+  archive.charge(static_cast<std::size_t>(size), sizeof(T) + mproc_detail::node_bytes);
+  list.resize(static_cast<std::size_t>(size));
+  for (auto&& v : list) archive(v);
+}
+
+template <template <typename...> class Map, typename... Args, typename = typename Map<Args...>::mapped_type>
+void CEREAL_LOAD_FUNCTION_NAME(mproc::detail::bounded_input_archive& archive, Map<Args...>& map) {
+  size_type size = 0;
+  archive(make_size_tag(size));
+  archive.charge(static_cast<std::size_t>(size), sizeof(typename Map<Args...>::value_type) + mproc_detail::node_bytes);
+  map.clear();
+  auto hint = map.begin();
+  for (std::size_t i = 0; i < size; ++i) {
+    typename Map<Args...>::key_type key;
+    typename Map<Args...>::mapped_type value;
+    archive(make_map_item(key, value));
+    hint = map.emplace_hint(hint, std::move(key), std::move(value));
+  }
+}
+
+template <class K, class C, class A>
+void CEREAL_LOAD_FUNCTION_NAME(mproc::detail::bounded_input_archive& archive, std::set<K, C, A>& set) {
+  mproc_detail::load_set(archive, set);
+}
+template <class K, class C, class A>
+void CEREAL_LOAD_FUNCTION_NAME(mproc::detail::bounded_input_archive& archive, std::multiset<K, C, A>& set) {
+  mproc_detail::load_set(archive, set);
+}
+template <class K, class H, class E, class A>
+void CEREAL_LOAD_FUNCTION_NAME(mproc::detail::bounded_input_archive& archive, std::unordered_set<K, H, E, A>& set) {
+  mproc_detail::load_set(archive, set);
+}
+template <class K, class H, class E, class A>
+void CEREAL_LOAD_FUNCTION_NAME(mproc::detail::bounded_input_archive& archive,
+                               std::unordered_multiset<K, H, E, A>& set) {
+  mproc_detail::load_set(archive, set);
+}
+
+// A pointer's object is charged whether or not the pointer is null: its size
+// is known only here, before the bytes say.
+template <class T, class D>
+  requires(!std::is_array_v<T>)
+void prologue(mproc::detail::bounded_input_archive& archive, const std::unique_ptr<T, D>&) {
+  archive.charge(1, sizeof(T));
+}
+template <class T>
+  requires(!std::is_array_v<T> && !std::is_void_v<T>)
+void prologue(mproc::detail::bounded_input_archive& archive, const std::shared_ptr<T>&) {
+  archive.charge(1, sizeof(T));
 }
 
 template <class T>

@@ -215,6 +215,7 @@ concept plain_value = std::is_trivially_copyable_v<T> && std::default_initializa
 /// No message per chunk: the parent hears only each worker's end of its share.
 struct team_layout {
   std::atomic<std::uint64_t> next_chunk;  // where claiming goes on
+  std::atomic<std::uint64_t> returned;    // chunks given back after a death, to be claimed first
   std::uint64_t chunks;
   std::uint64_t items;
   std::uint64_t chunksize;
@@ -226,6 +227,7 @@ struct team_layout {
 };
 constexpr std::uint32_t team_done = 0xffffffffu;
 constexpr std::uint32_t team_failed = 0xfffffffeu;
+constexpr std::uint32_t team_returned = 0xfffffffdu;  // free again: its worker died (retry_lost_tasks)
 
 /// Runs f over `count` items at `in`, writing the results at `out`.
 using team_chunk = void (*)(std::uintptr_t target, const void* in, void* out, std::size_t count);

@@ -78,15 +78,6 @@ std::uintptr_t target_address(F f) {
   }
 }
 
-/// What an argument travels as: its decayed type, but a string literal or other
-/// `const char*` / `char*` is copied into a std::string (a pointer means nothing
-/// in another process), so `process p(greet, "world")` works for a target that
-/// takes a std::string or std::string_view.
-template <class A>
-using travelling_t = std::conditional_t<std::is_same_v<std::decay_t<A>, const char*> ||
-                                            std::is_same_v<std::decay_t<A>, char*>,
-                                        std::string, std::decay_t<A>>;
-
 /// The target can be called with the arguments as they travel.
 template <class F, class... Args>
 concept callable_with_travelling = std::invocable<F&, travelling_t<Args>&...>;
