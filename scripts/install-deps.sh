@@ -2,10 +2,14 @@
 # Installs what building mproc needs on Debian 12, if it is missing.
 #   install-deps.sh            the Linux build
 #   install-deps.sh windows    also the Windows cross build and Wine to run it
+#   install-deps.sh fuzz       also clang and libFuzzer
 set -euo pipefail
 packages=(cmake ninja-build g++ libboost1.81-all-dev libcereal-dev python3)
 if [ "${1:-}" = windows ]; then
   packages+=(g++-mingw-w64-x86-64-posix wine64 wine)
+fi
+if [ "${1:-}" = fuzz ]; then
+  packages+=(clang-14 libclang-rt-14-dev)
 fi
 missing=()
 for package in "${packages[@]}"; do

@@ -162,15 +162,16 @@ BOOST_AUTO_TEST_SUITE(decoding_amplification)
 
 using big = std::array<std::uint64_t, 512>;
 
-// [type tag][count][count bytes of 0]: a valid encoding of `count` empty
-// optionals (one byte each) that would take count x 4104 bytes of memory.
+// [type tag][count][count bytes of 1]: a valid encoding of `count` empty
+// optionals (cereal writes a "nullopt" flag: one byte each) that would take
+// count x 4104 bytes of memory.
 template <class T>
 std::string empty_optionals_frame(std::uint64_t count) {
   std::string bytes;
   const std::uint32_t tag = mproc::detail::type_tag<T>();
   bytes.append(reinterpret_cast<const char*>(&tag), sizeof tag);
   bytes.append(reinterpret_cast<const char*>(&count), sizeof count);
-  bytes.append(count, '\0');
+  bytes.append(count, '\1');
   return bytes;
 }
 
@@ -186,6 +187,7 @@ BOOST_AUTO_TEST_CASE(a_small_frame_cannot_make_the_decoder_allocate_gigabytes) {
   sender.join();
   a.send(7);
   BOOST_TEST(b.recv<int>() == 7);
+  BOOST_CHECK_THROW(mproc::detail::from_bytes<crafted>(frame.substr(sizeof(std::uint32_t))), std::exception);
 }
 
 BOOST_AUTO_TEST_CASE(maps_lists_and_pointers_are_charged_too) {
@@ -195,17 +197,17 @@ BOOST_AUTO_TEST_CASE(maps_lists_and_pointers_are_charged_too) {
   for (std::uint64_t i = 0; i < count; ++i) {
     const auto key = static_cast<std::int32_t>(i);
     map_frame.append(reinterpret_cast<const char*>(&key), sizeof key);
-    map_frame += '\0';  // an empty optional
+    map_frame += '\1';  // an empty optional
   }
   BOOST_CHECK_THROW((mproc::detail::from_bytes<std::map<std::int32_t, std::optional<big>>>(map_frame)),
                     std::exception);
 
   std::string list_frame(reinterpret_cast<const char*>(&count), sizeof count);
-  list_frame.append(count, '\0');
+  list_frame.append(count, '\1');
   BOOST_CHECK_THROW(mproc::detail::from_bytes<std::list<std::optional<big>>>(list_frame), std::exception);
 
   std::string pointer_frame(reinterpret_cast<const char*>(&count), sizeof count);
-  for (std::uint64_t i = 0; i < count; ++i) pointer_frame += std::string("\1\0", 2);  // present, empty optional
+  for (std::uint64_t i = 0; i < count; ++i) pointer_frame += std::string("\1\1", 2);  // present, empty optional
   BOOST_CHECK_THROW(mproc::detail::from_bytes<std::vector<std::unique_ptr<std::optional<big>>>>(pointer_frame),
                     std::exception);
 }
