@@ -7,6 +7,8 @@
 #include <mproc/pool.hpp>
 #include <mproc/process.hpp>
 #include <mproc/queue.hpp>
+#include <mproc/shared.hpp>
+#include <mproc/shared_containers.hpp>
 #include <mproc/sync.hpp>
 
 #include <boost/test/unit_test.hpp>
@@ -20,6 +22,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <random>
 #include <stdexcept>
 #include <span>
 #include <string>
@@ -50,6 +53,46 @@ std::vector<int> range(int n) {
   std::vector<int> all(static_cast<std::size_t>(n));
   for (int i = 0; i < n; ++i) all[static_cast<std::size_t>(i)] = i;
   return all;
+}
+
+// Makes and drops every kind of shared object, for ever: killed at any moment,
+// it is in the middle of making one.
+void churn_objects() {
+  for (;;) {
+    mproc::queue<int> q;
+    mproc::value<int> v;
+    mproc::lock l;
+    mproc::event e;
+    mproc::barrier b(2);
+    mproc::shared_list<int> list;
+    q.put(1);
+    v.set(2);
+  }
+}
+
+bool no_block_of(int pid) {
+  const std::string prefix = "mproc_" + std::to_string(pid) + "_";
+  for (const auto& name : mproc::test::shared_memory_names()) {
+    if (name.starts_with(prefix)) return false;
+  }
+  return true;
+}
+
+// A name was created, then sized, then told to the tracker: a SIGKILL in
+// between left it in /dev/shm for good.
+void kill_while_making_objects(mproc::start_method method) {
+  std::mt19937 random(std::random_device{}());
+  std::uniform_int_distribution<int> delay_ms(20, 150);
+  int leftovers = 0;
+  for (int round = 0; round < 8; ++round) {
+    mproc::process churner(with(method), churn_objects);
+    churner.start();
+    std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms(random)));
+    churner.kill();
+    churner.join();
+    if (!mproc::test::eventually([&] { return no_block_of(churner.pid()); }, 10.0)) ++leftovers;
+  }
+  BOOST_TEST(leftovers == 0);
 }
 
 template <class F>
@@ -148,6 +191,14 @@ BOOST_AUTO_TEST_CASE(bytes_left_over_are_an_error) {
   const std::string wide = mproc::detail::to_bytes(std::uint64_t{7});
   BOOST_CHECK_THROW(mproc::detail::from_bytes<std::int32_t>(wide), std::exception);
   BOOST_TEST(mproc::detail::from_bytes<std::uint64_t>(wide) == 7u);
+}
+
+// Found by fuzz_archive: a byte other than 0 or 1 read into a bool (std::optional's flag).
+BOOST_AUTO_TEST_CASE(a_corrupt_bool_is_refused) {
+  BOOST_CHECK_THROW(mproc::detail::from_bytes<bool>(std::string("\x1b", 1)), std::exception);
+  BOOST_CHECK_THROW(mproc::detail::from_bytes<std::optional<int>>(std::string("\x1b\0\0\0\0", 5)), std::exception);
+  BOOST_TEST(mproc::detail::from_bytes<bool>(std::string("\x01", 1)));
+  BOOST_TEST(!mproc::detail::from_bytes<std::optional<int>>(std::string("\x01", 1)).has_value());
 }
 
 BOOST_AUTO_TEST_CASE(a_string_literal_is_sent_as_a_string) {
@@ -316,6 +367,20 @@ MPROC_TEST_EACH_METHOD(retry_lost_tasks_survives_kills_during_a_plain_map) {
     BOOST_TEST_REQUIRE(squares.size() == 2000u);
     BOOST_TEST(squares[1999] == 1999 * 1999);
   }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(killed_while_creating)
+
+BOOST_AUTO_TEST_CASE(nothing_is_left_in_dev_shm_spawn, *mproc::test::posix_only("Windows frees a section with its last handle")) {
+  kill_while_making_objects(mproc::start_method::spawn);
+}
+BOOST_AUTO_TEST_CASE(nothing_is_left_in_dev_shm_fork, *mproc::test::posix_only("fork")) {
+  kill_while_making_objects(mproc::start_method::fork);
+}
+BOOST_AUTO_TEST_CASE(nothing_is_left_in_dev_shm_forkserver, *mproc::test::posix_only("forkserver")) {
+  kill_while_making_objects(mproc::start_method::forkserver);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -25,6 +25,6 @@ void reset_blocks_after_fork() noexcept;
 void release_blocks_at_exit() noexcept;
 /// Removes the block called `name` if no live process uses it; true when the
 /// name is gone. For the resource tracker, which never uses a block itself.
-bool remove_if_unused(const std::string& name) noexcept;
+bool remove_if_unused(const std::string& name, int creator_pid, std::uint64_t creator_start) noexcept;
 
 }  // namespace mproc::detail

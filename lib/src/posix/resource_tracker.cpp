@@ -19,10 +19,14 @@
 #include "resource_tracker.hpp"
 
 #include "../shared_blocks.hpp"
+#include "shared_memory_state.hpp"
 
 #include <cerrno>
 #include <chrono>
 #include <csignal>
+#include <cstdint>
+#include <cstring>
+#include <map>
 #include <mutex>
 #include <new>
 #include <set>
@@ -39,7 +43,14 @@
 namespace mproc::detail {
 namespace {
 
-constexpr std::size_t largest_message = 512;  // '+' or '-', then a name (NAME_MAX is 255)
+// '+' or '-', the creator's pid (4 bytes) and start time (8 bytes), then a name (NAME_MAX is 255)
+constexpr std::size_t identity_bytes = sizeof(std::int32_t) + sizeof(std::uint64_t);
+constexpr std::size_t largest_message = 512;
+
+struct creator {
+  std::int32_t pid = 0;
+  std::uint64_t start_time = 0;
+};
 
 struct tracker_link {
   std::mutex mutex;
@@ -53,9 +64,9 @@ tracker_link& link() {
 
 // Every block `names` holds that nobody uses any more is removed; the rest
 // are kept for the next look.
-void sweep(std::set<std::string>& names) {
+void sweep(std::map<std::string, creator>& names) {
   for (auto it = names.begin(); it != names.end();) {
-    it = remove_if_unused(*it) ? names.erase(it) : std::next(it);
+    it = remove_if_unused(it->first, it->second.pid, it->second.start_time) ? names.erase(it) : std::next(it);
   }
 }
 
@@ -76,7 +87,7 @@ void sweep(std::set<std::string>& names) {
     if (fd != null && fd != socket) ::dup2(null, fd);
   }
 
-  std::set<std::string> names;
+  std::map<std::string, creator> names;
   std::size_t since_sweep = 0;
   char message[largest_message];
   for (;;) {
@@ -93,15 +104,20 @@ void sweep(std::set<std::string>& names) {
     if (length < 0 && (errno == EAGAIN || errno == EINTR)) continue;
     if (length == 0) break;  // every holder is gone
     if (length < 0) break;
-    const std::string name(message + 1, static_cast<std::size_t>(length - 1));
-    if (message[0] == '+') names.insert(name);
+    if (static_cast<std::size_t>(length) <= 1 + identity_bytes) continue;  // not a message of ours
+    creator who;
+    std::memcpy(&who.pid, message + 1, sizeof who.pid);
+    std::memcpy(&who.start_time, message + 1 + sizeof who.pid, sizeof who.start_time);
+    const std::string name(message + 1 + identity_bytes, static_cast<std::size_t>(length) - 1 - identity_bytes);
+    if (message[0] == '+') names[name] = who;
     if (message[0] == '-') names.erase(name);
-    if (++since_sweep == 1024) {  // forget the names that users removed
+    if (++since_sweep == 1024) {  // forget the names that users removed (and are not being made)
       since_sweep = 0;
       for (auto it = names.begin(); it != names.end();) {
-        const int fd = ::shm_open(it->c_str(), O_RDONLY, 0);
+        const int fd = ::shm_open(it->first.c_str(), O_RDONLY, 0);
         if (fd >= 0) ::close(fd);
-        it = fd < 0 ? names.erase(it) : std::next(it);
+        it = fd < 0 && remove_if_unused(it->first, it->second.pid, it->second.start_time) ? names.erase(it)
+                                                                                           : std::next(it);
       }
     }
   }
@@ -140,11 +156,16 @@ void forget_tracker(tracker_link& l) {
 }
 
 bool send_message(tracker_link& l, char kind, const std::string& name) {
-  if (name.size() + 1 > largest_message) return false;
+  const std::size_t length = 1 + identity_bytes + name.size();
+  if (length > largest_message) return false;
   char message[largest_message];
   message[0] = kind;
-  name.copy(message + 1, name.size());
-  return ::send(l.socket, message, name.size() + 1, MSG_NOSIGNAL) == static_cast<ssize_t>(name.size() + 1);
+  const identity me = self();
+  const auto pid = static_cast<std::int32_t>(me.pid);
+  std::memcpy(message + 1, &pid, sizeof pid);
+  std::memcpy(message + 1 + sizeof pid, &me.start_time, sizeof me.start_time);
+  name.copy(message + 1 + identity_bytes, name.size());
+  return ::send(l.socket, message, length, MSG_NOSIGNAL) == static_cast<ssize_t>(length);
 }
 
 }  // namespace

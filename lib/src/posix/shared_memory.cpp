@@ -91,12 +91,16 @@ std::optional<std::uint64_t> start_time_of(int pid) {
   return std::strtoull(field, nullptr, 10);
 }
 
+}  // namespace
+
 identity self() {
   static thread_local identity cached;
   const int pid = current_pid();
   if (cached.pid != pid) cached = {pid, start_time_of(pid).value_or(0)};
   return cached;
 }
+
+namespace {
 
 bool alive(const user_slot& slot) {
   const auto start = start_time_of(slot.pid);
@@ -337,20 +341,32 @@ void reset_blocks_after_fork() noexcept {
   reset_tracker_after_fork();
 }
 
-bool remove_if_unused(const std::string& name) noexcept {
+bool remove_if_unused(const std::string& name, int creator_pid, std::uint64_t creator_start) noexcept {
   try {
+    // The tracker hears of a block before it exists: until it is complete,
+    // its creator's life decides (alive: being made; dead: never will be).
+    const bool creator_alive = alive(user_slot{creator_pid, 0, creator_start, 0});
     std::optional<bip::shared_memory_object> object;
     try {
       object.emplace(bip::open_only, name.c_str(), bip::read_write);
     } catch (const bip::interprocess_exception&) {
-      return true;  // gone already
+      return !creator_alive;  // not made yet, or gone already
     }
     bip::offset_t total = 0;
     object->get_size(total);
-    if (static_cast<std::size_t>(total) < header_bytes) return false;  // still being made
-    bip::mapped_region region(*object, bip::read_write);
-    auto& header = *static_cast<segment_header*>(region.get_address());
-    if (header.magic.load(std::memory_order_acquire) != segment_magic) return false;
+    bool complete = static_cast<std::size_t>(total) >= header_bytes;
+    std::optional<bip::mapped_region> region;
+    if (complete) {
+      region.emplace(*object, bip::read_write);
+      complete = static_cast<segment_header*>(region->get_address())->magic.load(std::memory_order_acquire) ==
+                 segment_magic;
+    }
+    if (!complete) {
+      if (creator_alive) return false;  // still being made
+      bip::shared_memory_object::remove(name.c_str());  // half made by a process that died
+      return true;
+    }
+    auto& header = *static_cast<segment_header*>(region->get_address());
     header_lock lock(header);
     bool any = false;
     for (auto& slot : header.users) {
@@ -393,10 +409,13 @@ shared_memory shared_memory::create(const std::string& name, std::size_t size) {
   namespace bip = boost::interprocess;
   if (size == 0) throw error("shared memory of size 0 cannot be created");
   bip::permissions owner_only(0600);
+  // Told first, so that no moment of the creation is unknown to the tracker.
+  detail::track_block(name);
   std::optional<bip::shared_memory_object> object;
   try {
     object.emplace(bip::create_only, name.c_str(), bip::read_write, owner_only);
   } catch (const bip::interprocess_exception& e) {
+    detail::untrack_block(name);  // someone else's name, or none: not ours to remove
     if (e.get_error_code() == bip::already_exists_error) {
       throw exists_error("shared memory called '" + name + "' exists already");
     }
@@ -406,6 +425,7 @@ shared_memory shared_memory::create(const std::string& name, std::size_t size) {
     object->truncate(static_cast<bip::offset_t>(detail::header_bytes + size));
   } catch (const bip::interprocess_exception& e) {
     bip::shared_memory_object::remove(name.c_str());
+    detail::untrack_block(name);
     throw error("cannot size shared memory '" + name + "' to " + std::to_string(size) + " bytes: " + e.what());
   }
   auto state = detail::map_block(name, *object);
@@ -422,7 +442,6 @@ shared_memory shared_memory::create(const std::string& name, std::size_t size) {
   header.magic.store(detail::segment_magic, std::memory_order_release);
   state->size = size;
   detail::remember(state);
-  detail::track_block(name);  // removed by the tracker if every user dies
   return shared_memory(std::move(state));
 }
 

@@ -15,6 +15,9 @@ struct identity {
   std::uint64_t start_time = 0;
 };
 
+/// This process, as block user tables and the tracker know it.
+identity self();
+
 struct segment_header;
 
 struct shared_memory_state {

@@ -270,9 +270,18 @@ void CEREAL_LOAD_FUNCTION_NAME(Archive& archive, T& value) {
 }
 
 template <class T>
-std::enable_if_t<std::is_arithmetic_v<T>> CEREAL_LOAD_FUNCTION_NAME(mproc::detail::bounded_input_archive& archive,
-                                                                     T& value) {
+std::enable_if_t<std::is_arithmetic_v<T> && !std::is_same_v<T, bool>> CEREAL_LOAD_FUNCTION_NAME(
+    mproc::detail::bounded_input_archive& archive, T& value) {
   archive.loadBinary(std::addressof(value), sizeof(value));
+}
+
+// A bool is one byte, 0 or 1: any other byte copied into a bool is undefined
+// behaviour (found by fuzz_archive, through std::optional's flag).
+inline void CEREAL_LOAD_FUNCTION_NAME(mproc::detail::bounded_input_archive& archive, bool& value) {
+  std::uint8_t byte = 0;
+  archive.loadBinary(&byte, 1);
+  if (byte > 1) throw Exception("corrupt bool: byte " + std::to_string(byte) + " is neither 0 nor 1");
+  value = byte == 1;
 }
 
 template <class T>
