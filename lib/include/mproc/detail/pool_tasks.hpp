@@ -80,6 +80,16 @@ constexpr bool check_task_result() {
   return std::is_void_v<R> || travelling_value<R>;
 }
 
+/// R, checked to travel back; void after the error if it cannot.
+template <class R>
+constexpr auto checked_result() {
+  if constexpr (check_task_result<R>()) {
+    return std::type_identity<R>{};
+  } else {
+    return std::type_identity<void>{};
+  }
+}
+
 /// What f returns for an item of type T (checked to travel back); void when
 /// it cannot be called or its result cannot travel (after the error).
 template <class F, class T>
@@ -88,12 +98,7 @@ constexpr auto task_result_of() {
                 "the task cannot be called with an item of the inputs as it travels (a string literal travels as "
                 "std::string: take std::string or std::string_view)");
   if constexpr (std::invocable<F&, T&>) {
-    using R = std::invoke_result_t<F&, T&>;
-    if constexpr (check_task_result<R>()) {
-      return std::type_identity<R>{};
-    } else {
-      return std::type_identity<void>{};
-    }
+    return checked_result<std::invoke_result_t<F&, T&>>();
   } else {
     return std::type_identity<void>{};
   }
@@ -107,12 +112,7 @@ constexpr auto star_result_of(std::index_sequence<I...>) {
   static_assert(std::invocable<F&, std::tuple_element_t<I, Tuple>&...>,
                 "the task cannot be called with the elements of this tuple of arguments");
   if constexpr (std::invocable<F&, std::tuple_element_t<I, Tuple>&...>) {
-    using R = std::invoke_result_t<F&, std::tuple_element_t<I, Tuple>&...>;
-    if constexpr (check_task_result<R>()) {
-      return std::type_identity<R>{};
-    } else {
-      return std::type_identity<void>{};
-    }
+    return checked_result<std::invoke_result_t<F&, std::tuple_element_t<I, Tuple>&...>>();
   } else {
     return std::type_identity<void>{};
   }
