@@ -308,8 +308,8 @@ void CEREAL_LOAD_FUNCTION_NAME(mproc::detail::bounded_input_archive& archive, st
   size_type size = 0;
   archive(make_size_tag(size));
   if (size > archive.bytes_left() / sizeof(T)) {
-    throw Exception("corrupt length " + std::to_string(size) + ": the message has " +
-                    std::to_string(archive.bytes_left()) + " bytes left, not " + std::to_string(size) + " numbers");
+    throw Exception("the message ends early: " + std::to_string(size) + " numbers of " + std::to_string(sizeof(T)) +
+                    " bytes wanted, " + std::to_string(archive.bytes_left()) + " bytes left");
   }
   vector.resize(static_cast<std::size_t>(size));
   archive(binary_data(vector.data(), static_cast<std::size_t>(size) * sizeof(T)));
