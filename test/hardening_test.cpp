@@ -24,6 +24,7 @@
 #include <memory>
 #include <optional>
 #include <random>
+#include <set>
 #include <stdexcept>
 #include <span>
 #include <string>
@@ -72,6 +73,30 @@ void churn_objects() {
 }
 
 void exit_with(int code) { std::exit(code); }
+
+void put_then_wait(mproc::queue<int> items, mproc::event done, int i) {
+  items.put(i);
+  done.wait();
+}
+
+// A block counted at most 256 users: the 257th process given one queue could
+// not start. 300 children hold the same queue and event at once.
+void three_hundred_share_one_queue(mproc::start_method method) {
+  mproc::queue<int> items;
+  mproc::event done;
+  std::vector<mproc::process> children;
+  children.reserve(300);
+  for (int i = 0; i < 300; ++i) children.emplace_back(with(method), put_then_wait, items, done, i);
+  for (auto& child : children) BOOST_REQUIRE_NO_THROW(child.start());
+  std::set<int> seen;
+  for (int i = 0; i < 300; ++i) seen.insert(items.get(std::chrono::seconds(60)));
+  done.set();
+  for (auto& child : children) {
+    child.join();
+    BOOST_TEST_REQUIRE(child.exitcode().value() == 0);
+  }
+  BOOST_TEST(seen.size() == 300u);
+}
 
 bool no_block_of(int pid) {
   const std::string prefix = "mproc_" + std::to_string(pid) + "_";
@@ -389,6 +414,36 @@ BOOST_AUTO_TEST_CASE(nothing_is_left_in_dev_shm_forkserver, *mproc::test::posix_
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(many_processes)
+
+BOOST_AUTO_TEST_CASE(three_hundred_processes_share_one_queue_spawn, *mproc::test::posix_only("Windows counts no users")) {
+  three_hundred_share_one_queue(mproc::start_method::spawn);
+}
+BOOST_AUTO_TEST_CASE(three_hundred_processes_share_one_queue_fork, *mproc::test::posix_only("fork")) {
+  three_hundred_share_one_queue(mproc::start_method::fork);
+}
+BOOST_AUTO_TEST_CASE(three_hundred_processes_share_one_queue_forkserver, *mproc::test::posix_only("forkserver")) {
+  three_hundred_share_one_queue(mproc::start_method::forkserver);
+}
+
+// pool(300) under spawn threw in its constructor (its result queue ran out of
+// user slots), and under fork committed 1.2 GiB of /dev/shm.
+BOOST_AUTO_TEST_CASE(a_pool_of_three_hundred_works, *mproc::test::posix_only("Windows counts no users")) {
+  mproc::pool workers(mproc::pool_options{.processes = 300, .method = mproc::start_method::forkserver});
+  const auto squares = workers.map(square, range(600), 1);
+  BOOST_TEST(squares[599] == 599 * 599);
+  BOOST_TEST(workers.worker_pids().size() == 300u);
+}
+
+// Each worker's task ring committed its 4 MiB up front: pool(64) held 260 MiB
+// of /dev/shm doing nothing. Rings are now committed as they are first filled.
+BOOST_AUTO_TEST_CASE(an_idle_pool_commits_little_memory, *mproc::test::posix_only("/dev/shm")) {
+  const std::string ours = "mproc_" + std::to_string(mproc::test::this_pid()) + "_";
+  mproc::pool workers(mproc::pool_options{.processes = 64, .method = mproc::start_method::fork});
+  BOOST_TEST(workers.map(square, range(64), 1)[63] == 63 * 63);
+  const double mib = static_cast<double>(mproc::test::shared_memory_committed_bytes(ours)) / (1 << 20);
+  BOOST_TEST_MESSAGE("pool(64) after a small map: " << mib << " MiB of /dev/shm");
+  BOOST_TEST(mib < 64.0);
+}
 
 // 1,000 children in batches of 100, all alive at once in each batch: every exit
 // code read, and no descriptor or zombie left behind.

@@ -108,6 +108,7 @@ struct byte_queue::header {
   std::atomic<std::uint32_t> producer_state;
   std::atomic<std::uint64_t> pending_end;  // write_pos once the last record of a message is in
   std::atomic<std::uint64_t> put_count;    // whole messages put
+  std::uint64_t committed;                 // bytes of the ring committed in /dev/shm
   alignas(64) std::atomic<std::uint64_t> write_pos;
   // The consumers'.
   alignas(64) robust_mutex get_lock;  // for a whole message
@@ -220,8 +221,11 @@ byte_queue::byte_queue(std::size_t maxsize, std::size_t ring_bytes) {
   if (ring_bytes < 4096) throw error("a queue's ring needs at least 4096 bytes");
   if (ring_bytes > (std::size_t{1} << 40)) throw error("a queue's ring cannot be larger than 1 TiB");
   ring_bytes = padded(ring_bytes);
-  block_ = make_block_for(ring_offset + ring_bytes);
+  // The ring is committed as the producers first reach it: a queue costs
+  // what it has carried at its fullest, not its capacity.
+  block_ = make_block_for(ring_offset + ring_bytes, commit::on_demand);
   if (block_.closed()) return;  // a placeholder, being loaded
+  commit_data(block_, 0, ring_offset);
   auto& h = *new (block_.bytes().data()) header{};
   h.capacity = ring_bytes;
   h.maxsize = maxsize;
@@ -239,6 +243,16 @@ byte_queue::header& byte_queue::shared() const {
   }
   header_ = h;
   return *h;
+}
+
+// Under the put lock: commits the ring up to `end` (first lap only), doubling
+// so that a queue filling up commits O(log) times.
+void byte_queue::commit_ring(std::uint64_t end) {
+  header& h = shared();
+  const std::uint64_t target = std::min<std::uint64_t>(
+      h.capacity, (std::max<std::uint64_t>({end, 2 * h.committed, 64 * 1024}) + 4095) & ~std::uint64_t{4095});
+  commit_data(block_, ring_offset + h.committed, target - h.committed);
+  h.committed = target;
 }
 
 bool byte_queue::put(std::string_view message, std::optional<nanoseconds> timeout) {
@@ -279,6 +293,14 @@ bool byte_queue::put(std::string_view message, std::optional<nanoseconds> timeou
         if (offset > 0) recover_producer(h);  // ends the part already in
         if (!ready) return false;
         throw closed_error("the queue was closed while put() waited for room");
+      }
+    }
+    if (pos + need > h.committed && h.committed < h.capacity) {
+      try {
+        commit_ring(pos + need);
+      } catch (...) {
+        if (offset > 0) recover_producer(h);  // ends the part already in
+        throw;
       }
     }
     const record_head head{static_cast<std::uint32_t>(part),

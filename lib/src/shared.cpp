@@ -5,8 +5,8 @@ namespace mproc::detail {
 
 bool decoding_arguments() noexcept { return current_inbox() != nullptr; }
 
-shared_memory make_block_for(std::size_t bytes) {
-  return decoding_arguments() ? shared_memory() : shared_memory::create(bytes);
+shared_memory make_block_for(std::size_t bytes, commit data) {
+  return decoding_arguments() ? shared_memory() : create_block(bytes, data);
 }
 
 }  // namespace mproc::detail

@@ -7,6 +7,7 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <cstdint>
 #include <optional>
 #include <set>
 #include <string>
@@ -60,6 +61,9 @@ std::vector<int> zombie_children();
 bool process_running(int pid);
 /// The names in /dev/shm.
 std::set<std::string> shared_memory_names();
+/// Bytes of /dev/shm committed to blocks whose names start with `prefix`
+/// (POSIX; 0 elsewhere).
+std::uint64_t shared_memory_committed_bytes(const std::string& prefix);
 /// The descriptors this process has open.
 int open_descriptor_count();
 

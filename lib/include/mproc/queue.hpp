@@ -86,6 +86,7 @@ class byte_queue {
 
  private:
   header& shared() const;
+  void commit_ring(std::uint64_t end);
   shared_memory block_;
   mutable header* header_ = nullptr;  // checked on first use
   // Positions seen last time, under the put or get lock. They only grow, so

@@ -37,8 +37,8 @@ namespace detail {
 /// placeholders that load() replaces, and must not make shared memory.
 bool decoding_arguments() noexcept;
 
-/// A block for `count` values of T, made now unless decoding_arguments().
-shared_memory make_block_for(std::size_t bytes);
+/// A block of `bytes`, made now unless decoding_arguments().
+shared_memory make_block_for(std::size_t bytes, commit data = commit::at_once);
 
 /// Where a block's T is; nullptr for an empty block.
 template <class T>

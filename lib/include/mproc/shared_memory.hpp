@@ -19,8 +19,17 @@
 
 namespace mproc {
 
+class shared_memory;
+
 namespace detail {
 struct shared_memory_state;
+/// How a new block's data is committed: at once (a full /dev/shm is an error
+/// at creation), or by its user as it writes (commit_data; a queue's ring).
+enum class commit { at_once, on_demand };
+shared_memory create_block(const std::string& name, std::size_t size, commit data);
+shared_memory create_block(std::size_t size, commit data);
+/// Commits [offset, offset + n) of the block's data. Windows commits at creation.
+void commit_data(const shared_memory& block, std::size_t offset, std::size_t n);
 std::string reserve_for_child(const std::shared_ptr<shared_memory_state>& state);
 std::shared_ptr<shared_memory_state> attach_reserved(const std::string& name, const std::string& reservation);
 }  // namespace detail
@@ -67,6 +76,7 @@ class shared_memory {
   }
 
  private:
+  friend shared_memory detail::create_block(const std::string&, std::size_t, detail::commit);
   explicit shared_memory(std::shared_ptr<detail::shared_memory_state> state) : state_(std::move(state)) {}
   std::shared_ptr<detail::shared_memory_state> state_;
 };

@@ -20,6 +20,7 @@
 #include <boost/interprocess/shared_memory_object.hpp>
 
 #include <algorithm>
+#include <cstddef>
 #include <cstdio>
 #include <cstdlib>
 #include <atomic>
@@ -27,6 +28,7 @@
 #include <cstring>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <sstream>
 #include <thread>
 #include <vector>
@@ -42,7 +44,11 @@ namespace bip = boost::interprocess;
 namespace {
 
 constexpr std::uint32_t segment_magic = 0x4d50534du;  // "MPSM"
-constexpr std::size_t max_users = 256;
+// Enough for a pool of 4,096 workers, its parent and the children it starts
+// while replacing some. The table is sparse in /dev/shm: only the pages of
+// slots ever used are committed (`slots_committed`), so a block used by two
+// processes costs one page of header, not 200 KiB.
+constexpr std::size_t max_users = 8192;
 
 struct user_slot {
   std::int32_t pid;            // 0: free
@@ -59,12 +65,42 @@ struct segment_header {
   std::uint32_t unlinked;            // the name is gone: nobody may attach
   std::uint64_t size;                // the user's bytes
   pthread_mutex_t mutex;
+  std::uint32_t slots_used;       // slots [0, slots_used) were taken once
+  std::uint32_t slots_committed;  // slots whose pages are committed
   user_slot users[max_users];
+
+  std::span<user_slot> used() noexcept { return {users, slots_used}; }
 };
 
 namespace {
 
-constexpr std::size_t header_bytes = (sizeof(segment_header) + 4095) / 4096 * 4096;
+constexpr std::size_t page_bytes = 4096;
+constexpr std::size_t header_bytes = (sizeof(segment_header) + page_bytes - 1) / page_bytes * page_bytes;
+
+// Slots whose bytes lie wholly within the header's first `bytes`.
+constexpr std::uint32_t slots_within(std::size_t bytes) {
+  return static_cast<std::uint32_t>(
+      std::min(max_users, (bytes - offsetof(segment_header, users)) / sizeof(user_slot)));
+}
+
+// Commits [offset, offset + n) of an object sized sparse: a full /dev/shm is
+// then a clear error here rather than a SIGBUS when the page is first written.
+// File systems without fallocate commit on touch, as before.
+void commit_pages(int fd, std::size_t offset, std::size_t n, const std::string& name) {
+  if (n == 0) return;
+  int result = EINTR;
+  while (result == EINTR) {
+    result = ::posix_fallocate(fd, static_cast<off_t>(offset), static_cast<off_t>(n));
+  }
+  if (result == 0 || result == EOPNOTSUPP || result == ENODEV) return;
+  throw error("cannot commit " + std::to_string(n) + " bytes of shared memory '" + name +
+              "': " + std::strerror(result) + (result == ENOSPC ? " (/dev/shm is full)" : ""));
+}
+
+void commit_pages(const std::string& name, std::size_t offset, std::size_t n) {
+  bip::shared_memory_object object(bip::open_only, name.c_str(), bip::read_write);
+  commit_pages(object.get_mapping_handle().handle, offset, n, name);
+}
 
 // Field 22 of /proc/<pid>/stat; empty for a process that is gone or a zombie.
 // Plain system calls and no allocation: the resource tracker calls it in a
@@ -174,21 +210,30 @@ void forget(shared_memory_state* state) {
 void shared_memory_state::claim(identity who, std::uint64_t reservation) {
   header_lock lock(*header);
   if (header->unlinked) throw not_found_error("shared memory '" + name + "' was unlinked");
-  for (auto& slot : header->users) {
+  for (auto& slot : header->used()) {
     if (slot.pid == 0 || !alive(slot)) {
       slot = {who.pid, 0, who.start_time, reservation};
       return;
     }
   }
-  throw error("shared memory '" + name + "' is used by " + std::to_string(max_users) +
-              " processes, the most it can count");
+  if (header->slots_used == max_users) {
+    throw error("shared memory '" + name + "' is used by " + std::to_string(max_users) +
+                " processes, the most it can count");
+  }
+  if (header->slots_used == header->slots_committed) {  // the next slot's page, and a few more
+    const std::size_t from = offsetof(segment_header, users) + header->slots_used * sizeof(user_slot);
+    const std::size_t to = std::min(header_bytes, (from / page_bytes + 4) * page_bytes);
+    commit_pages(name, from / page_bytes * page_bytes, to - from / page_bytes * page_bytes);
+    header->slots_committed = slots_within(to);
+  }
+  header->users[header->slots_used++] = {who.pid, 0, who.start_time, reservation};
 }
 
 void shared_memory_state::release(identity who) noexcept {
   header_lock lock(*header);
   bool any = false;
   bool released = false;
-  for (auto& slot : header->users) {
+  for (auto& slot : header->used()) {
     if (slot.pid == 0) continue;
     if (!released && slot.pid == who.pid && slot.start_time == who.start_time && slot.reservation == 0) {
       slot.pid = 0;
@@ -259,7 +304,7 @@ std::shared_ptr<shared_memory_state> open_block(const std::string& name, std::ui
   bool adopted = false;
   if (reservation != 0) {
     header_lock lock(*state->header);
-    for (auto& slot : state->header->users) {
+    for (auto& slot : state->header->used()) {
       if (slot.pid != 0 && slot.reservation == reservation) {
         slot = {me.pid, 0, me.start_time, 0};
         adopted = true;
@@ -289,7 +334,7 @@ std::string reserve_for_child(const std::shared_ptr<shared_memory_state>& state)
   state->claim(self(), reservation);
   box->on_started([state, reservation](int pid) {
     header_lock lock(*state->header);
-    for (auto& slot : state->header->users) {
+    for (auto& slot : state->header->used()) {
       if (slot.pid == 0 || slot.reservation != reservation) continue;
       const auto start = pid > 0 ? start_time_of(pid) : std::nullopt;
       if (start) {
@@ -326,7 +371,7 @@ void assign_blocks_to_forked_child(const std::vector<std::uint64_t>& reservation
   std::lock_guard lock(blocks().mutex);
   for (auto* state : blocks().states) {
     header_lock header(*state->header);
-    for (auto& slot : state->header->users) {
+    for (auto& slot : state->header->used()) {
       if (slot.pid == 0 || slot.reservation == 0) continue;
       if (std::find(reservations.begin(), reservations.end(), slot.reservation) == reservations.end()) continue;
       slot = start ? user_slot{pid, 0, *start, 0} : user_slot{0, 0, 0, 0};
@@ -369,7 +414,7 @@ bool remove_if_unused(const std::string& name, int creator_pid, std::uint64_t cr
     auto& header = *static_cast<segment_header*>(region->get_address());
     header_lock lock(header);
     bool any = false;
-    for (auto& slot : header.users) {
+    for (auto& slot : header.used()) {
       if (slot.pid == 0) continue;
       if (alive(slot)) {
         any = true;
@@ -399,36 +444,38 @@ void release_blocks_at_exit() noexcept {
   for (auto* state : states) state->close();
 }
 
-}  // namespace mproc::detail
-
-namespace mproc {
-
-shared_memory shared_memory::create(std::size_t size) { return create(detail::random_name(), size); }
-
-shared_memory shared_memory::create(const std::string& name, std::size_t size) {
-  namespace bip = boost::interprocess;
+shared_memory create_block(const std::string& name, std::size_t size, commit data) {
   if (size == 0) throw error("shared memory of size 0 cannot be created");
   bip::permissions owner_only(0600);
   // Told first, so that no moment of the creation is unknown to the tracker.
-  detail::track_block(name);
+  track_block(name);
   std::optional<bip::shared_memory_object> object;
   try {
     object.emplace(bip::create_only, name.c_str(), bip::read_write, owner_only);
   } catch (const bip::interprocess_exception& e) {
-    detail::untrack_block(name);  // someone else's name, or none: not ours to remove
+    untrack_block(name);  // someone else's name, or none: not ours to remove
     if (e.get_error_code() == bip::already_exists_error) {
       throw exists_error("shared memory called '" + name + "' exists already");
     }
     throw error("cannot create shared memory '" + name + "': " + e.what());
   }
+  // Sized sparse (not Boost's truncate, which commits every byte), then what
+  // is written at once committed: the header's first page, and the data
+  // unless its user commits it as it goes (a queue's ring).
   try {
-    object->truncate(static_cast<bip::offset_t>(detail::header_bytes + size));
-  } catch (const bip::interprocess_exception& e) {
+    const int fd = object->get_mapping_handle().handle;
+    if (::ftruncate(fd, static_cast<off_t>(header_bytes + size)) != 0) {
+      throw error("cannot size shared memory '" + name + "' to " + std::to_string(size) +
+                  " bytes: " + std::strerror(errno));
+    }
+    commit_pages(fd, 0, page_bytes, name);
+    if (data == commit::at_once) commit_pages(fd, header_bytes, size, name);
+  } catch (...) {
     bip::shared_memory_object::remove(name.c_str());
-    detail::untrack_block(name);
-    throw error("cannot size shared memory '" + name + "' to " + std::to_string(size) + " bytes: " + e.what());
+    untrack_block(name);
+    throw;
   }
-  auto state = detail::map_block(name, *object);
+  auto state = map_block(name, *object);
   auto& header = *state->header;
   header.size = size;
   pthread_mutexattr_t attributes;
@@ -437,12 +484,30 @@ shared_memory shared_memory::create(const std::string& name, std::size_t size) {
   ::pthread_mutexattr_setrobust(&attributes, PTHREAD_MUTEX_ROBUST);
   ::pthread_mutex_init(&header.mutex, &attributes);
   ::pthread_mutexattr_destroy(&attributes);
-  const detail::identity me = detail::self();
+  const identity me = self();
+  header.slots_committed = slots_within(page_bytes);
+  header.slots_used = 1;
   header.users[0] = {me.pid, 0, me.start_time, 0};
-  header.magic.store(detail::segment_magic, std::memory_order_release);
+  header.magic.store(segment_magic, std::memory_order_release);
   state->size = size;
-  detail::remember(state);
+  remember(state);
   return shared_memory(std::move(state));
+}
+
+shared_memory create_block(std::size_t size, commit data) { return create_block(random_name(), size, data); }
+
+void commit_data(const shared_memory& block, std::size_t offset, std::size_t n) {
+  commit_pages(block.name(), header_bytes + offset, n);
+}
+
+}  // namespace mproc::detail
+
+namespace mproc {
+
+shared_memory shared_memory::create(std::size_t size) { return create(detail::random_name(), size); }
+
+shared_memory shared_memory::create(const std::string& name, std::size_t size) {
+  return detail::create_block(name, size, detail::commit::at_once);
 }
 
 shared_memory shared_memory::attach(const std::string& name) { return shared_memory(detail::open_block(name, 0)); }

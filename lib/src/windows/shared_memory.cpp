@@ -114,18 +114,13 @@ std::shared_ptr<shared_memory_state> attach_reserved(const std::string& name, co
 // Windows closes every handle of an ending process, and the section with the last.
 void release_blocks_at_exit() noexcept {}
 
-}  // namespace mproc::detail
-
-namespace mproc {
-
-shared_memory shared_memory::create(std::size_t size) { return create(detail::random_name(), size); }
-
-shared_memory shared_memory::create(const std::string& name, std::size_t size) {
-  namespace bip = boost::interprocess;
+// Sections are committed whole at creation (their pages are touched lazily):
+// there is nothing to commit later.
+shared_memory create_block(const std::string& name, std::size_t size, commit) {
   if (size == 0) throw error("shared memory of size 0 cannot be created");
-  auto state = detail::map_section(name, [&](std::optional<bip::windows_shared_memory>& section) {
+  auto state = map_section(name, [&](std::optional<bip::windows_shared_memory>& section) {
     try {
-      section.emplace(bip::create_only, name.c_str(), bip::read_write, detail::header_bytes + size);
+      section.emplace(bip::create_only, name.c_str(), bip::read_write, header_bytes + size);
     } catch (const bip::interprocess_exception& e) {
       if (e.get_error_code() == bip::already_exists_error) {
         throw exists_error("shared memory called '" + name + "' exists already");
@@ -134,9 +129,23 @@ shared_memory shared_memory::create(const std::string& name, std::size_t size) {
     }
   });
   state->header->size = size;
-  state->header->magic.store(detail::segment_magic, std::memory_order_release);
+  state->header->magic.store(segment_magic, std::memory_order_release);
   state->size = size;
   return shared_memory(std::move(state));
+}
+
+shared_memory create_block(std::size_t size, commit data) { return create_block(random_name(), size, data); }
+
+void commit_data(const shared_memory&, std::size_t, std::size_t) {}
+
+}  // namespace mproc::detail
+
+namespace mproc {
+
+shared_memory shared_memory::create(std::size_t size) { return create(detail::random_name(), size); }
+
+shared_memory shared_memory::create(const std::string& name, std::size_t size) {
+  return detail::create_block(name, size, detail::commit::at_once);
 }
 
 shared_memory shared_memory::attach(const std::string& name) { return shared_memory(detail::open_block(name)); }

@@ -93,6 +93,17 @@ std::set<std::string> shared_memory_names() {
   return names;
 }
 
+std::uint64_t shared_memory_committed_bytes(const std::string& prefix) {
+  std::uint64_t bytes = 0;
+  for (const auto& name : shared_memory_names()) {
+    struct stat status {};
+    if (name.starts_with(prefix) && ::stat(("/dev/shm/" + name).c_str(), &status) == 0) {
+      bytes += static_cast<std::uint64_t>(status.st_blocks) * 512;  // what tmpfs holds, not the size
+    }
+  }
+  return bytes;
+}
+
 int open_descriptor_count() {
   int count = 0;
   for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) ++count;

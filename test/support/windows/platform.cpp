@@ -95,6 +95,8 @@ bool process_running(int pid) {
 
 std::set<std::string> shared_memory_names() { return {}; }
 
+std::uint64_t shared_memory_committed_bytes(const std::string&) { return 0; }
+
 int open_descriptor_count() {
   DWORD count = 0;
   ::GetProcessHandleCount(::GetCurrentProcess(), &count);
