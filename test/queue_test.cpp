@@ -3,6 +3,7 @@
 
 #include <mproc/process.hpp>
 #include <mproc/queue.hpp>
+#include <mproc/sync.hpp>
 
 #include <boost/test/unit_test.hpp>
 
@@ -72,12 +73,19 @@ void take_all(mproc::queue<std::int64_t> q, mproc::queue<std::int64_t> seen) {
 
 void echo_big(mproc::queue<bytes> in, mproc::queue<bytes> out) { out.put(in.get()); }
 
-void put_big_then_small(mproc::queue<bytes> q, std::size_t size) {
-  q.put(pattern(size, 1));
+// `started` is set first: under a sanitizer a child takes a while to start, and
+// the tests must act once it is in put() or get(), not after a guessed delay.
+void put_big_then_small(mproc::queue<bytes> q, std::size_t size, mproc::event started) {
+  const bytes big = pattern(size, 1);
+  started.set();
+  q.put(big);
   q.put(bytes{7});
 }
 
-void get_one(mproc::queue<bytes> q) { q.get(); }
+void get_one(mproc::queue<bytes> q, mproc::event started) {
+  started.set();
+  q.get();
+}
 
 void consume_and_mark_done(mproc::joinable_queue<int> q, int count) {
   for (int i = 0; i < count; ++i) {
@@ -280,8 +288,10 @@ MPROC_TEST_EACH_METHOD(a_64_mib_item_goes_to_a_child_and_back) {
 
 MPROC_TEST_EACH_METHOD(a_producer_killed_in_the_middle_of_an_item_leaves_nothing_behind) {
   mproc::queue<bytes> q(0, small_ring);
-  mproc::process producer(with(method), put_big_then_small, q, std::size_t{8 * 1024 * 1024});
+  mproc::event started;
+  mproc::process producer(with(method), put_big_then_small, q, std::size_t{8 * 1024 * 1024}, started);
   producer.start();
+  BOOST_TEST_REQUIRE(started.wait(60s));
   std::this_thread::sleep_for(300ms);  // it has filled the ring and waits for room
   producer.kill();
   producer.join();
@@ -294,8 +304,10 @@ MPROC_TEST_EACH_METHOD(a_producer_killed_in_the_middle_of_an_item_leaves_nothing
 
 MPROC_TEST_EACH_METHOD(a_producer_killed_in_the_middle_of_an_item_is_found_by_the_next_producer) {
   mproc::queue<bytes> q(0, small_ring);
-  mproc::process producer(with(method), put_big_then_small, q, std::size_t{8 * 1024 * 1024});
+  mproc::event started;
+  mproc::process producer(with(method), put_big_then_small, q, std::size_t{8 * 1024 * 1024}, started);
   producer.start();
+  BOOST_TEST_REQUIRE(started.wait(60s));
   std::this_thread::sleep_for(300ms);
   producer.kill();
   producer.join();
@@ -306,12 +318,16 @@ MPROC_TEST_EACH_METHOD(a_producer_killed_in_the_middle_of_an_item_is_found_by_th
 
 MPROC_TEST_EACH_METHOD(a_consumer_killed_in_the_middle_of_an_item_does_not_stall_the_queue) {
   mproc::queue<bytes> q(0, small_ring);
-  mproc::process producer(with(method), put_big_then_small, q, std::size_t{8 * 1024 * 1024});
+  mproc::event started;
+  mproc::process producer(with(method), put_big_then_small, q, std::size_t{8 * 1024 * 1024}, started);
   producer.start();
+  BOOST_TEST_REQUIRE(started.wait(60s));
   std::this_thread::sleep_for(300ms);  // the ring is full of the first part
   mproc::test::suspend_process(producer.pid());
-  mproc::process consumer(with(method), get_one, q);
+  mproc::event consuming;
+  mproc::process consumer(with(method), get_one, q, consuming);
   consumer.start();
+  BOOST_TEST_REQUIRE(consuming.wait(60s));
   std::this_thread::sleep_for(500ms);  // it has read the ring and waits for the rest
   consumer.kill();
   consumer.join();

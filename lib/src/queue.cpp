@@ -232,17 +232,22 @@ byte_queue::byte_queue(std::size_t maxsize, std::size_t ring_bytes) {
   init_mutex(h.put_lock, lock_type::normal);
   init_mutex(h.get_lock, lock_type::normal);
   h.kind = queue_kind;
+  header_ = &h;
 }
 
-byte_queue::header& byte_queue::shared() const {
-  if (header_ != nullptr) return *header_;
-  if (block_.closed()) throw closed_error("this queue is an empty handle");
+void byte_queue::bind_loaded_block() {
+  header_ = nullptr;
+  if (block_.closed()) return;
   auto* h = reinterpret_cast<header*>(block_.bytes().data());
   if (block_.size() < ring_offset + 4096 || h->kind != queue_kind) {
     throw serialization_error("the shared memory block is not a queue");
   }
   header_ = h;
-  return *h;
+}
+
+byte_queue::header& byte_queue::shared() const {
+  if (header_ == nullptr) throw closed_error("this queue is an empty handle");
+  return *header_;
 }
 
 // Under the put lock: commits the ring up to `end` (first lap only), doubling

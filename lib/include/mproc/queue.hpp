@@ -79,16 +79,17 @@ class byte_queue {
   template <class Archive>
   void load(Archive& archive) {
     archive(block_);
-    header_ = nullptr;
+    bind_loaded_block();
   }
 
   struct header;  // in shared memory; defined by the implementation
 
  private:
   header& shared() const;
+  void bind_loaded_block();
   void commit_ring(std::uint64_t end);
   shared_memory block_;
-  mutable header* header_ = nullptr;  // checked on first use
+  header* header_ = nullptr;  // set when made or loaded, never later: threads share the object
   // Positions seen last time, under the put or get lock. They only grow, so
   // an old value is a safe lower bound: a producer re-reads the consumers'
   // position only when the ring looks full, a consumer the producers' only

@@ -1,5 +1,7 @@
 #include "robust_mutex.hpp"
 
+#include "thread_sanitizer.hpp"
+
 #include <mproc/error.hpp>
 
 #include <cstring>
@@ -37,7 +39,9 @@ bool lock_mutex(robust_mutex& mutex, std::optional<nanoseconds> timeout, bool* o
   int result;
   if (timeout) {
     const timespec deadline = deadline_after(*timeout);
+    tsan::before_lock(&mutex.native);
     result = ::pthread_mutex_clocklock(&mutex.native, CLOCK_MONOTONIC, &deadline);
+    tsan::after_lock(&mutex.native, result == 0 || result == EOWNERDEAD);
   } else {
     result = ::pthread_mutex_lock(&mutex.native);
   }
