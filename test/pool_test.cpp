@@ -318,8 +318,15 @@ MPROC_TEST_EACH_METHOD(a_worker_that_dies_fails_its_task_and_is_replaced) {
   // abort() ends a Windows program with exit code 3.
   const auto aborted = mproc::test::posix_system ? std::pair<std::string, int>{"SIGABRT", -SIGABRT}
                                                  : std::pair<std::string, int>{"code 3", 3};
+#if defined(__SANITIZE_THREAD__)
+  // ThreadSanitizer reports a segfault itself (exit code 66) and runs a
+  // forked child's inherited Boost.Test handler on abort(): only the endings
+  // it leaves alone are checked in that build.
+  const std::map<int, std::pair<std::string, int>> endings{{1, {"SIGKILL", -9}}, {4, {"code 3", 3}}};
+#else
   const std::map<int, std::pair<std::string, int>> endings{
       {1, {"SIGKILL", -9}}, {2, aborted}, {3, segfault}, {4, {"code 3", 3}}};
+#endif
   for (const auto& [how, expected] : endings) {
     auto others = workers.map_async(sleep_ms_then_return, std::vector<int>(10, 20), 1);
     try {

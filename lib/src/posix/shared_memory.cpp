@@ -423,10 +423,10 @@ bool remove_if_unused(const std::string& name, int creator_pid, std::uint64_t cr
       }
     }
     if (any) return false;
-    if (!header.unlinked) {
-      header.unlinked = 1;
-      bip::shared_memory_object::remove(name.c_str());
-    }
+    // Even if marked unlinked: its last user may have died between the mark
+    // and the removal, and the name still leads to this very block.
+    header.unlinked = 1;
+    bip::shared_memory_object::remove(name.c_str());
     return true;
   } catch (const std::exception&) {
     return false;
