@@ -3,6 +3,7 @@
 # on Linux, then the Windows build of the same suite under Wine.
 #   PRESET=ci             Linux only, warnings are errors
 #   PRESET=asan           Linux only, under ASan + UBSan
+#   PRESET=tsan           Linux only, under ThreadSanitizer
 #   PRESET=windows-cross  Windows only (MinGW-w64 cross build, run by Wine)
 set -euo pipefail
 cd "$(dirname "$0")/.."
