@@ -12,7 +12,8 @@ seconds="${FUZZ_SECONDS:-30}"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 failed=0
-for target in fuzz_archive fuzz_connection fuzz_start_message fuzz_task_failure; do
+for target in fuzz_archive fuzz_connection fuzz_start_message fuzz_task_failure fuzz_pool_messages \
+    fuzz_queue_records fuzz_forkserver_request; do
   seeds="fuzz/corpus/${target#fuzz_}"
   corpus="$work/$target"
   mkdir -p "$corpus"

@@ -310,6 +310,43 @@ BOOST_AUTO_TEST_CASE(honest_messages_still_decode) {
   sender.join();
 }
 
+// A ring as another process could leave it. A record claiming more bytes than
+// were published made the consumer allocate its length (up to 4 GiB) and read
+// past the data; an item whose rest never comes (no producer holds the put
+// lock) made get() wait for ever, whatever its timeout.
+std::string records(std::initializer_list<std::pair<std::uint32_t, std::uint32_t>> heads) {
+  std::string bytes;
+  for (const auto& [length, flags] : heads) {
+    bytes.append(reinterpret_cast<const char*>(&length), 4).append(reinterpret_cast<const char*>(&flags), 4);
+    bytes.append((length + 7) / 8 * 8, 'x');
+  }
+  return bytes;
+}
+
+BOOST_AUTO_TEST_CASE(a_record_longer_than_what_was_published_is_refused) {
+  mproc::detail::byte_queue ring(0, 64 * 1024);
+  std::string forged = records({{16, 3}});
+  const std::uint32_t huge = 0xfffffff0u;
+  std::memcpy(forged.data(), &huge, 4);
+  ring.load_ring_for_fuzzing(forged);
+  BOOST_CHECK_EXCEPTION(ring.get(1s), mproc::error, [](const mproc::error& e) {
+    return std::string(e.what()).find("corrupt") != std::string::npos;
+  });
+}
+
+BOOST_AUTO_TEST_CASE(an_item_nobody_will_finish_does_not_hold_get_for_ever) {
+  mproc::detail::byte_queue ring(0, 64 * 1024);
+  ring.load_ring_for_fuzzing(records({{16, 1}}));  // a first part, and no producer
+  std::optional<std::string_view> item;
+  std::thread consumer([&] { item = ring.get(300ms); });
+  consumer.join();
+  BOOST_TEST(!item.has_value());
+  ring.load_ring_for_fuzzing(records({{16, 1}, {5, 3}}));  // a first part, then a whole item
+  const auto whole = ring.get(1s);
+  BOOST_TEST_REQUIRE(whole.has_value());
+  BOOST_TEST(whole->size() == 5u);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(pool_under_attack)

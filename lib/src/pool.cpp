@@ -519,20 +519,18 @@ struct pool_core::state {
       std::cerr << "mproc pool: the result queue failed: " << e.what() << std::endl;
       return false;
     }
-    if (message.size() < result_head_bytes) {
+    const auto result = split_result(message);
+    if (!result) {
       std::cerr << "mproc pool: a result message of " << message.size() << " bytes was dropped" << std::endl;
       return true;
     }
-    const auto id = read_at<std::uint64_t>(message, 0);
-    const auto aux = read_at<std::uint64_t>(message, 8);
-    const auto slot = read_at<std::uint32_t>(message, 16);
-    const auto kind = read_at<std::uint32_t>(message, 20);
-    if (kind == stop_notice) return false;
+    if (result->kind == stop_notice) return false;
     std::vector<chunk_end> ends;
-    if (kind == death_notice) {
-      worker_died(slot, aux, ends);
+    if (result->kind == death_notice) {
+      worker_died(result->slot, result->aux, ends);
     } else {
-      task_done(id, aux, slot, static_cast<task_status>(kind), message.substr(result_head_bytes), ends);
+      task_done(result->task, result->aux, result->slot, static_cast<task_status>(result->kind), result->payload,
+                ends);
     }
     finish(ends);
     return true;

@@ -2,11 +2,16 @@
 // worker says what it runs, result message heads, and a team job's chunk words.
 #pragma once
 
+#include <mproc/detail/pool_tasks.hpp>
+#include <mproc/detail/target.hpp>
+#include <mproc/error.hpp>
+
 #include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -50,6 +55,53 @@ inline std::string result_head(std::uint64_t task, std::uint64_t aux, std::uint3
 }
 
 constexpr std::uint32_t team_kind = 1;  // in bytes 8..12 of a task message; the team's tag in 12..16
+
+/// A task message: [u64 task][u32 kind][u32 team tag][u32 head length][head][body].
+/// The body is the arguments, or for a team share the arena's name.
+struct task_message_parts {
+  std::uint64_t id = 0;
+  std::uint32_t kind = 0;
+  std::uint32_t tag = 0;
+  std::string_view head;
+  std::string_view body;
+};
+
+/// Throws serialization_error for a message too short for what it says it holds.
+inline task_message_parts split_task(std::string_view task) {
+  const std::size_t head_at = task_ids_bytes + sizeof(std::uint32_t);
+  if (task.size() < head_at) throw serialization_error("the task message is cut short");
+  const auto head_length = read_at<std::uint32_t>(task, task_ids_bytes);
+  if (head_length > task.size() - head_at) throw serialization_error("the task message is cut short");
+  return {read_at<std::uint64_t>(task, 0), read_at<std::uint32_t>(task, 8), read_at<std::uint32_t>(task, 12),
+          task.substr(head_at, head_length), task.substr(head_at + head_length)};
+}
+
+/// What a task's head names: the entry that decodes and runs it, and the
+/// user's function, as module-relative code addresses.
+struct task_head_parts {
+  code_address entry;
+  std::optional<code_address> target;
+};
+
+/// Throws serialization_error for a head that does not decode (pool_worker.cpp).
+task_head_parts decode_task_head(std::string_view head);
+
+/// A result message: a result_head, then the payload.
+struct result_message_parts {
+  std::uint64_t task = 0;
+  std::uint64_t aux = 0;
+  std::uint32_t slot = 0;
+  std::uint32_t kind = 0;
+  std::string_view payload;
+};
+
+/// Nothing for a message shorter than its head.
+inline std::optional<result_message_parts> split_result(std::string_view message) {
+  if (message.size() < result_head_bytes) return std::nullopt;
+  return result_message_parts{read_at<std::uint64_t>(message, 0), read_at<std::uint64_t>(message, 8),
+                              read_at<std::uint32_t>(message, 16), read_at<std::uint32_t>(message, 20),
+                              message.substr(result_head_bytes)};
+}
 
 // A chunk's state word: the team's tag above, the state below (0 free, slot + 1
 // taken, team_done, team_failed). A share of a team job that has ended can reach

@@ -26,28 +26,19 @@ resolved_head resolve_head(std::string_view head) {
   static std::unordered_map<std::string, resolved_head> known;  // only the worker's task thread uses it
   auto found = known.find(std::string(head));
   if (found != known.end()) return found->second;
-  input_archive in(head);
-  code_address entry;
-  code_address target;
-  bool has_target = false;
-  in(entry, has_target);
-  if (has_target) in(target);
-  const resolved_head made{resolve_code(entry), has_target ? resolve_code(target) : 0};
+  const task_head_parts parts = decode_task_head(head);
+  const resolved_head made{resolve_code(parts.entry), parts.target ? resolve_code(*parts.target) : 0};
   known.emplace(std::string(head), made);
   return made;
 }
 
 // Runs one task message; the result message goes to `out`.
-void run_task(std::string_view task, std::uint32_t slot, std::string& out) {
-  const auto id = read_at<std::uint64_t>(task, 0);
-  out = result_head(id, 0, slot, static_cast<std::uint32_t>(task_status::done));
+void run_task(const task_message_parts& task, std::uint32_t slot, std::string& out) {
+  out = result_head(task.id, 0, slot, static_cast<std::uint32_t>(task_status::done));
   task_status status = task_status::undecodable_task;
   try {
-    const auto head_length = read_at<std::uint32_t>(task, task_ids_bytes);
-    const std::size_t head_at = task_ids_bytes + sizeof head_length;
-    if (head_at + head_length > task.size()) throw serialization_error("the task message is cut short");
-    const resolved_head how = resolve_head(task.substr(head_at, head_length));
-    input_archive in(task.substr(head_at + head_length));
+    const resolved_head how = resolve_head(task.head);
+    input_archive in(task.body);
     handle_inbox inbox({});  // shared objects among the arguments attach, not make
     inbox_scope scope(inbox);
     try {
@@ -111,18 +102,16 @@ std::uint64_t take_returned(team_layout& layout, chunk_word* states, std::uint32
 // A worker's share of a team job: claims chunks until none is left (or its
 // task budget is spent); a chunk that throws is reported by itself. The
 // share's end is reported in `out`. Returns the chunks run.
-std::uint64_t run_team_share(std::string_view task, worker_links& links, task_stamp& stamp,
+std::uint64_t run_team_share(const task_message_parts& task, worker_links& links, task_stamp& stamp,
                              std::uint64_t budget, std::string& out) {
-  const auto id = read_at<std::uint64_t>(task, 0);
-  const auto head_length = read_at<std::uint32_t>(task, task_ids_bytes);
-  const std::size_t head_at = task_ids_bytes + sizeof head_length;
-  const resolved_head how = resolve_head(task.substr(head_at, head_length));
+  const auto id = task.id;
+  const resolved_head how = resolve_head(task.head);
   const auto run_chunk = reinterpret_cast<team_chunk>(how.entry);
-  const auto tag = read_at<std::uint32_t>(task, 12);
+  const auto tag = task.tag;
   out = result_head(id, 0, links.slot, static_cast<std::uint32_t>(task_status::done));
   std::byte* arena = nullptr;
   try {
-    arena = arena_named(std::string(task.substr(head_at + head_length))).bytes().data();
+    arena = arena_named(std::string(task.body)).bytes().data();
   } catch (const not_found_error&) {
     return 1;  // a share of a job that ended, and whose arena is gone
   }
@@ -190,11 +179,19 @@ void run_worker(worker_links& links) {
       return;  // the pool is closing
     }
     stamp.started_ns.store(now_ns());
-    stamp.task.store(read_at<std::uint64_t>(*task, 0));
-    if (read_at<std::uint32_t>(*task, 8) == team_kind) {
-      done += run_team_share(*task, links, stamp, links.max_tasks == 0 ? 0 : links.max_tasks - done, out);
+    task_message_parts parts;
+    try {
+      parts = split_task(*task);
+    } catch (const serialization_error& e) {  // not from our pool: said, and the next one read
+      out = result_head(0, 0, links.slot, static_cast<std::uint32_t>(task_status::undecodable_task)) + e.what();
+      links.results.put(out, std::nullopt);
+      continue;
+    }
+    stamp.task.store(parts.id);
+    if (parts.kind == team_kind) {
+      done += run_team_share(parts, links, stamp, links.max_tasks == 0 ? 0 : links.max_tasks - done, out);
     } else {
-      run_task(*task, links.slot, out);
+      run_task(parts, links.slot, out);
       ++done;
     }
     stamp.task.store(0);
@@ -203,5 +200,18 @@ void run_worker(worker_links& links) {
 }
 
 void pool_worker(worker_links links) { run_worker(links); }
+
+task_head_parts decode_task_head(std::string_view head) {
+  try {
+    input_archive in(head);
+    task_head_parts parts;
+    bool has_target = false;
+    in(parts.entry, has_target);
+    if (has_target) in(parts.target.emplace());
+    return parts;
+  } catch (const cereal::Exception& e) {
+    throw serialization_error(std::string("the task's head does not decode: ") + e.what());
+  }
+}
 
 }  // namespace mproc::detail

@@ -152,7 +152,8 @@ void copy_out(header& h, std::uint64_t pos, void* to, std::size_t n) {
 
 // Waits until ready() or the deadline: a short spin, then yields (a peer on
 // our CPU gets to run), then sleeps on `w`. `check` runs between sleeps of at
-// most 100 ms, to find a peer that died. False at the deadline.
+// most 100 ms (and before the first), to find a peer that died. False at the
+// deadline.
 template <class Ready, class Check>
 bool wait_until(wake_word& w, deadline_type deadline, Ready ready, Check check) {
   if (deadline && clock::now() >= *deadline) return ready();
@@ -164,6 +165,7 @@ bool wait_until(wake_word& w, deadline_type deadline, Ready ready, Check check) 
     if (ready()) return true;
     std::this_thread::yield();
   }
+  check();  // once before the first sleep too: a peer found dead costs no 100 ms
   for (;;) {
     nanoseconds slice = std::chrono::milliseconds(100);
     if (deadline) {
@@ -206,13 +208,17 @@ void recover_producer(header& h) {
   publish(h, pos + head_bytes);
 }
 
-// Called by a consumer waiting in the middle of a message: is its producer
-// still there? A dead holder of the put lock is recovered here.
-void check_producer(header& h) {
+// Called by a consumer waiting for data: is a producer still there? A dead
+// holder of the put lock is recovered here (its "aborted" record ends its
+// item). True when nobody holds the put lock and nothing past `pos` was
+// published: no producer is in the middle of an item, so an item begun
+// before `pos` will never be finished.
+bool no_producer_after(header& h, std::uint64_t pos) {
   bool owner_died = false;
-  if (!try_lock_mutex(h.put_lock, &owner_died)) return;
+  if (!try_lock_mutex(h.put_lock, &owner_died)) return false;
   unlocking unlock(h.put_lock);
   if (owner_died) recover_producer(h);
+  return h.write_pos.load(std::memory_order_acquire) <= pos;
 }
 
 }  // namespace
@@ -347,15 +353,29 @@ std::optional<std::string_view> byte_queue::get(std::optional<nanoseconds> timeo
     if (!available()) {
       // In the middle of a message, the producer is streaming it: wait for
       // the rest whatever the timeout, or the item would be lost.
-      auto ready = [&] { return available() || (!in_message && h.closed.load() != 0); };
+      bool abandoned = false;  // the rest will never come: only a corrupt ring does that
+      auto ready = [&] { return available() || abandoned || (!in_message && h.closed.load() != 0); };
       if (!wait_until(h.data_ready, in_message ? std::nullopt : deadline, ready,
-                      [&] { check_producer(h); })) {
+                      [&] { abandoned = no_producer_after(h, pos) && in_message; })) {
         return std::nullopt;
+      }
+      if (abandoned && !available()) {
+        in_message = false;
+        out.clear();
+        continue;
       }
       if (!available()) throw closed_error("the queue is closed and has no more items");
     }
     record_head head;
     copy_out(h, pos, &head, sizeof head);
+    // Producers publish whole records: one that claims more than was
+    // published, or more than a part may hold, was not written by a producer.
+    const std::uint64_t largest_part = (h.capacity / 4 - head_bytes) & ~std::uint64_t{7};
+    if (head.length > largest_part || pos + head_bytes + padded(head.length) > known_write_pos_) {
+      throw error("the queue's ring is corrupt: a record of " + std::to_string(head.length) +
+                  " bytes where at most " + std::to_string(std::min(largest_part, known_write_pos_ - pos)) +
+                  " can be");
+    }
     const bool first = (head.flags & first_part) != 0;
     const bool last = (head.flags & last_part) != 0;
     bool complete = false;
@@ -379,6 +399,20 @@ std::optional<std::string_view> byte_queue::get(std::optional<nanoseconds> timeo
     wake_all(h.room_ready);
     if (complete) return out.view();
   }
+}
+
+void byte_queue::load_ring_for_fuzzing(std::string_view records) {
+  header& h = shared();
+  const std::size_t size = std::min<std::size_t>(records.size(), h.capacity - head_bytes) & ~std::size_t{7};
+  if (h.committed < h.capacity) commit_ring(h.capacity);
+  std::memcpy(h.ring(), records.data(), size);
+  h.read_pos.store(0);
+  h.write_pos.store(size);
+  h.put_count.store(size / head_bytes);
+  h.taken_count.store(0);
+  h.producer_state.store(idle);
+  known_read_pos_ = 0;
+  known_write_pos_ = 0;
 }
 
 bool byte_queue::empty() const { return size() == 0; }

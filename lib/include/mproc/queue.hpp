@@ -72,6 +72,10 @@ class byte_queue {
   void task_done();
   bool join(std::optional<std::chrono::nanoseconds> timeout);
 
+  /// For fuzz/fuzz_queue_records.cpp only: the ring holds `records` as if
+  /// producers had put them (at most the ring's size), nothing taken yet.
+  void load_ring_for_fuzzing(std::string_view records);
+
   template <class Archive>
   void save(Archive& archive) const {
     archive(block_);

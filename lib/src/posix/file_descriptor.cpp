@@ -76,8 +76,15 @@ std::string read_frame(int fd) {
   if (magic != frame_magic) throw serialization_error("corrupt message: it does not start with mproc's frame mark");
   if (!read_exact(fd, &size, sizeof size)) throw eof_error("the sender closed the channel in a message");
   if (size > max_payload_size) throw serialization_error("corrupt message: length " + std::to_string(size));
-  std::string bytes(size, '\0');
-  if (!read_exact(fd, bytes.data(), size)) throw eof_error("the sender closed the channel in a message");
+  // Grown as the bytes arrive (doubling), not sized by the length: a forged
+  // length costs no memory beyond what the sender really sent.
+  std::string bytes;
+  while (bytes.size() < size) {
+    const std::size_t done = bytes.size();
+    const std::size_t step = std::min<std::uint64_t>(size - done, std::max<std::size_t>(done, 1 << 20));
+    bytes.resize(done + step);
+    if (!read_exact(fd, bytes.data() + done, step)) throw eof_error("the sender closed the channel in a message");
+  }
   return bytes;
 }
 

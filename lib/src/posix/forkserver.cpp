@@ -11,6 +11,7 @@
 #include "../payload.hpp"
 
 #include "file_descriptor.hpp"
+#include "forkserver_request.hpp"
 #include "launcher_thread.hpp"
 #include "spawn_self.hpp"
 #include "waited_child.hpp"
@@ -135,21 +136,39 @@ void answer(int fd, std::int32_t value) {
   exit_now(run_payload(payload, std::move(handles)));
 }
 
+}  // namespace
+
+std::optional<forkserver_request> read_forkserver_request(int control) {
+  unique_fd status = posix::receive_fd(control);
+  if (!status) return std::nullopt;
+  forkserver_request request;
+  request.status = std::move(status);
+  const std::string bytes = posix::read_frame(control);
+  request.handles = posix::read_handles(control);
+  try {
+    request.payload = decode_payload(bytes);
+  } catch (const serialization_error& e) {  // refuse this request, serve the next
+    request.refused = e.what();
+    for (int fd : request.handles) ::close(fd);
+    request.handles.clear();
+  }
+  return request;
+}
+
+namespace {
+
 // Handles one request; false when the parent has gone.
 bool serve_request(unique_fd& control, std::vector<server_child>& children) {
-  unique_fd status = posix::receive_fd(control.get());
-  if (!status) return false;
-  std::string bytes = posix::read_frame(control.get());
-  std::vector<int> handles = posix::read_handles(control.get());
-  child_payload payload;
-  try {
-    payload = decode_payload(bytes);
-  } catch (const serialization_error& e) {  // refuse this request, serve the next
-    std::fprintf(stderr, "mproc forkserver: %s\n", e.what());
-    for (int fd : handles) ::close(fd);
+  auto request = read_forkserver_request(control.get());
+  if (!request) return false;
+  unique_fd status = std::move(request->status);
+  if (!request->refused.empty()) {
+    std::fprintf(stderr, "mproc forkserver: %s\n", request->refused.c_str());
     answer(status.get(), -1);
     return true;
   }
+  const child_payload& payload = request->payload;
+  std::vector<int> handles = std::move(request->handles);
   const int server_pid = current_pid();
   const int pid = ::fork();
   if (pid == 0) {
