@@ -218,7 +218,15 @@ struct pool_core::state {
     process worker = options.initializer ? options.initializer(how, std::move(links))
                                          : process(how, &pool_worker, std::move(links));
     stamp_of(slot).ready.store(0);
-    worker.start();
+    // Only this worker's fork takes its task queue along (see set_inherited_by_fork).
+    slots[slot].tasks.set_inherited_by_fork(true);
+    try {
+      worker.start();
+    } catch (...) {
+      slots[slot].tasks.set_inherited_by_fork(false);
+      throw;
+    }
+    slots[slot].tasks.set_inherited_by_fork(false);
     slots[slot].worker = std::move(worker);
     slots[slot].finished_since_start = 0;
     slots[slot].timed_out_task = 0;
@@ -767,6 +775,7 @@ pool_core::pool_core(pool_options options) : state_(std::make_unique<state>()) {
   try {
     for (std::size_t i = 0; i < st.size; ++i) {
       st.slots[i].tasks = byte_queue(0, ring_bytes);
+      st.slots[i].tasks.set_inherited_by_fork(false);
       st.start_worker(i);
     }
   } catch (...) {

@@ -72,6 +72,9 @@ class byte_queue {
   void task_done();
   bool join(std::optional<std::chrono::nanoseconds> timeout);
 
+  /// See detail::set_inherited_by_fork.
+  void set_inherited_by_fork(bool inherited) { detail::set_inherited_by_fork(block_, inherited); }
+
   /// For fuzz/fuzz_queue_records.cpp only: the ring holds `records` as if
   /// producers had put them (at most the ring's size), nothing taken yet.
   void load_ring_for_fuzzing(std::string_view records);

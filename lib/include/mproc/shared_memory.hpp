@@ -30,6 +30,10 @@ shared_memory create_block(const std::string& name, std::size_t size, commit dat
 shared_memory create_block(std::size_t size, commit data);
 /// Commits [offset, offset + n) of the block's data. Windows commits at creation.
 void commit_data(const shared_memory& block, std::size_t offset, std::size_t n);
+/// Whether children forked from now on use the block (the default). A pool's
+/// task queues are each inherited by their own worker only: a fork of a
+/// process using N blocks costs N slot claims, and each child's exit N releases.
+void set_inherited_by_fork(const shared_memory& block, bool inherited);
 std::string reserve_for_child(const std::shared_ptr<shared_memory_state>& state);
 std::shared_ptr<shared_memory_state> attach_reserved(const std::string& name, const std::string& reservation);
 }  // namespace detail
@@ -77,6 +81,7 @@ class shared_memory {
 
  private:
   friend shared_memory detail::create_block(const std::string&, std::size_t, detail::commit);
+  friend void detail::set_inherited_by_fork(const shared_memory&, bool);
   explicit shared_memory(std::shared_ptr<detail::shared_memory_state> state) : state_(std::move(state)) {}
   std::shared_ptr<detail::shared_memory_state> state_;
 };

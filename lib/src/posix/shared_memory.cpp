@@ -207,43 +207,58 @@ void forget(shared_memory_state* state) {
 
 }  // namespace
 
+// Looks at /proc only when the table is full: a fork of a process using N
+// blocks claims N slots, and a pool of N workers forks N times.
 void shared_memory_state::claim(identity who, std::uint64_t reservation) {
   header_lock lock(*header);
   if (header->unlinked) throw not_found_error("shared memory '" + name + "' was unlinked");
+  const user_slot mine{who.pid, 0, who.start_time, reservation};
   for (auto& slot : header->used()) {
-    if (slot.pid == 0 || !alive(slot)) {
-      slot = {who.pid, 0, who.start_time, reservation};
+    if (slot.pid == 0) {
+      slot = mine;
       return;
     }
   }
-  if (header->slots_used == max_users) {
-    throw error("shared memory '" + name + "' is used by " + std::to_string(max_users) +
-                " processes, the most it can count");
+  if (header->slots_used < max_users) {
+    if (header->slots_used == header->slots_committed) {  // the next slot's page, and a few more
+      const std::size_t from = offsetof(segment_header, users) + header->slots_used * sizeof(user_slot);
+      const std::size_t to = std::min(header_bytes, (from / page_bytes + 4) * page_bytes);
+      commit_pages(name, from / page_bytes * page_bytes, to - from / page_bytes * page_bytes);
+      header->slots_committed = slots_within(to);
+    }
+    header->users[header->slots_used++] = mine;
+    return;
   }
-  if (header->slots_used == header->slots_committed) {  // the next slot's page, and a few more
-    const std::size_t from = offsetof(segment_header, users) + header->slots_used * sizeof(user_slot);
-    const std::size_t to = std::min(header_bytes, (from / page_bytes + 4) * page_bytes);
-    commit_pages(name, from / page_bytes * page_bytes, to - from / page_bytes * page_bytes);
-    header->slots_committed = slots_within(to);
-  }
-  header->users[header->slots_used++] = {who.pid, 0, who.start_time, reservation};
-}
-
-void shared_memory_state::release(identity who) noexcept {
-  header_lock lock(*header);
-  bool any = false;
-  bool released = false;
   for (auto& slot : header->used()) {
-    if (slot.pid == 0) continue;
-    if (!released && slot.pid == who.pid && slot.start_time == who.start_time && slot.reservation == 0) {
-      slot.pid = 0;
-      released = true;
-    } else if (!alive(slot)) {
-      slot.pid = 0;  // a user that died without closing
-    } else {
-      any = true;
+    if (!alive(slot)) {
+      slot = mine;
+      return;
     }
   }
+  throw error("shared memory '" + name + "' is used by " + std::to_string(max_users) +
+              " processes, the most it can count");
+}
+
+// Frees `who`'s slot, then looks for one live user (freeing dead users' slots
+// on the way): the first it meets is usually alive, so this reads /proc once.
+void shared_memory_state::release(identity who) noexcept {
+  header_lock lock(*header);
+  for (auto& slot : header->used()) {
+    if (slot.pid == who.pid && slot.start_time == who.start_time && slot.reservation == 0) {
+      slot.pid = 0;
+      break;
+    }
+  }
+  bool any = false;
+  for (auto& slot : header->used()) {
+    if (slot.pid == 0) continue;
+    if (alive(slot)) {
+      any = true;
+      break;
+    }
+    slot.pid = 0;  // a user that died without closing
+  }
+  while (header->slots_used > 0 && header->users[header->slots_used - 1].pid == 0) --header->slots_used;
   if (!any && !header->unlinked) {
     header->unlinked = 1;
     bip::shared_memory_object::remove(name.c_str());
@@ -356,6 +371,10 @@ std::vector<std::uint64_t> reserve_blocks_for_fork() {
   std::vector<std::uint64_t> reservations;
   std::lock_guard lock(blocks().mutex);
   for (auto* state : blocks().states) {
+    if (!state->inherited_by_fork.load()) {
+      reservations.push_back(0);
+      continue;
+    }
     reservations.push_back(random_word() | 1);
     try {
       state->claim(self(), reservations.back());
@@ -370,6 +389,9 @@ void assign_blocks_to_forked_child(const std::vector<std::uint64_t>& reservation
   const auto start = pid > 0 ? start_time_of(pid) : std::nullopt;
   std::lock_guard lock(blocks().mutex);
   for (auto* state : blocks().states) {
+    // Not reserved for the child (a reservation made just before the pool
+    // turned inheritance off stays in our name: the tracker frees it with us).
+    if (!state->inherited_by_fork.load()) continue;
     header_lock header(*state->header);
     for (auto& slot : state->header->used()) {
       if (slot.pid == 0 || slot.reservation == 0) continue;
@@ -382,7 +404,11 @@ void assign_blocks_to_forked_child(const std::vector<std::uint64_t>& reservation
 void reset_blocks_after_fork() noexcept {
   // Another thread of the parent may have held the lock at the fork. Nothing
   // to do (and no page to copy) where shared memory was never used.
-  if (registry* r = registry_instance.load(std::memory_order_acquire)) new (&r->mutex) std::mutex();
+  if (registry* r = registry_instance.load(std::memory_order_acquire)) {
+    new (&r->mutex) std::mutex();
+    // Blocks not inherited: this child holds no slot in them, and has none to free.
+    std::erase_if(r->states, [](shared_memory_state* state) { return !state->inherited_by_fork.load(); });
+  }
   reset_tracker_after_fork();
 }
 
@@ -495,6 +521,10 @@ shared_memory create_block(const std::string& name, std::size_t size, commit dat
 }
 
 shared_memory create_block(std::size_t size, commit data) { return create_block(random_name(), size, data); }
+
+void set_inherited_by_fork(const shared_memory& block, bool inherited) {
+  if (block.state_) block.state_->inherited_by_fork.store(inherited);
+}
 
 void commit_data(const shared_memory& block, std::size_t offset, std::size_t n) {
   commit_pages(block.name(), header_bytes + offset, n);

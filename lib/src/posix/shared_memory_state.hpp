@@ -3,6 +3,7 @@
 
 #include <boost/interprocess/mapped_region.hpp>
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -26,6 +27,7 @@ struct shared_memory_state {
   segment_header* header = nullptr;
   std::byte* data = nullptr;
   std::size_t size = 0;
+  std::atomic<bool> inherited_by_fork{true};
 
   ~shared_memory_state() { close(); }
   /// Ends this process's use: frees its slot and unmaps. For every handle copy.

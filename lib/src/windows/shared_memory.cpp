@@ -138,6 +138,8 @@ shared_memory create_block(std::size_t size, commit data) { return create_block(
 
 void commit_data(const shared_memory&, std::size_t, std::size_t) {}
 
+void set_inherited_by_fork(const shared_memory&, bool) {}  // no fork on Windows
+
 }  // namespace mproc::detail
 
 namespace mproc {
