@@ -220,13 +220,11 @@ struct pool_core::state {
     stamp_of(slot).ready.store(0);
     // Only this worker's fork takes its task queue along (see set_inherited_by_fork).
     slots[slot].tasks.set_inherited_by_fork(true);
-    try {
-      worker.start();
-    } catch (...) {
-      slots[slot].tasks.set_inherited_by_fork(false);
-      throw;
-    }
-    slots[slot].tasks.set_inherited_by_fork(false);
+    struct not_inherited_after {
+      byte_queue& tasks;
+      ~not_inherited_after() { tasks.set_inherited_by_fork(false); }
+    } restore{slots[slot].tasks};
+    worker.start();
     slots[slot].worker = std::move(worker);
     slots[slot].finished_since_start = 0;
     slots[slot].timed_out_task = 0;

@@ -121,6 +121,8 @@ struct byte_queue::header {
   std::atomic<std::uint64_t> done_count;  // task_done() calls, and items lost with their consumer
 
   std::byte* ring() noexcept { return reinterpret_cast<std::byte*>(this) + ring_offset; }
+  // The most one record carries: producers split items by it, consumers refuse more.
+  std::uint64_t largest_part() const noexcept { return (capacity / 4 - head_bytes) & ~std::uint64_t{7}; }
   std::int64_t items() const noexcept {
     const std::uint64_t taken = taken_count.load();
     return static_cast<std::int64_t>(put_count.load() - taken);
@@ -285,7 +287,7 @@ bool byte_queue::put(std::string_view message, std::optional<nanoseconds> timeou
     if (h.closed.load()) throw closed_error("the queue was closed while put() waited for room");
   }
 
-  const std::uint64_t largest_part = (h.capacity / 4 - head_bytes) & ~std::uint64_t{7};
+  const std::uint64_t largest_part = h.largest_part();
   std::size_t offset = 0;
   do {
     const std::size_t part = std::min<std::size_t>(message.size() - offset, largest_part);
@@ -370,7 +372,7 @@ std::optional<std::string_view> byte_queue::get(std::optional<nanoseconds> timeo
     copy_out(h, pos, &head, sizeof head);
     // Producers publish whole records: one that claims more than was
     // published, or more than a part may hold, was not written by a producer.
-    const std::uint64_t largest_part = (h.capacity / 4 - head_bytes) & ~std::uint64_t{7};
+    const std::uint64_t largest_part = h.largest_part();
     if (head.length > largest_part || pos + head_bytes + padded(head.length) > known_write_pos_) {
       throw error("the queue's ring is corrupt: a record of " + std::to_string(head.length) +
                   " bytes where at most " + std::to_string(std::min(largest_part, known_write_pos_ - pos)) +
