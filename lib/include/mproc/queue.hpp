@@ -105,12 +105,6 @@ class byte_queue {
   std::uint64_t known_write_pos_ = 0;
 };
 
-/// Numbers, enums and plain structs are their own bytes (as in cereal's binary
-/// format), with no archive to build: the common case of small items, made as
-/// cheap as it gets.
-template <class T>
-concept plain_item = std::is_arithmetic_v<T> || std::is_enum_v<T> || plain_struct<T>;
-
 /// The bytes of `item`, in a buffer of this thread's that put() reuses.
 template <class T>
 std::string_view encode_item(const T& item) {

@@ -24,12 +24,21 @@ class shared_memory;
 namespace detail {
 struct shared_memory_state;
 /// How a new block's data is committed: at once (a full /dev/shm is an error
-/// at creation), or by its user as it writes (commit_data; a queue's ring).
-enum class commit { at_once, on_demand };
+/// at creation), by its user as it writes (commit_data; a queue's ring), or
+/// reserved: every process makes usable, with commit_data, what it uses (a
+/// shared container, which reserves room to grow; Windows: SEC_RESERVE).
+enum class commit { at_once, on_demand, reserved };
 shared_memory create_block(const std::string& name, std::size_t size, commit data);
 shared_memory create_block(std::size_t size, commit data);
-/// Commits [offset, offset + n) of the block's data. Windows commits at creation.
+/// Commits [offset, offset + n) of the block's data, and makes it usable in
+/// this process. Windows commits at creation, but for blocks made `reserved`.
 void commit_data(const shared_memory& block, std::size_t offset, std::size_t n);
+/// Gives the memory of [offset, offset + n) back; reading it then gives zeros
+/// (or, on Windows, what was there: a mapped section cannot be decommitted).
+void release_data(const shared_memory& block, std::size_t offset, std::size_t n);
+/// The most memory a block may hold: the size of /dev/shm (POSIX), the
+/// machine's memory (Windows).
+std::size_t shared_memory_room();
 /// Whether children forked from now on use the block (the default). A pool's
 /// task queues are each inherited by their own worker only: a fork of a
 /// process using N blocks costs N slot claims, and each child's exit N releases.

@@ -36,6 +36,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sys/random.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 namespace mproc::detail {
@@ -100,6 +101,17 @@ void commit_pages(int fd, std::size_t offset, std::size_t n, const std::string& 
 void commit_pages(const std::string& name, std::size_t offset, std::size_t n) {
   bip::shared_memory_object object(bip::open_only, name.c_str(), bip::read_write);
   commit_pages(object.get_mapping_handle().handle, offset, n, name);
+}
+
+// Frees the pages of [offset, offset + n) whole within it; a file system
+// that cannot punch holes keeps them (nothing is wrong, memory is not given back).
+void release_pages(const std::string& name, std::size_t offset, std::size_t n) {
+  const std::size_t from = (offset + page_bytes - 1) / page_bytes * page_bytes;
+  const std::size_t to = (offset + n) / page_bytes * page_bytes;
+  if (to <= from) return;
+  bip::shared_memory_object object(bip::open_only, name.c_str(), bip::read_write);
+  ::fallocate(object.get_mapping_handle().handle, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+              static_cast<off_t>(from), static_cast<off_t>(to - from));
 }
 
 // Field 22 of /proc/<pid>/stat; empty for a process that is gone or a zombie.
@@ -528,6 +540,16 @@ void set_inherited_by_fork(const shared_memory& block, bool inherited) {
 
 void commit_data(const shared_memory& block, std::size_t offset, std::size_t n) {
   commit_pages(block.name(), header_bytes + offset, n);
+}
+
+void release_data(const shared_memory& block, std::size_t offset, std::size_t n) {
+  release_pages(block.name(), header_bytes + offset, n);
+}
+
+std::size_t shared_memory_room() {
+  struct statvfs fs{};
+  if (::statvfs("/dev/shm", &fs) != 0) return std::size_t{1} << 34;  // 16 GiB, if /dev/shm cannot say
+  return static_cast<std::size_t>(fs.f_blocks) * fs.f_frsize;
 }
 
 }  // namespace mproc::detail

@@ -43,6 +43,10 @@ namespace {
 
 constexpr std::size_t header_bytes = 4096;
 
+// Commits [at, at + n) of this process's view of a SEC_RESERVE section (on a
+// view of a committed section there is nothing to do, and it may fail).
+bool commit_view(void* at, std::size_t n) { return ::VirtualAlloc(at, n, MEM_COMMIT, PAGE_READWRITE) != nullptr; }
+
 std::string random_name() {
   std::random_device device;
   std::ostringstream name;
@@ -79,7 +83,9 @@ std::shared_ptr<shared_memory_state> open_block(const std::string& name) {
       throw error("'" + name + "' is not shared memory of mproc's");
     }
   });
-  // The creator writes the header, magic last.
+  // The creator writes the header, magic last. A reserved section's header
+  // page is committed in this view first (harmless on a committed one).
+  commit_view(state->region.get_address(), header_bytes);
   for (int tries = 0; state->header->magic.load(std::memory_order_acquire) != segment_magic; ++tries) {
     if (tries == 1000) throw error("'" + name + "' is not shared memory of mproc's");
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
@@ -114,13 +120,31 @@ std::shared_ptr<shared_memory_state> attach_reserved(const std::string& name, co
 // Windows closes every handle of an ending process, and the section with the last.
 void release_blocks_at_exit() noexcept {}
 
-// Sections are committed whole at creation (their pages are touched lazily):
-// there is nothing to commit later.
-shared_memory create_block(const std::string& name, std::size_t size, commit) {
+// Sections are committed whole at creation (their pages are touched lazily),
+// but for `reserved` blocks, whose users commit what they use (SEC_RESERVE,
+// which Boost's windows_shared_memory cannot ask for: made here, then opened).
+shared_memory create_block(const std::string& name, std::size_t size, commit data) {
   if (size == 0) throw error("shared memory of size 0 cannot be created");
+  std::optional<windows::unique_handle> reserved;
+  if (data == commit::reserved) {
+    const std::uint64_t bytes = header_bytes + static_cast<std::uint64_t>(size);
+    HANDLE made = ::CreateFileMappingA(INVALID_HANDLE_VALUE, nullptr, PAGE_READWRITE | SEC_RESERVE,
+                                       static_cast<DWORD>(bytes >> 32), static_cast<DWORD>(bytes), name.c_str());
+    const DWORD code = ::GetLastError();
+    if (made != nullptr) reserved.emplace(made);
+    if (code == ERROR_ALREADY_EXISTS) throw exists_error("shared memory called '" + name + "' exists already");
+    if (made == nullptr) {
+      throw error("cannot reserve shared memory '" + name + "' of " + std::to_string(size) + " bytes: error " +
+                  std::to_string(code));
+    }
+  }
   auto state = map_section(name, [&](std::optional<bip::windows_shared_memory>& section) {
     try {
-      section.emplace(bip::create_only, name.c_str(), bip::read_write, header_bytes + size);
+      if (reserved) {
+        section.emplace(bip::open_only, name.c_str(), bip::read_write);
+      } else {
+        section.emplace(bip::create_only, name.c_str(), bip::read_write, header_bytes + size);
+      }
     } catch (const bip::interprocess_exception& e) {
       if (e.get_error_code() == bip::already_exists_error) {
         throw exists_error("shared memory called '" + name + "' exists already");
@@ -128,6 +152,7 @@ shared_memory create_block(const std::string& name, std::size_t size, commit) {
       throw error("cannot create shared memory '" + name + "' of " + std::to_string(size) + " bytes: " + e.what());
     }
   });
+  if (reserved) commit_view(state->region.get_address(), header_bytes);
   state->header->size = size;
   state->header->magic.store(segment_magic, std::memory_order_release);
   state->size = size;
@@ -136,7 +161,25 @@ shared_memory create_block(const std::string& name, std::size_t size, commit) {
 
 shared_memory create_block(std::size_t size, commit data) { return create_block(random_name(), size, data); }
 
-void commit_data(const shared_memory&, std::size_t, std::size_t) {}
+void commit_data(const shared_memory& block, std::size_t offset, std::size_t n) {
+  if (n == 0 || block.closed()) return;
+  std::byte* at = block.bytes().data() + offset;
+  MEMORY_BASIC_INFORMATION page{};
+  if (::VirtualQuery(at, &page, sizeof page) != 0 && page.State == MEM_COMMIT && page.RegionSize >= n) return;
+  if (!commit_view(at, n)) {
+    throw error("cannot commit " + std::to_string(n) + " bytes of shared memory '" + block.name() + "': error " +
+                std::to_string(::GetLastError()));
+  }
+}
+
+void release_data(const shared_memory&, std::size_t, std::size_t) {}  // a mapped view cannot be decommitted
+
+std::size_t shared_memory_room() {
+  MEMORYSTATUSEX status{};
+  status.dwLength = sizeof status;
+  if (!::GlobalMemoryStatusEx(&status)) return std::size_t{1} << 34;
+  return static_cast<std::size_t>(status.ullTotalPhys);
+}
 
 void set_inherited_by_fork(const shared_memory&, bool) {}  // no fork on Windows
 

@@ -133,6 +133,12 @@ concept plain_struct =
     !cereal::traits::has_non_member_serialize<T, output_archive>::value &&
     !cereal::traits::has_non_member_versioned_serialize<T, output_archive>::value;
 
+/// Numbers, enums and plain structs are their own bytes (as in cereal's binary
+/// format), with no archive to build: the common case of small items (of a
+/// queue, of a shared container), made as cheap as it gets.
+template <class T>
+concept plain_item = std::is_arithmetic_v<T> || std::is_enum_v<T> || plain_struct<T>;
+
 /// The binary archives mproc writes and reads with.
 template <class A>
 concept mproc_archive = std::same_as<A, output_archive> || std::same_as<A, cereal::BinaryInputArchive> ||
