@@ -1,7 +1,9 @@
 // Shared state: two processes run a CPU-bound do_something(1000, out_list),
 // each appending to a list in shared memory, then the main program prints both
 // lengths and the time. Then four processes add to one shared counter under its
-// lock, and it ends at exactly 4 x N.
+// lock, and it ends at exactly 4 x N. Then what Python's Manager() gives: a
+// list that grows past what the old fixed capacity (1 MiB) held, a dict
+// counter updated atomically by four processes, and a namespace.
 #include "common/do_something.hpp"
 
 #include <mproc/mproc.hpp>
@@ -12,6 +14,49 @@
 #include <mutex>
 
 constexpr int increments = 25000;
+constexpr int appended_each = 100000;
+constexpr int counted_each = 10000;
+
+void append_many(mproc::shared_list<double> list, int first) {
+  for (int i = first; i < first + appended_each; ++i) list.append(i * 0.5);
+}
+
+void count_hits(mproc::shared_dict<std::string, int> counts) {
+  for (int i = 0; i < counted_each; ++i) counts.update_item("hits", [](int& v) { v += 1; });
+}
+
+void fill_namespace(mproc::shared_namespace ns) {
+  ns.set("answer", ns.get<int>("x") * 2);
+  ns.set("who", std::string("a child process"));
+}
+
+void manager_like(mproc::shared_list<double>& big) {
+  mproc::process first(append_many, big, 0);
+  mproc::process second(append_many, big, appended_each);
+  first.start();
+  second.start();
+  first.join();
+  second.join();
+  std::cout << "shared_list grown by 2 processes to " << big.size() << " doubles, " << std::setprecision(1)
+            << big.committed_bytes() / 1048576.0 << " MiB of shared memory (past the old fixed 1 MiB capacity)"
+            << std::endl;
+
+  mproc::shared_dict<std::string, int> counts;
+  std::vector<mproc::process> counters;
+  for (int i = 0; i < 4; ++i) counters.emplace_back(count_hits, counts);
+  for (auto& p : counters) p.start();
+  for (auto& p : counters) p.join();
+  std::cout << "counts[\"hits\"] after 4 processes x " << counted_each << " update_item: " << counts.at("hits")
+            << " (expected " << 4 * counted_each << ")" << std::endl;
+
+  mproc::shared_namespace ns;
+  ns.set("x", 21);
+  mproc::process child(fill_namespace, ns);
+  child.start();
+  child.join();
+  std::cout << "namespace: x = " << ns.get<int>("x") << ", answer = " << ns.get<int>("answer")
+            << ", set by " << ns.get<std::string>("who") << std::endl;
+}
 
 void add_to(mproc::value<int> counter) {
   for (int i = 0; i < increments; ++i) {
@@ -46,4 +91,7 @@ int main(int argc, char** argv) {
   for (auto& p : adders) p.join();
   std::cout << "counter after 4 processes x " << increments << " locked increments: " << counter.get()
             << " (expected " << 4 * increments << ")" << std::endl;
+
+  mproc::shared_list<double> big;
+  manager_like(big);
 }

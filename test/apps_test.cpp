@@ -190,4 +190,8 @@ BOOST_AUTO_TEST_CASE(shared_state_fills_two_lists_and_counts_exactly) {
   BOOST_TEST(count_lines_matching(out, "Process 2 \\(Process-[0-9]+\\) output list length: 1000") == 1u);
   BOOST_TEST(count_lines_matching(out, "Total execution time: [0-9]+\\.[0-9]+ seconds") == 1u);
   BOOST_TEST(contains_line(out, "counter after 4 processes x 25000 locked increments: 100000 (expected 100000)"));
+  BOOST_TEST(count_lines_matching(out, "shared_list grown by 2 processes to 200000 doubles, [0-9.]+ MiB of shared "
+                                       "memory \\(past the old fixed 1 MiB capacity\\)") == 1u);
+  BOOST_TEST(contains_line(out, "counts[\"hits\"] after 4 processes x 10000 update_item: 40000 (expected 40000)"));
+  BOOST_TEST(contains_line(out, "namespace: x = 21, answer = 42, set by a child process"));
 }

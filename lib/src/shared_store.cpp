@@ -375,6 +375,25 @@ struct byte_container::store {
     c.commit();
   }
 
+  // Room for `count` items of `item_bytes` each: a table that large and the
+  // memory committed, so that appending them neither regrows nor commits.
+  void reserve(std::uint64_t count, std::uint64_t item_bytes) {
+    const std::uint64_t records = count * round8(sizeof(record_head) + item_bytes);
+    const std::uint64_t slots = std::bit_ceil(std::max(r.size + count, r.slots));
+    const std::uint64_t table = slots > r.slots ? table_bytes(slots) : 0;
+    make_room(table + records);
+    commit_to(r.active, r.tail + table + records);
+    if (slots <= r.slots) return;
+    const std::uint64_t at = r.tail;
+    std::memcpy(base + at, base + r.table, table_bytes(r.size));
+    change c(*this);
+    c.set(r.live, r.live + table_bytes(slots) - table_bytes(r.slots));
+    c.set(r.table, at);
+    c.set(r.slots, slots);
+    c.set(r.tail, at + table_bytes(slots));
+    c.commit();
+  }
+
   void check_index(std::uint64_t index) {
     if (index >= r.size) {
       throw std::out_of_range("index " + std::to_string(index) + " of a " + std::string(l.noun) + " of " +
@@ -547,6 +566,11 @@ void byte_container::extend(const std::vector<std::string>& items) {
   s.append(std::vector<std::string_view>(items.begin(), items.end()));
 }
 
+void byte_container::reserve(std::size_t count, std::size_t item_bytes) {
+  store s(*this);
+  s.reserve(count, item_bytes);
+}
+
 std::string byte_container::at(std::size_t index) const {
   store s(*this);
   s.check_index(index);
@@ -580,6 +604,49 @@ std::vector<std::string> byte_container::items() const {
   all.reserve(s.r.size);
   for (std::uint64_t i = 0; i < s.r.size; ++i) all.emplace_back(s.value_of(s.item_at(i)));
   return all;
+}
+
+void byte_container::visit(void (*each)(void* context, std::string_view item), void* context) const {
+  store s(*this);
+  for (std::uint64_t i = 0; i < s.r.size; ++i) each(context, s.value_of(s.item_at(i)));
+}
+
+namespace {
+
+// The copy loop of copy_plain_items, for one item size: a memcpy of a
+// constant size is a move, not a call per item.
+template <std::size_t Bytes>
+std::size_t copy_fixed(const std::byte* base, const std::uint64_t* cells, std::size_t n, std::byte* to,
+                       std::size_t item_bytes) {
+  const std::size_t each = Bytes == 0 ? item_bytes : Bytes;
+  for (std::size_t i = 0; i < n; ++i) {
+    record_head head;
+    std::memcpy(&head, base + cells[i], sizeof head);
+    if (head.value_bytes != each) return i;
+    std::memcpy(to + i * each, base + cells[i] + sizeof(record_head), Bytes == 0 ? item_bytes : Bytes);
+  }
+  return n;
+}
+
+}  // namespace
+
+std::size_t byte_container::copy_plain_items(void* out, std::size_t item_bytes, std::size_t count) const {
+  store s(*this);
+  auto* to = static_cast<std::byte*>(out);
+  const std::size_t n = std::min<std::size_t>(count, s.r.size);
+  const std::uint64_t* cells = s.list_cells(s.r.table);
+  const std::size_t copied = item_bytes == 4   ? copy_fixed<4>(s.base, cells, n, to, item_bytes)
+                             : item_bytes == 8 ? copy_fixed<8>(s.base, cells, n, to, item_bytes)
+                             : item_bytes == 1 ? copy_fixed<1>(s.base, cells, n, to, item_bytes)
+                             : item_bytes == 2 ? copy_fixed<2>(s.base, cells, n, to, item_bytes)
+                             : item_bytes == 16 ? copy_fixed<16>(s.base, cells, n, to, item_bytes)
+                                                : copy_fixed<0>(s.base, cells, n, to, item_bytes);
+  if (copied != n) {
+    throw serialization_error("item " + std::to_string(copied) + " of the " + std::string(s.l.noun) + " has " +
+                              std::to_string(s.head(cells[copied]).value_bytes) + " bytes, not " +
+                              std::to_string(item_bytes));
+  }
+  return n;
 }
 
 void byte_container::update_at(std::size_t index, const std::function<std::string(std::string_view)>& change) {

@@ -68,6 +68,12 @@ class shared_list {
     for (const auto& value : values) all.push_back(detail::item_bytes(static_cast<const T&>(value)));
     items_.extend(all);
   }
+  /// Makes room for `count` items (of `item_bytes` each; a plain T's size by
+  /// default) in one step, as std::vector::reserve: appending them then
+  /// neither moves the list's table nor commits memory.
+  void reserve(std::size_t count, std::size_t item_bytes = detail::plain_item<T> ? sizeof(T) : 16) {
+    items_.reserve(count, item_bytes);
+  }
   /// Puts `value` before item `index` (at the end for an index past it, as Python).
   void insert(std::size_t index, const T& value) { items_.insert(index, detail::item_bytes(value)); }
   /// Removes and returns the last item, or item `index`.
@@ -81,8 +87,17 @@ class shared_list {
 
   /// Every item, copied at one moment.
   std::vector<T> snapshot() const {
+    std::scoped_lock hold(items_);
     std::vector<T> all;
-    for (const auto& bytes : items_.items()) all.push_back(detail::item_from_bytes<T>(bytes));
+    if constexpr (detail::plain_item<T>) {
+      all.resize(items_.size());
+      all.resize(items_.copy_plain_items(all.data(), sizeof(T), all.size()));
+    } else {
+      all.reserve(items_.size());
+      items_.visit([](void* to, std::string_view bytes) {
+        static_cast<std::vector<T>*>(to)->push_back(detail::item_from_bytes<T>(bytes));
+      }, &all);
+    }
     return all;
   }
   /// The first index holding `value`, if any.

@@ -28,12 +28,19 @@ class byte_container {
   // A list of byte strings. Errors: std::out_of_range for an index past the end.
   void append(std::string_view item);
   void extend(const std::vector<std::string>& items);
+  /// Room for `count` more items of `item_bytes` each, committed now.
+  void reserve(std::size_t count, std::size_t item_bytes);
   std::string at(std::size_t index) const;
   void assign(std::size_t index, std::string_view item);
   void insert(std::size_t index, std::string_view item);
   /// Removes and returns the item at `index` (the last one if none).
   std::string pop(std::optional<std::size_t> index);
   std::vector<std::string> items() const;
+  /// Calls `each` on every item in order, under the lock (no copies).
+  void visit(void (*each)(void* context, std::string_view item), void* context) const;
+  /// Copies the first `count` items, each of exactly `item_bytes` (a plain
+  /// value), to `out`; how many there were. Errors: serialization_error.
+  std::size_t copy_plain_items(void* out, std::size_t item_bytes, std::size_t count) const;
   /// Replaces item `index` with what `change` makes of it, under the lock.
   void update_at(std::size_t index, const std::function<std::string(std::string_view)>& change);
 
