@@ -54,4 +54,8 @@ BOOST_AUTO_TEST_CASE(a_subclass_whose_state_would_vanish_does_not_compile) {
   check_refused("subclass_state_without_serialize.cpp", "has data members but no serialize(Archive&)");
 }
 
+BOOST_AUTO_TEST_CASE(a_shared_container_of_what_cannot_be_stored_is_one_sentence) {
+  check_refused("shared_list_of_unserialisable.cpp", "a shared_list item must be a number, a plain struct or a value");
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -12,9 +12,15 @@
 
 namespace mproc::detail {
 
+/// What a shared container may hold, checked with a sentence of ours.
+template <class T>
+constexpr bool storable_item = plain_item<T> || travelling_value<T>;
+
 template <class T>
 std::string item_bytes(const T& value) {
-  if constexpr (plain_item<T>) {
+  if constexpr (!storable_item<T>) {
+    return {};  // the container's static_assert said why
+  } else if constexpr (plain_item<T>) {
     return std::string(reinterpret_cast<const char*>(&value), sizeof value);
   } else {
     return to_bytes(value);
@@ -24,7 +30,9 @@ std::string item_bytes(const T& value) {
 /// Errors: serialization_error for bytes that are not a T.
 template <class T>
 T item_from_bytes(std::string_view bytes) {
-  if constexpr (plain_item<T>) {
+  if constexpr (!storable_item<T>) {
+    return T{};  // the container's static_assert said why
+  } else if constexpr (plain_item<T>) {
     if (bytes.size() != sizeof(T)) {
       throw serialization_error("a shared container item of " + std::to_string(bytes.size()) + " bytes is not a " +
                                 boost::core::demangle(typeid(T).name()));
@@ -41,9 +49,5 @@ T item_from_bytes(std::string_view bytes) {
     }
   }
 }
-
-/// What a shared container may hold, checked with a sentence of ours.
-template <class T>
-constexpr bool storable_item = plain_item<T> || travelling_value<T>;
 
 }  // namespace mproc::detail
