@@ -70,7 +70,7 @@ struct root {
 
 struct layout {
   robust_mutex lock;
-  std::uint32_t magic;
+  std::atomic<std::uint32_t> magic;  // set last (for a reader of a core dump: nobody sees the block before)
   std::uint32_t kind;
   std::uint64_t half_bytes;
   std::uint64_t max_bytes;                  // of live bytes; 0: none
@@ -166,8 +166,9 @@ struct byte_container::store {
   std::uint64_t write_record(std::uint64_t at, std::string_view key, std::string_view value) {
     const std::uint64_t bytes = record_bytes(key, value);
     head(at) = {static_cast<std::uint32_t>(key.size()), static_cast<std::uint32_t>(value.size())};
-    std::memcpy(base + at + sizeof(record_head), key.data(), key.size());
-    std::memcpy(base + at + sizeof(record_head) + key.size(), value.data(), value.size());
+    // (an empty view's data may be null, which memcpy must not be given)
+    if (!key.empty()) std::memcpy(base + at + sizeof(record_head), key.data(), key.size());
+    if (!value.empty()) std::memcpy(base + at + sizeof(record_head) + key.size(), value.data(), value.size());
     return bytes;
   }
   std::uint64_t copy_record(std::uint64_t to, std::uint64_t from) {
@@ -313,9 +314,10 @@ struct byte_container::store {
     c.set(r.tail, tail);
     c.set(r.live, tail - table);
     c.commit();
-    // The old half's memory goes back (nobody reads there: every reader holds the lock).
+    // The old half's memory goes back (nobody reads there: every reader holds
+    // the lock); where it cannot (Windows), its pages stay committed for reuse.
     const std::uint64_t old = l.committed[from].exchange(0);
-    release_data(owner.block_, half_start(from), old);
+    if (!release_data(owner.block_, half_start(from), old)) l.committed[from].store(old);
   }
 
   // --- the map's table -----------------------------------------------------
@@ -552,8 +554,7 @@ byte_container::byte_container(kind what, std::size_t max_bytes, const char* nou
   r.tail = halves_start + table_bytes;
   r.live = table_bytes;
   std::memset(block_.bytes().data() + halves_start, 0, table_bytes);
-  std::atomic_thread_fence(std::memory_order_release);
-  l->magic = store_magic;
+  l->magic.store(store_magic, std::memory_order_release);
 }
 
 void byte_container::append(std::string_view item) {

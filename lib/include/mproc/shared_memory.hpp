@@ -33,9 +33,9 @@ shared_memory create_block(std::size_t size, commit data);
 /// Commits [offset, offset + n) of the block's data, and makes it usable in
 /// this process. Windows commits at creation, but for blocks made `reserved`.
 void commit_data(const shared_memory& block, std::size_t offset, std::size_t n);
-/// Gives the memory of [offset, offset + n) back; reading it then gives zeros
-/// (or, on Windows, what was there: a mapped section cannot be decommitted).
-void release_data(const shared_memory& block, std::size_t offset, std::size_t n);
+/// Gives the memory of [offset, offset + n) back (reading it then gives
+/// zeros); false where it cannot (Windows: a mapped section's pages stay committed).
+bool release_data(const shared_memory& block, std::size_t offset, std::size_t n);
 /// The most memory a block may hold: the size of /dev/shm (POSIX), the
 /// machine's memory (Windows).
 std::size_t shared_memory_room();

@@ -48,7 +48,7 @@ class shared_namespace {
     const auto end = bytes->find('\0');
     const std::string held = bytes->substr(0, end);
     if (held != type_name<T>()) {
-      throw error("'" + name + "' in the shared namespace is a " + held + ", not a " + type_name<T>());
+      throw error("'" + name + "' in the shared namespace is of type " + held + ", not " + type_name<T>());
     }
     return detail::item_from_bytes<T>(std::string_view(*bytes).substr(end + 1));
   }

@@ -542,8 +542,9 @@ void commit_data(const shared_memory& block, std::size_t offset, std::size_t n) 
   commit_pages(block.name(), header_bytes + offset, n);
 }
 
-void release_data(const shared_memory& block, std::size_t offset, std::size_t n) {
+bool release_data(const shared_memory& block, std::size_t offset, std::size_t n) {
   release_pages(block.name(), header_bytes + offset, n);
+  return true;
 }
 
 std::size_t shared_memory_room() {

@@ -172,7 +172,7 @@ void commit_data(const shared_memory& block, std::size_t offset, std::size_t n) 
   }
 }
 
-void release_data(const shared_memory&, std::size_t, std::size_t) {}  // a mapped view cannot be decommitted
+bool release_data(const shared_memory&, std::size_t, std::size_t) { return false; }  // a mapped view cannot be decommitted
 
 std::size_t shared_memory_room() {
   MEMORYSTATUSEX status{};
