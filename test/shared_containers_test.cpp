@@ -2,6 +2,7 @@
 // atomic updates, and consistency when a writer is killed in the middle.
 #include "support/scratch.hpp"
 
+#include <mproc/pool.hpp>
 #include <mproc/process.hpp>
 #include <mproc/shared_containers.hpp>
 
@@ -14,6 +15,7 @@
 #include <set>
 #include <stdexcept>
 #include <string>
+#include <tuple>
 #include <thread>
 #include <vector>
 
@@ -376,4 +378,24 @@ MPROC_TEST_EACH_METHOD(containers_of_a_killed_tree_leave_nothing_in_dev_shm) {
     return std::none_of(names.begin(), names.end(), [&](const std::string& name) { return now.count(name) > 0; });
   }));
   BOOST_TEST(mproc::test::eventually([&] { return !mproc::test::process_running(child); }));
+}
+
+// --- as pool task arguments ----------------------------------------------------
+
+namespace {
+int count_word(mproc::shared_dict<std::string, int> counts, std::string word) {
+  counts.update_item(word, [](int& v) { v += 1; });
+  return 1;
+}
+}  // namespace
+
+MPROC_TEST_EACH_METHOD(pool_tasks_share_one_dict) {
+  mproc::shared_dict<std::string, int> counts;
+  mproc::pool workers(mproc::pool_options{.processes = 2, .method = method});
+  std::vector<std::tuple<mproc::shared_dict<std::string, int>, std::string>> calls;
+  for (int i = 0; i < 300; ++i) calls.emplace_back(counts, i % 3 == 0 ? "fizz" : "other");
+  const auto done = workers.starmap(count_word, calls);
+  BOOST_TEST(done.size() == 300u);
+  BOOST_TEST(counts.at("fizz") == 100);
+  BOOST_TEST(counts.at("other") == 200);
 }
