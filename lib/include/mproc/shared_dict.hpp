@@ -29,7 +29,10 @@
 namespace mproc {
 
 template <class K, class V>
-class shared_dict {
+class shared_dict : public detail::shared_container<shared_dict<K, V>> {
+  using base = detail::shared_container<shared_dict<K, V>>;
+  using base::store_;
+
   static_assert(detail::storable_item<K>,
                 "a shared_dict key must be a number, a plain struct or a value with a cereal serialize()");
   static_assert(detail::storable_item<V>,
@@ -57,7 +60,7 @@ class shared_dict {
 
   /// An empty dict; `max_bytes` (0: none) bounds what it may hold.
   explicit shared_dict(std::size_t max_bytes = 0)
-      : entries_(detail::byte_container::kind::map, max_bytes, "shared dict") {}
+      : base(detail::byte_container::kind::map, max_bytes, "shared dict") {}
 
   reference operator[](const K& key) { return reference(*this, key); }
   /// Errors: std::out_of_range when `key` is absent.
@@ -67,23 +70,23 @@ class shared_dict {
     return *std::move(found);
   }
   std::optional<V> get(const K& key) const {
-    auto found = entries_.find(detail::item_bytes(key));
+    auto found = store_.find(detail::item_bytes(key));
     if (!found) return std::nullopt;
     return detail::item_from_bytes<V>(*found);
   }
   V get(const K& key, const V& otherwise) const { return get(key).value_or(otherwise); }
-  bool contains(const K& key) const { return entries_.find(detail::item_bytes(key)).has_value(); }
+  bool contains(const K& key) const { return store_.find(detail::item_bytes(key)).has_value(); }
 
   /// Errors: mproc::error when the dict may not grow (nothing changes then).
-  void set(const K& key, const V& value) { entries_.set(detail::item_bytes(key), detail::item_bytes(value)); }
+  void set(const K& key, const V& value) { store_.set(detail::item_bytes(key), detail::item_bytes(value)); }
   /// The value of `key`, after setting it to `value` if it had none.
   V setdefault(const K& key, const V& value) {
-    return detail::item_from_bytes<V>(entries_.set_default(detail::item_bytes(key), detail::item_bytes(value)));
+    return detail::item_from_bytes<V>(store_.set_default(detail::item_bytes(key), detail::item_bytes(value)));
   }
   /// Sets every entry of `entries` (a map, or a range of pairs).
   template <class R>
   void update(const R& entries) {
-    std::scoped_lock hold(entries_);
+    std::scoped_lock hold(store_);
     for (const auto& [key, value] : entries) set(key, value);
   }
   /// Runs `change(value)` on the value of `key` (a V{} if absent) and stores
@@ -91,41 +94,41 @@ class shared_dict {
   /// `update_item(k, [](int& v) { v += 1; })` make exactly 40,000.
   template <class F>
   void update_item(const K& key, F&& change) {
-    entries_.update_key(detail::item_bytes(key), [&](std::optional<std::string_view> bytes) {
+    store_.update_key(detail::item_bytes(key), [&](std::optional<std::string_view> bytes) {
       V value = bytes ? detail::item_from_bytes<V>(*bytes) : V{};
       change(value);
       return detail::item_bytes(value);
     });
   }
   /// Removes `key`; false if it was absent.
-  bool erase(const K& key) { return entries_.take(detail::item_bytes(key)).has_value(); }
+  bool erase(const K& key) { return store_.take(detail::item_bytes(key)).has_value(); }
   /// Removes `key` and returns its value, if it had one.
   std::optional<V> pop(const K& key) {
-    auto taken = entries_.take(detail::item_bytes(key));
+    auto taken = store_.take(detail::item_bytes(key));
     if (!taken) return std::nullopt;
     return detail::item_from_bytes<V>(*taken);
   }
 
-  std::size_t size() const { return entries_.size(); }
+  std::size_t size() const { return store_.size(); }
   bool empty() const { return size() == 0; }
-  void clear() { entries_.clear(); }
+  void clear() { store_.clear(); }
 
   /// Copies made at one moment.
   std::vector<std::pair<K, V>> items() const {
     std::vector<std::pair<K, V>> all;
-    for (const auto& [key, value] : entries_.entries()) {
+    for (const auto& [key, value] : store_.entries()) {
       all.emplace_back(detail::item_from_bytes<K>(key), detail::item_from_bytes<V>(value));
     }
     return all;
   }
   std::vector<K> keys() const {
     std::vector<K> all;
-    for (const auto& [key, value] : entries_.entries()) all.push_back(detail::item_from_bytes<K>(key));
+    for (const auto& [key, value] : store_.entries()) all.push_back(detail::item_from_bytes<K>(key));
     return all;
   }
   std::vector<V> values() const {
     std::vector<V> all;
-    for (const auto& [key, value] : entries_.entries()) all.push_back(detail::item_from_bytes<V>(value));
+    for (const auto& [key, value] : store_.entries()) all.push_back(detail::item_from_bytes<V>(value));
     return all;
   }
   /// Every entry, copied at one moment, in key order.
@@ -134,24 +137,6 @@ class shared_dict {
     for (auto& [key, value] : items()) all.emplace(std::move(key), std::move(value));
     return all;
   }
-
-  /// Runs `work(dict)` holding the dict's lock: other processes see what it
-  /// does as one step.
-  template <class F>
-  decltype(auto) with_lock(F&& work) {
-    std::scoped_lock hold(entries_);
-    return work(*this);
-  }
-
-  std::size_t committed_bytes() const { return entries_.committed_bytes(); }
-
-  template <class Archive>
-  void serialize(Archive& archive) {
-    archive(entries_);
-  }
-
- private:
-  detail::byte_container entries_;
 };
 
 }  // namespace mproc

@@ -26,7 +26,10 @@
 namespace mproc {
 
 template <class T>
-class shared_list {
+class shared_list : public detail::shared_container<shared_list<T>> {
+  using base = detail::shared_container<shared_list<T>>;
+  using base::store_;
+
   static_assert(detail::storable_item<T>,
                 "a shared_list item must be a number, a plain struct or a value with a cereal serialize()");
 
@@ -38,7 +41,7 @@ class shared_list {
     T get() const { return list_.at(index_); }
     friend bool operator==(const reference& a, const T& b) { return a.get() == b; }
     reference& operator=(const T& value) {
-      list_.items_.assign(index_, detail::item_bytes(value));
+      list_.store_.assign(index_, detail::item_bytes(value));
       return *this;
     }
     reference& operator=(const reference& other) { return *this = static_cast<T>(other); }
@@ -51,50 +54,50 @@ class shared_list {
   };
 
   /// An empty list; `max_bytes` (0: none) bounds what it may hold.
-  explicit shared_list(std::size_t max_bytes = 0) : items_(detail::byte_container::kind::list, max_bytes, "shared list") {}
+  explicit shared_list(std::size_t max_bytes = 0) : base(detail::byte_container::kind::list, max_bytes, "shared list") {}
 
   /// Errors (all of them, here and below): std::out_of_range for an index past
   /// the end; mproc::error when the list may not grow (nothing changes then).
   reference operator[](std::size_t index) { return reference(*this, index); }
   T operator[](std::size_t index) const { return at(index); }
-  T at(std::size_t index) const { return detail::item_from_bytes<T>(items_.at(index)); }
+  T at(std::size_t index) const { return detail::item_from_bytes<T>(store_.at(index)); }
 
-  void append(const T& value) { items_.append(detail::item_bytes(value)); }
+  void append(const T& value) { store_.append(detail::item_bytes(value)); }
   void push_back(const T& value) { append(value); }
   /// Appends every item of `values` in one step.
   template <std::ranges::input_range R>
   void extend(R&& values) {
     std::vector<std::string> all;
     for (const auto& value : values) all.push_back(detail::item_bytes(static_cast<const T&>(value)));
-    items_.extend(all);
+    store_.extend(all);
   }
   /// Makes room for `count` items (of `item_bytes` each; a plain T's size by
   /// default) in one step, as std::vector::reserve: appending them then
   /// neither moves the list's table nor commits memory.
   void reserve(std::size_t count, std::size_t item_bytes = detail::plain_item<T> ? sizeof(T) : 16) {
-    items_.reserve(count, item_bytes);
+    store_.reserve(count, item_bytes);
   }
   /// Puts `value` before item `index` (at the end for an index past it, as Python).
-  void insert(std::size_t index, const T& value) { items_.insert(index, detail::item_bytes(value)); }
+  void insert(std::size_t index, const T& value) { store_.insert(index, detail::item_bytes(value)); }
   /// Removes and returns the last item, or item `index`.
-  T pop() { return detail::item_from_bytes<T>(items_.pop(std::nullopt)); }
-  T pop(std::size_t index) { return detail::item_from_bytes<T>(items_.pop(index)); }
-  void erase(std::size_t index) { items_.pop(index); }
+  T pop() { return detail::item_from_bytes<T>(store_.pop(std::nullopt)); }
+  T pop(std::size_t index) { return detail::item_from_bytes<T>(store_.pop(index)); }
+  void erase(std::size_t index) { store_.pop(index); }
 
-  std::size_t size() const { return items_.size(); }
+  std::size_t size() const { return store_.size(); }
   bool empty() const { return size() == 0; }
-  void clear() { items_.clear(); }
+  void clear() { store_.clear(); }
 
   /// Every item, copied at one moment.
   std::vector<T> snapshot() const {
-    std::scoped_lock hold(items_);
+    std::scoped_lock hold(store_);
     std::vector<T> all;
     if constexpr (detail::plain_item<T>) {
-      all.resize(items_.size());
-      all.resize(items_.copy_plain_items(all.data(), sizeof(T), all.size()));
+      all.resize(store_.size());
+      all.resize(store_.copy_plain_items(all.data(), sizeof(T), all.size()));
     } else {
-      all.reserve(items_.size());
-      items_.visit([](void* to, std::string_view bytes) {
+      all.reserve(store_.size());
+      store_.visit([](void* to, std::string_view bytes) {
         static_cast<std::vector<T>*>(to)->push_back(detail::item_from_bytes<T>(bytes));
       }, &all);
     }
@@ -103,7 +106,7 @@ class shared_list {
   /// The first index holding `value`, if any.
   std::optional<std::size_t> index(const T& value) const {
     const std::string wanted = detail::item_bytes(value);
-    const auto all = items_.items();
+    const auto all = store_.items();
     for (std::size_t i = 0; i < all.size(); ++i) {
       if (all[i] == wanted) return i;
     }
@@ -112,7 +115,7 @@ class shared_list {
   std::size_t count(const T& value) const {
     const std::string wanted = detail::item_bytes(value);
     std::size_t n = 0;
-    for (const auto& bytes : items_.items()) n += bytes == wanted ? 1 : 0;
+    for (const auto& bytes : store_.items()) n += bytes == wanted ? 1 : 0;
     return n;
   }
 
@@ -121,31 +124,12 @@ class shared_list {
   /// loses no increment.
   template <class F>
   void update(std::size_t index, F&& change) {
-    items_.update_at(index, [&](std::string_view bytes) {
+    store_.update_at(index, [&](std::string_view bytes) {
       T value = detail::item_from_bytes<T>(bytes);
       change(value);
       return detail::item_bytes(value);
     });
   }
-  /// Runs `work(list)` holding the list's lock: other processes see what it
-  /// does as one step. (A process killed inside keeps the changes it made,
-  /// each whole.)
-  template <class F>
-  decltype(auto) with_lock(F&& work) {
-    std::scoped_lock hold(items_);
-    return work(*this);
-  }
-
-  /// Bytes of shared memory the list has committed.
-  std::size_t committed_bytes() const { return items_.committed_bytes(); }
-
-  template <class Archive>
-  void serialize(Archive& archive) {
-    archive(items_);
-  }
-
- private:
-  detail::byte_container items_;
 };
 
 }  // namespace mproc

@@ -21,17 +21,17 @@
 
 namespace mproc {
 
-class shared_namespace {
+class shared_namespace : public detail::shared_container<shared_namespace> {
  public:
   /// An empty namespace; `max_bytes` (0: none) bounds what it may hold.
   explicit shared_namespace(std::size_t max_bytes = 0)
-      : values_(detail::byte_container::kind::map, max_bytes, "shared namespace") {}
+      : shared_container(detail::byte_container::kind::map, max_bytes, "shared namespace") {}
 
   template <class T>
   void set(const std::string& name, const T& value) {
     static_assert(detail::storable_item<T>,
                   "a shared_namespace value must be a number, a plain struct or a value with a cereal serialize()");
-    values_.set(name, type_name<T>() + '\0' + detail::item_bytes(value));
+    store_.set(name, type_name<T>() + '\0' + detail::item_bytes(value));
   }
   /// Errors: mproc::not_found_error when `name` is not set; mproc::error when it holds another type.
   template <class T>
@@ -43,7 +43,7 @@ class shared_namespace {
   /// The value of `name`, if set. Errors: mproc::error when it holds another type.
   template <class T>
   std::optional<T> find(const std::string& name) const {
-    auto bytes = values_.find(name);
+    auto bytes = store_.find(name);
     if (!bytes) return std::nullopt;
     const auto end = bytes->find('\0');
     const std::string held = bytes->substr(0, end);
@@ -52,26 +52,20 @@ class shared_namespace {
     }
     return detail::item_from_bytes<T>(std::string_view(*bytes).substr(end + 1));
   }
-  bool contains(const std::string& name) const { return values_.find(name).has_value(); }
-  bool erase(const std::string& name) { return values_.take(name).has_value(); }
+  bool contains(const std::string& name) const { return store_.find(name).has_value(); }
+  bool erase(const std::string& name) { return store_.take(name).has_value(); }
   std::vector<std::string> names() const {
     std::vector<std::string> all;
-    for (auto& [name, value] : values_.entries()) all.push_back(name);
+    for (auto& [name, value] : store_.entries()) all.push_back(name);
     return all;
   }
-  std::size_t size() const { return values_.size(); }
-
-  template <class Archive>
-  void serialize(Archive& archive) {
-    archive(values_);
-  }
+  std::size_t size() const { return store_.size(); }
 
  private:
   template <class T>
   static std::string type_name() {
     return boost::core::demangle(typeid(T).name());
   }
-  detail::byte_container values_;
 };
 
 }  // namespace mproc

@@ -18,51 +18,40 @@
 namespace mproc {
 
 template <class T>
-class shared_set {
+class shared_set : public detail::shared_container<shared_set<T>> {
+  using base = detail::shared_container<shared_set<T>>;
+  using base::store_;
+
   static_assert(detail::storable_item<T>,
                 "a shared_set item must be a number, a plain struct or a value with a cereal serialize()");
 
  public:
   /// An empty set; `max_bytes` (0: none) bounds what it may hold.
-  explicit shared_set(std::size_t max_bytes = 0) : items_(detail::byte_container::kind::map, max_bytes, "shared set") {}
+  explicit shared_set(std::size_t max_bytes = 0) : base(detail::byte_container::kind::map, max_bytes, "shared set") {}
 
   /// Adds `value`; true if it was not there. Errors: mproc::error when the set may not grow.
   bool add(const T& value) {
     const std::string bytes = detail::item_bytes(value);
     bool added = false;
-    items_.update_key(bytes, [&](std::optional<std::string_view> was) {
+    store_.update_key(bytes, [&](std::optional<std::string_view> was) {
       added = !was.has_value();
       return std::string();
     });
     return added;
   }
   /// Removes `value`; true if it was there.
-  bool discard(const T& value) { return items_.take(detail::item_bytes(value)).has_value(); }
-  bool contains(const T& value) const { return items_.find(detail::item_bytes(value)).has_value(); }
-  std::size_t size() const { return items_.size(); }
+  bool discard(const T& value) { return store_.take(detail::item_bytes(value)).has_value(); }
+  bool contains(const T& value) const { return store_.find(detail::item_bytes(value)).has_value(); }
+  std::size_t size() const { return store_.size(); }
   bool empty() const { return size() == 0; }
-  void clear() { items_.clear(); }
+  void clear() { store_.clear(); }
 
   /// Every item, copied at one moment.
   std::set<T> snapshot() const {
     std::set<T> all;
-    for (const auto& [key, nothing] : items_.entries()) all.insert(detail::item_from_bytes<T>(key));
+    for (const auto& [key, nothing] : store_.entries()) all.insert(detail::item_from_bytes<T>(key));
     return all;
   }
-
-  template <class F>
-  decltype(auto) with_lock(F&& work) {
-    std::scoped_lock hold(items_);
-    return work(*this);
-  }
-
-  template <class Archive>
-  void serialize(Archive& archive) {
-    archive(items_);
-  }
-
- private:
-  detail::byte_container items_;
 };
 
 }  // namespace mproc

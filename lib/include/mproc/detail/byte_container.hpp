@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -77,6 +78,34 @@ class byte_container {
   // What this handle has made usable of the header and of each half.
   mutable bool view_header_ = false;
   mutable std::uint64_t view_committed_[2] = {0, 0};
+};
+
+/// What every shared container has: its store, its lock for with_lock, and
+/// travelling to other processes as an argument (by its block's name).
+template <class Derived>
+class shared_container {
+ public:
+  /// Runs `work(container)` holding the container's lock: other processes see
+  /// what it does as one step. (A process killed inside keeps the changes it
+  /// made, each whole.)
+  template <class F>
+  decltype(auto) with_lock(F&& work) {
+    std::scoped_lock hold(store_);
+    return work(static_cast<Derived&>(*this));
+  }
+
+  /// Bytes of shared memory the container has committed.
+  std::size_t committed_bytes() const { return store_.committed_bytes(); }
+
+  template <class Archive>
+  void serialize(Archive& archive) {
+    archive(store_);
+  }
+
+ protected:
+  shared_container(byte_container::kind what, std::size_t max_bytes, const char* noun)
+      : store_(what, max_bytes, noun) {}
+  byte_container store_;
 };
 
 /// For tests: called at the named points of a change, so that a test can kill
