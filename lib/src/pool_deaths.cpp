@@ -1,0 +1,121 @@
+// Workers' lives as the parent sees them: starting one, and what happens when
+// one dies (its tasks fail, run again or go to its replacement; a pool whose
+// workers keep dying gives up).
+#include "pool_engine.hpp"
+
+namespace mproc::detail {
+
+void pool_core::state::start_worker(std::size_t slot) {
+  worker_links links{slots[slot].tasks, results, stamps, static_cast<std::uint32_t>(slot),
+                     options.maxtasksperchild};
+  process_options how;
+  how.name = "PoolWorker-" + std::to_string(++workers_started);
+  how.daemon = true;
+  how.method = options.method;
+  process worker = options.initializer ? options.initializer(how, std::move(links))
+                                       : process(how, &pool_worker, std::move(links));
+  stamp_of(slot).ready.store(0);
+  // Only this worker's fork takes its task queue along (see set_inherited_by_fork).
+  slots[slot].tasks.set_inherited_by_fork(true);
+  struct not_inherited_after {
+    byte_queue& tasks;
+    ~not_inherited_after() { tasks.set_inherited_by_fork(false); }
+  } restore{slots[slot].tasks};
+  worker.start();
+  slots[slot].worker = std::move(worker);
+  slots[slot].finished_since_start = 0;
+  slots[slot].timed_out_task = 0;
+  ++slots[slot].generation;
+  watch_wait.wake();
+}
+
+void pool_core::state::worker_died(std::uint32_t slot, std::uint64_t generation, std::vector<chunk_end>& ends) {
+  std::unique_lock lock(mutex);
+  if (slot >= slots.size() || slots[slot].generation != generation || !slots[slot].worker) return;
+  if (stopping) return;  // join() and terminate() end the workers themselves
+  auto& s = slots[slot];
+  process dead = std::move(*s.worker);
+  s.worker.reset();
+  dead.join();
+  const int code = dead.exitcode().value_or(-1);
+  const int pid = dead.pid();
+  // What is still in its queue was never taken; what it held besides, it had taken.
+  std::vector<std::string> untaken;
+  while (auto message = s.tasks.get(std::chrono::nanoseconds{0})) untaken.emplace_back(*message);
+  std::set<std::uint64_t> still_queued;
+  for (const auto& message : untaken) still_queued.insert(read_at<std::uint64_t>(message, 0));
+  const bool took_any = s.finished_since_start > 0;
+  const bool started_fine = stamp_of(slot).ready.load() != 0;
+  bool lost_any = false;
+  std::set<std::uint64_t> teams_touched;
+  for (const std::uint64_t id : s.held) {
+    if (still_queued.contains(id) || !tasks.contains(id)) continue;
+    lost_any = true;
+    auto& record = tasks.at(id);
+    if (record.team != 0) {
+      teams_touched.insert(record.team);
+      team_worker_died(id, slot, pid, code, dead.name(), s.timed_out_task == id);
+      continue;
+    }
+    if (s.timed_out_task == id) {
+      const auto seconds = std::chrono::duration<double>(record.timeout.value_or(std::chrono::nanoseconds{0}));
+      ends.push_back(take_task(id, std::nullopt, std::make_exception_ptr(timeout_error(
+          "the task ran longer than its timeout of " + std::to_string(seconds.count()) + " s; its worker (pid " +
+          std::to_string(pid) + ") was killed and replaced"))));
+    } else if (options.retry_lost_tasks && !record.retried) {
+      record.retried = true;
+      pending.push_front(id);
+    } else {
+      ends.push_back(take_task(id, std::nullopt, std::make_exception_ptr(worker_lost_error(
+          pid, code, "the pool worker " + dead.name() + " (pid " + std::to_string(pid) + ") running the task " +
+                     describe_end(code)))));
+    }
+  }
+  s.held.clear();
+  for (const auto& message : untaken) s.held.push_back(read_at<std::uint64_t>(message, 0));
+  // Workers that die before finishing anything, again and again, would be
+  // replaced for ever: give up after a few and fail what is left.
+  const bool failed_start = !took_any && !lost_any && !started_fine && code != 0;
+  const bool killed = code == -9 || code == -15;
+  startup_deaths = failed_start && !killed ? startup_deaths + 1 : (failed_start ? startup_deaths : 0);
+  startup_kills = failed_start && killed ? startup_kills + 1 : (failed_start ? startup_kills : 0);
+  if (startup_deaths >= startup_deaths_to_give_up || startup_kills >= startup_kills_to_give_up) {
+    broken = "the pool's workers keep dying before they finish a task (the last " + describe_end(code) +
+             "); is the initializer failing?";
+    fail_everything(std::make_exception_ptr(worker_lost_error(pid, code, broken)), ends);
+    return;
+  }
+  bool replaced = false;
+  try {
+    start_worker(slot);
+    for (const auto& message : untaken) s.tasks.put(message, std::nullopt);
+    replaced = true;
+  } catch (const std::exception& e) {
+    std::cerr << "mproc pool: cannot start a worker to replace " << dead.name() << ": " << e.what() << std::endl;
+    for (const std::uint64_t id : s.held) pending.push_front(id);
+    s.held.clear();
+  }
+  for (const std::uint64_t team : teams_touched) {
+    auto found = teams.find(team);
+    if (found == teams.end()) continue;
+    if (found->second.has_free_chunks()) give_share(team, found->second, replaced ? std::optional<std::size_t>(slot) : std::nullopt);
+    check_team(team, ends);
+  }
+  dispatch();
+}
+
+void pool_core::state::fail_everything(const std::exception_ptr& failure, std::vector<chunk_end>& ends) {
+  for (auto& [id, record] : tasks) {
+    if (record.team == 0) ends.push_back({record.job, record.chunk, std::nullopt, failure});
+  }
+  for (auto& [id, team] : teams) {
+    for (std::size_t c = 0; c < team.job->chunks; ++c) ends.push_back({team.job, c, std::nullopt, failure});
+  }
+  teams.clear();
+  tasks.clear();
+  pending.clear();
+  for (auto& s : slots) s.held.clear();
+  all_finished.notify_all();
+}
+
+}  // namespace mproc::detail

@@ -1,0 +1,157 @@
+// Handing tasks to workers (at most `depth` each, an idle worker taking back
+// what waits behind a busy one), cancelling a job none has started, and
+// finishing chunks: results, progress and callbacks.
+#include "pool_engine.hpp"
+
+namespace mproc::detail {
+
+bool pool_core::state::give(std::size_t slot, std::uint64_t id) {
+  auto& record = tasks.at(id);
+  write_at(record.message, 0, id);
+  auto& s = slots[slot];
+  if (record.message.size() <= ring_bytes / 8) {
+    if (!s.tasks.put(record.message, std::chrono::nanoseconds{0})) return false;
+  } else {  // streams while the (idle) worker reads it; give up if it dies meanwhile
+    while (!s.tasks.put(record.message, std::chrono::milliseconds(100))) {
+      if (!s.worker || !s.worker->is_alive()) return false;
+    }
+  }
+  s.held.push_back(id);
+  return true;
+}
+
+void pool_core::state::dispatch() {
+  give_pending();
+  if (pending.empty() && steal_for_idle()) give_pending();
+}
+
+void pool_core::state::give_pending() {
+  while (!pending.empty()) {
+    const std::uint64_t id = pending.front();
+    auto record = tasks.find(id);
+    if (record == tasks.end()) {  // a share of a team job that ended meanwhile
+      pending.pop_front();
+      continue;
+    }
+    const bool large = record->second.message.size() > ring_bytes / 8;
+    std::size_t best = slots.size();
+    for (std::size_t i = 0; i < slots.size(); ++i) {
+      const auto& s = slots[i];
+      if (!s.worker || s.held.size() >= (large ? 1 : depth)) continue;
+      if (best == slots.size() || s.held.size() < slots[best].held.size()) best = i;
+    }
+    if (best == slots.size() || !give(best, id)) return;
+    pending.pop_front();
+  }
+}
+
+bool pool_core::state::steal_for_idle() {
+  bool stolen = false;
+  for (auto& idle : slots) {
+    if (!idle.worker || !idle.held.empty()) continue;
+    for (auto& busy : slots) {
+      if (&busy == &idle || busy.held.size() < 2) continue;
+      const auto message = busy.tasks.get(std::chrono::nanoseconds{0});
+      if (!message) continue;
+      const auto id = read_at<std::uint64_t>(*message, 0);
+      std::erase(busy.held, id);
+      pending.push_front(id);
+      stolen = true;
+      break;
+    }
+  }
+  return stolen;
+}
+
+bool pool_core::state::cancel_job(job_state& job) {
+  std::vector<chunk_end> ends;
+  {
+    std::scoped_lock lock(mutex);
+    std::set<std::uint64_t> ids;
+    for (const auto& [id, record] : tasks) {
+      if (record.job.get() != &job) continue;
+      if (record.team != 0) return false;  // a team job's shares went out at once
+      ids.insert(id);
+    }
+    // every chunk still known and none given out: none started, none finished
+    if (ids.empty() || ids.size() != job.chunks) return false;
+    std::size_t waiting = 0;
+    for (const std::uint64_t id : pending) waiting += ids.count(id);
+    if (waiting != ids.size()) return false;
+    std::erase_if(pending, [&](std::uint64_t id) { return ids.count(id) != 0; });
+    const auto cancelled = std::make_exception_ptr(cancelled_error("the task was cancelled before it started"));
+    for (const std::uint64_t id : ids) ends.push_back(take_task(id, std::nullopt, cancelled));
+  }
+  finish(ends);
+  return true;
+}
+
+chunk_end pool_core::state::take_task(std::uint64_t id, std::optional<std::string> result, std::exception_ptr failure) {
+  auto found = tasks.find(id);
+  chunk_end end{found->second.job, found->second.chunk, std::move(result), std::move(failure)};
+  tasks.erase(found);
+  if (tasks.empty()) all_finished.notify_all();
+  return end;
+}
+
+void pool_core::state::finish(std::vector<chunk_end>& ends) {
+  for (auto& end : ends) {
+    job_state& job = *end.job;
+    std::vector<std::function<void()>> callbacks;
+    std::size_t done = 0;
+    std::size_t total = 0;
+    bool complete = false;
+    bool wake = false;
+    {
+      std::scoped_lock lock(job.mutex);
+      if (job.results[end.chunk] || job.errors[end.chunk]) continue;  // finished already
+      done = job.items_done + job.chunk_items[end.chunk];
+      total = job.items;
+    }
+    // Before the chunk counts as finished: whoever waits for the job sees
+    // every progress call made by the time it returns.
+    if (options.progress) guarded("the progress callback", [&] { options.progress(done, total); });
+    {
+      std::scoped_lock lock(job.mutex);
+      if (end.failure) {
+        job.errors[end.chunk] = end.failure;
+        if (!job.first_error) job.first_error = end.failure;
+      } else {
+        job.results[end.chunk] = std::move(end.result);
+      }
+      ++job.finished;
+      job.items_done += job.chunk_items[end.chunk];
+      job.completion_order.push_back(end.chunk);
+      complete = job.complete();
+      wake = complete || job.chunk_waiters > 0;
+      if (complete) callbacks.swap(job.when_done);
+      job.running_callbacks = !callbacks.empty();
+      job.callbacks_thread = std::this_thread::get_id();
+    }
+    if (wake) job.changed.notify_all();
+    if (!callbacks.empty()) {
+      for (auto& callback : callbacks) guarded("a result callback", callback);
+      {
+        std::scoped_lock lock(job.mutex);
+        job.running_callbacks = false;
+      }
+      job.changed.notify_all();
+    }
+    if (complete) release_outbox(job);
+  }
+  ends.clear();
+}
+
+void pool_core::state::release_outbox(job_state& job) {
+  std::shared_ptr<handle_outbox> outbox;
+  {
+    std::scoped_lock lock(mutex);
+    auto found = outboxes.find(&job);
+    if (found == outboxes.end()) return;
+    outbox = std::move(found->second);
+    outboxes.erase(found);
+  }
+  outbox->started(-1);  // frees what the encoding reserved in shared memory
+}
+
+}  // namespace mproc::detail

@@ -1,0 +1,185 @@
+// The pool's engine: the state a pool keeps in the parent, shared by the
+// files that act on it. Each worker has a task queue of its own and all share
+// one result queue (both mproc queues: byte rings in shared memory). The parent
+// gives each worker at most `depth` tasks at a time, so it always knows which
+// tasks a worker holds. Two threads of the pool run in the parent, the result
+// thread (pool_results.cpp) and the watch thread (pool_watch.cpp). When a
+// worker dies, what is still in its task queue was never taken: those tasks go
+// to its replacement; the task it had taken fails (worker_lost_error or
+// timeout_error), or runs again once if retry_lost_tasks is set
+// (pool_deaths.cpp). Handing out tasks and finishing them: pool_dispatch.cpp;
+// maps of plain values that workers claim from a shared arena: pool_team.cpp;
+// what pool.hpp calls: pool.cpp.
+#pragma once
+
+#include <mproc/pool.hpp>
+
+#include "child_handle.hpp"
+#include "launch.hpp"
+#include "pool_wire.hpp"
+#include "remote_failure.hpp"
+#include "sentinel_wait.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <deque>
+#include <iostream>
+#include <map>
+#include <set>
+#include <thread>
+#include <unordered_map>
+
+namespace mproc::detail {
+
+struct task_record {
+  std::shared_ptr<job_state> job;
+  std::size_t chunk = 0;
+  std::string message;
+  std::optional<std::chrono::nanoseconds> timeout;
+  bool retried = false;
+  std::uint64_t team = 0;  // not 0: a worker's share of this team job
+};
+
+struct team_job {
+  std::shared_ptr<job_state> job;
+  shared_memory arena;
+  std::string share;  // the message a worker gets for its share
+  std::optional<std::chrono::nanoseconds> timeout;
+  std::vector<std::exception_ptr> errors;  // each chunk's, once it failed
+  std::set<std::uint64_t> retried;        // chunks given back once after a death
+
+  std::uint32_t tag = 0;  // in every state word of this job
+
+  team_layout& layout() const { return *reinterpret_cast<team_layout*>(arena.bytes().data()); }
+  chunk_word* states() const { return reinterpret_cast<chunk_word*>(arena.bytes().data() + layout().states_at); }
+  std::uint32_t state(std::uint64_t chunk) const { return state_of(states()[chunk].load()); }
+  void set_state(std::uint64_t chunk, std::uint32_t state) const { states()[chunk].store(word(tag, state)); }
+  bool has_free_chunks() const {
+    for (std::uint64_t c = 0; c < layout().chunks; ++c) {
+      if (state(c) == 0 || state(c) == team_returned) return true;
+    }
+    return false;
+  }
+};
+
+struct slot_state {
+  byte_queue tasks;
+  std::optional<process> worker;
+  std::uint64_t generation = 0;
+  std::deque<std::uint64_t> held;  // task ids given, not yet finished
+  std::uint64_t finished_since_start = 0;
+  std::uint64_t timed_out_task = 0;
+};
+
+// A chunk's end, applied to its job outside the pool's lock.
+struct chunk_end {
+  std::shared_ptr<job_state> job;
+  std::size_t chunk = 0;
+  std::optional<std::string> result;
+  std::exception_ptr failure;
+};
+
+// What a job's cancel() reaches the pool through: cleared when the pool goes,
+// so that a result kept after its pool cannot reach a dead one. Recursive: a
+// callback run by a cancel may cancel another job.
+struct cancel_gate {
+  std::recursive_mutex mutex;
+  pool_core::state* pool = nullptr;
+};
+
+struct pool_core::state {
+  static constexpr std::size_t depth = 16;  // tasks a worker holds at most; an idle worker takes queued ones back
+  static constexpr std::size_t max_processes = 4096;
+  static constexpr std::size_t ring_bytes = std::size_t{4} << 20;
+  // A pool gives up after this many workers in a row failed to start: ended
+  // (exit code, crash) before their start-up was done. Workers killed from
+  // outside (SIGKILL, SIGTERM) before it was done may be an OOM killer or a
+  // chaos test, not a broken start-up: they count against a larger limit.
+  static constexpr int startup_deaths_to_give_up = 3;
+  static constexpr int startup_kills_to_give_up = 100;
+
+  pool_options options;
+  std::shared_ptr<cancel_gate> gate = std::make_shared<cancel_gate>();
+  std::size_t size = 0;
+  byte_queue results{0, ring_bytes};
+  shared_memory stamps;
+  mutable std::mutex mutex;
+  std::condition_variable all_finished;
+  std::vector<slot_state> slots;
+  std::unordered_map<std::uint64_t, task_record> tasks;  // given to the pool, not finished
+  std::deque<std::uint64_t> pending;                     // not given to a worker yet
+  std::unordered_map<job_state*, std::shared_ptr<handle_outbox>> outboxes;
+  std::unordered_map<std::uint64_t, team_job> teams;
+  std::vector<std::pair<shared_memory, std::weak_ptr<job_state>>> spare_arenas;
+  std::uint64_t next_task = 1;
+  std::uint64_t workers_started = 0;
+  int startup_deaths = 0;
+  int startup_kills = 0;
+  std::string broken;  // why the pool gave up, if it did
+  bool closed = false;
+  bool stopping = false;
+  bool terminated = false;
+  bool joined = false;
+  sentinel_wait watch_wait;
+  std::thread result_thread;
+  std::thread watch_thread;
+
+
+  task_stamp& stamp_of(std::size_t slot) const { return reinterpret_cast<task_stamp*>(stamps.bytes().data())[slot]; }
+
+  // -- pool_deaths.cpp --
+  void start_worker(std::size_t slot);
+  void worker_died(std::uint32_t slot, std::uint64_t generation, std::vector<chunk_end>& ends);
+  // Every task not finished fails with `failure`: a team job's chunks, not
+  // its shares. Under the lock.
+  void fail_everything(const std::exception_ptr& failure, std::vector<chunk_end>& ends);
+
+  // -- pool_dispatch.cpp --
+  bool give(std::size_t slot, std::uint64_t id);
+  void dispatch();
+  void give_pending();
+  // A worker with nothing to do takes back a task queued behind a busy
+  // worker's running one (the parent is a consumer of every task queue too),
+  // as a shared queue would have given it: a long task does not hold up the
+  // short ones queued after it.
+  bool steal_for_idle();
+  bool cancel_job(job_state& job);
+  chunk_end take_task(std::uint64_t id, std::optional<std::string> result, std::exception_ptr failure);
+  void finish(std::vector<chunk_end>& ends);
+  void release_outbox(job_state& job);
+
+  // -- pool_team.cpp --
+  shared_memory arena_for(std::size_t bytes);
+  void give_share(std::uint64_t team, team_job& t, std::optional<std::size_t> slot);
+  // A team job is complete once no chunk is free or held by a live worker.
+  void check_team(std::uint64_t team, std::vector<chunk_end>& ends);
+  // The chunks a dead worker held fail (or are given back once); whatever is
+  // free again goes to the worker that replaces it.
+  void team_worker_died(std::uint64_t share, std::uint32_t slot, int pid, int code, const std::string& name,
+                        bool timed_out);
+
+  // -- pool_results.cpp --
+  // The result thread: nothing may end it but the stop notice.
+  void run_results();
+  // False once the stop notice came.
+  bool take_one_result();
+  void task_done(std::uint64_t id, std::uint64_t aux, std::uint32_t slot, task_status status,
+                 std::string_view payload, std::vector<chunk_end>& ends);
+
+  // -- pool_watch.cpp --
+  void run_watch();
+  void stop_threads();
+
+  template <class F>
+  static void guarded(const char* what, F&& f) {
+    try {
+      f();
+    } catch (const std::exception& e) {
+      std::cerr << "mproc pool: " << what << " threw: " << e.what() << std::endl;
+    } catch (...) {
+      std::cerr << "mproc pool: " << what << " threw" << std::endl;
+    }
+  }
+};
+
+}  // namespace mproc::detail

@@ -1,0 +1,94 @@
+// The result thread: takes results and notices of dead workers from the result
+// queue, finishes the tasks, and hands out the next ones.
+#include "pool_engine.hpp"
+
+namespace mproc::detail {
+namespace {
+
+std::exception_ptr failure_of(task_status status, std::string_view payload) {
+  switch (status) {
+    case task_status::raised:
+      return remote_failure(payload);
+    case task_status::unserialisable_result:
+    case task_status::undecodable_task:
+      return std::make_exception_ptr(serialization_error(std::string(payload)));
+    case task_status::done:
+      break;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+void pool_core::state::run_results() {
+  for (;;) {
+    try {
+      if (!take_one_result()) return;
+    } catch (const std::exception& e) {
+      std::cerr << "mproc pool: the result thread met an error: " << e.what() << std::endl;
+    }
+  }
+}
+
+bool pool_core::state::take_one_result() {
+  std::string_view message;
+  try {
+    message = *results.get(std::nullopt);
+  } catch (const std::exception& e) {
+    std::cerr << "mproc pool: the result queue failed: " << e.what() << std::endl;
+    return false;
+  }
+  const auto result = split_result(message);
+  if (!result) {
+    std::cerr << "mproc pool: a result message of " << message.size() << " bytes was dropped" << std::endl;
+    return true;
+  }
+  if (result->kind == stop_notice) return false;
+  std::vector<chunk_end> ends;
+  if (result->kind == death_notice) {
+    worker_died(result->slot, result->aux, ends);
+  } else {
+    task_done(result->task, result->aux, result->slot, static_cast<task_status>(result->kind), result->payload,
+              ends);
+  }
+  finish(ends);
+  return true;
+}
+
+void pool_core::state::task_done(std::uint64_t id, std::uint64_t aux, std::uint32_t slot, task_status status,
+               std::string_view payload, std::vector<chunk_end>& ends) {
+  std::optional<std::string> result;
+  std::exception_ptr failure = failure_of(status, payload);
+  if (!failure) result.emplace(payload);
+  std::scoped_lock lock(mutex);
+  auto record = tasks.find(id);
+  const std::uint64_t team = record == tasks.end() ? 0 : record->second.team;
+  if (team != 0 && aux != 0) {  // a chunk of a team job failed; the share goes on
+    auto found = teams.find(team);
+    if (found != teams.end() && aux - 1 < found->second.errors.size()) {
+      found->second.errors[aux - 1] = failure;
+      check_team(team, ends);  // it may have waited for this message alone
+    }
+    return;
+  }
+  if (slot < slots.size()) {
+    auto& held = slots[slot].held;
+    held.erase(std::remove(held.begin(), held.end(), id), held.end());
+    ++slots[slot].finished_since_start;
+  }
+  startup_deaths = 0;
+  startup_kills = 0;
+  if (team != 0) {
+    tasks.erase(record);
+    // A share ends with chunks still free when its worker reached
+    // maxtasksperchild: another worker takes them on.
+    auto found = teams.find(team);
+    if (found != teams.end() && found->second.has_free_chunks()) give_share(team, found->second, std::nullopt);
+    check_team(team, ends);
+  } else if (record != tasks.end()) {
+    ends.push_back(take_task(id, std::move(result), failure));
+  }
+  dispatch();
+}
+
+}  // namespace mproc::detail
