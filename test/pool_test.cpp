@@ -17,6 +17,8 @@
 #include <mutex>
 #include <numeric>
 #include <random>
+#include <ranges>
+#include <sstream>
 #include <set>
 #include <stdexcept>
 #include <thread>
@@ -475,6 +477,94 @@ BOOST_AUTO_TEST_CASE(close_refuses_tasks_and_join_needs_it) {
   BOOST_CHECK_THROW(workers.apply_async(square, 1), mproc::closed_error);
   workers.join();
   BOOST_TEST(last.get() == 100);  // what was given before close() finished
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// --- lazy maps: inputs read as results are --------------------------------------
+
+namespace {
+
+// An input range that can be read once only: numbers from a stream.
+std::vector<int> read_once_numbers(int n) {
+  std::vector<int> all(static_cast<std::size_t>(n));
+  std::iota(all.begin(), all.end(), 0);
+  return all;
+}
+
+// This process's resident memory now (Linux; 0 elsewhere).
+std::size_t resident_bytes() {
+  const std::string statm = mproc::test::read_file("/proc/self/statm");
+  if (statm.empty()) return 0;
+  const auto space = statm.find(' ');
+  return std::stoull(statm.substr(space + 1)) * 4096;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(lazy_maps)
+
+MPROC_TEST_EACH_METHOD(an_endless_imap_can_be_left_and_the_pool_goes_on) {
+  mproc::pool workers(mproc::pool_options{.processes = 2, .method = method});
+  std::size_t seen = 0;
+  long long sum = 0;
+  for (int s : workers.imap(square, std::views::iota(0), 1)) {
+    sum += s;
+    if (++seen == 10000) break;
+  }
+  BOOST_TEST(seen == 10000u);
+  BOOST_TEST(sum == 333283335000LL);  // the squares of 0..9999, in order
+  BOOST_TEST(workers.map(square, range(100)) == squares_of(100));  // the pool is free for the next job
+  std::set<int> unordered;
+  for (int s : workers.imap_unordered(square, std::views::iota(0), 4)) {
+    unordered.insert(s);
+    if (unordered.size() == 1000) break;
+  }
+  BOOST_TEST(unordered.size() == 1000u);
+  BOOST_TEST(workers.apply(square, 7) == 49);
+}
+
+BOOST_AUTO_TEST_CASE(an_input_range_read_once_works) {
+  mproc::pool workers(2);
+  std::istringstream text("1 2 3 4 5 6 7 8 9 10");
+  std::vector<int> squares;
+  for (int s : workers.imap(square, std::views::istream<int>(text), 3)) squares.push_back(s);
+  BOOST_TEST(squares == (std::vector<int>{1, 4, 9, 16, 25, 36, 49, 64, 81, 100}));
+  // An rvalue range is kept by the result.
+  std::vector<int> got;
+  for (int s : workers.imap(square, read_once_numbers(50))) got.push_back(s);
+  BOOST_TEST(got == squares_of(50));
+}
+
+BOOST_AUTO_TEST_CASE(a_long_imap_keeps_memory_flat, *mproc::test::posix_only("reads /proc/self/statm")) {
+  mproc::pool workers(2);
+  const std::size_t before = resident_bytes();
+  std::size_t most = before;
+  long long count = 0;
+  for (int s : workers.imap(square, std::views::iota(0, 2'000'000) | std::views::transform([](int i) { return i % 1000; }),
+                            200)) {
+    if (s < 0) break;
+    if (++count % 100'000 == 0) most = std::max(most, resident_bytes());
+  }
+  BOOST_TEST(count == 2'000'000);
+  // Eager, the 2 M inputs, their 10,000 messages and the results would take far more.
+  BOOST_TEST(most - before < (std::size_t{64} << 20), "grew by " << (most - before) / 1048576 << " MiB");
+}
+
+BOOST_AUTO_TEST_CASE(an_imap_reads_on_after_close_and_stops_at_join) {
+  mproc::pool workers(2);
+  auto results = workers.imap(square, std::views::iota(0, 1000), 1, 4);  // a small buffer: most inputs unread
+  auto endless = workers.imap(square, std::views::iota(0), 1, 4);
+  workers.close();
+  std::vector<int> got;
+  for (int s : results) got.push_back(s);
+  BOOST_TEST(got == squares_of(1000));  // read on after close(), as Python's imap
+  BOOST_CHECK_THROW(workers.imap(square, std::views::iota(0), 1, 4), mproc::closed_error);  // a new one is refused
+  workers.join();  // waits for what is in the pool, then ends the workers
+  std::size_t read = 0;
+  BOOST_CHECK_THROW(
+      for (int s : endless) read += s >= 0 ? 1 : 0, mproc::closed_error);  // what was in the pool, then the error
+  BOOST_TEST(read >= 2u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

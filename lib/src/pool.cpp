@@ -156,42 +156,78 @@ pool_core::~pool_core() {
   if (!state_->joined) terminate();
 }
 
-std::shared_ptr<job_state> pool_core::submit(std::vector<std::string> chunks, std::vector<std::size_t> chunk_items,
-                                             std::optional<std::chrono::nanoseconds> timeout,
-                                             std::shared_ptr<handle_outbox> outbox) {
-  auto& st = *state_;
+namespace {
+
+std::shared_ptr<job_state> new_job(const std::vector<std::size_t>& chunk_items) {
   auto job = std::make_shared<job_state>();
-  job->chunks = chunks.size();
-  job->chunk_items = std::move(chunk_items);
+  job->chunks = chunk_items.size();
+  job->chunk_items = chunk_items;
   for (const std::size_t n : job->chunk_items) job->items += n;
   job->results.resize(job->chunks);
   job->errors.resize(job->chunks);
-  std::scoped_lock lock(st.mutex);
-  if (st.closed) {
-    outbox->started(-1);
-    throw closed_error(st.terminated ? "the pool was terminated: it takes no more tasks"
-                                     : "the pool is closed: it takes no more tasks");
-  }
-  if (!st.broken.empty()) {
-    outbox->started(-1);
-    throw error(st.broken);
-  }
-  if (job->chunks == 0) {
-    outbox->started(-1);
-    return job;
-  }
-  st.outboxes.emplace(job.get(), std::move(outbox));
-  job->cancel = [gate = st.gate](job_state& cancelled) {
+  return job;
+}
+
+}  // namespace
+
+// Under the lock: throws (freeing what `outboxes` reserved) if the pool takes
+// no more work.
+void pool_core::state::check_open(bool continuing, const std::vector<std::shared_ptr<handle_outbox>>& outboxes) {
+  const bool refused = closed && (!continuing || terminated || stopping || joined);
+  if (!refused && broken.empty()) return;
+  for (const auto& outbox : outboxes) outbox->started(-1);
+  if (!refused) throw error(broken);
+  throw closed_error(terminated ? "the pool was terminated: it takes no more tasks"
+                                : "the pool is closed: it takes no more tasks");
+}
+
+// Under the lock: the job's chunks wait for a worker.
+void pool_core::state::queue_job(const std::shared_ptr<job_state>& job, std::vector<std::string> chunks,
+                                 std::optional<std::chrono::nanoseconds> timeout,
+                                 std::shared_ptr<handle_outbox> outbox) {
+  outboxes.emplace(job.get(), std::move(outbox));
+  job->cancel = [gate = gate](job_state& cancelled) {
     std::scoped_lock hold(gate->mutex);
     return gate->pool != nullptr && gate->pool->cancel_job(cancelled);
   };
   for (std::size_t i = 0; i < chunks.size(); ++i) {
-    const std::uint64_t id = st.next_task++;
-    st.tasks.emplace(id, task_record{job, i, std::move(chunks[i]), timeout ? timeout : st.options.task_timeout});
-    st.pending.push_back(id);
+    const std::uint64_t id = next_task++;
+    tasks.emplace(id, task_record{job, i, std::move(chunks[i]), timeout ? timeout : options.task_timeout});
+    pending.push_back(id);
   }
+}
+
+std::shared_ptr<job_state> pool_core::submit(std::vector<std::string> chunks, std::vector<std::size_t> chunk_items,
+                                             std::optional<std::chrono::nanoseconds> timeout,
+                                             std::shared_ptr<handle_outbox> outbox, bool continuing) {
+  auto& st = *state_;
+  auto job = new_job(chunk_items);
+  std::scoped_lock lock(st.mutex);
+  st.check_open(continuing, {outbox});
+  if (job->chunks == 0) {
+    outbox->started(-1);
+    return job;
+  }
+  st.queue_job(job, std::move(chunks), timeout, std::move(outbox));
   st.dispatch();
   return job;
+}
+
+std::vector<std::shared_ptr<job_state>> pool_core::submit_each_chunk(
+    std::vector<std::string> chunks, std::vector<std::size_t> chunk_items,
+    std::vector<std::shared_ptr<handle_outbox>> outboxes, bool continuing) {
+  auto& st = *state_;
+  std::vector<std::shared_ptr<job_state>> jobs;
+  for (const std::size_t n : chunk_items) jobs.push_back(new_job({n}));
+  std::scoped_lock lock(st.mutex);
+  st.check_open(continuing, outboxes);
+  for (std::size_t i = 0; i < jobs.size(); ++i) {
+    std::vector<std::string> one;
+    one.push_back(std::move(chunks[i]));
+    st.queue_job(jobs[i], std::move(one), std::nullopt, std::move(outboxes[i]));
+  }
+  st.dispatch();
+  return jobs;
 }
 
 bool pool_core::takes_team_jobs() const noexcept { return !state_->options.progress; }

@@ -127,6 +127,11 @@ struct pool_core::state {
 
   task_stamp& stamp_of(std::size_t slot) const { return reinterpret_cast<task_stamp*>(stamps.bytes().data())[slot]; }
 
+  // -- pool.cpp --
+  void check_open(bool continuing, const std::vector<std::shared_ptr<handle_outbox>>& outboxes);
+  void queue_job(const std::shared_ptr<job_state>& job, std::vector<std::string> chunks,
+                 std::optional<std::chrono::nanoseconds> timeout, std::shared_ptr<handle_outbox> outbox);
+
   // -- pool_deaths.cpp --
   void start_worker(std::size_t slot);
   void worker_died(std::uint32_t slot, std::uint64_t generation, std::vector<chunk_end>& ends);

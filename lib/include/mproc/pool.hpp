@@ -28,6 +28,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstring>
+#include <deque>
 #include <functional>
 #include <future>
 #include <iterator>
@@ -137,9 +138,17 @@ class pool_core {
   /// Queues a job of chunks (task messages) for the workers. `outbox` holds
   /// what encoding the arguments reserved (shared memory for the workers): it
   /// is told the job ended once it has. Errors: closed_error after close().
+  /// `continuing`: more of a lazy imap's inputs, which close() does not stop
+  /// (as Python's close() lets an imap given before it run to its end).
   std::shared_ptr<job_state> submit(std::vector<std::string> chunks, std::vector<std::size_t> chunk_items,
                                     std::optional<std::chrono::nanoseconds> timeout,
-                                    std::shared_ptr<handle_outbox> outbox);
+                                    std::shared_ptr<handle_outbox> outbox, bool continuing = false);
+  /// Each chunk as a job of its own, all queued at once (a lazy imap's
+  /// top-up: one lock and one dispatch); `continuing` as for submit().
+  std::vector<std::shared_ptr<job_state>> submit_each_chunk(std::vector<std::string> chunks,
+                                                            std::vector<std::size_t> chunk_items,
+                                                            std::vector<std::shared_ptr<handle_outbox>> outboxes,
+                                                            bool continuing);
   void close();
   void terminate();
   void join();
@@ -157,6 +166,40 @@ class pool_core {
 
  private:
   std::unique_ptr<state> state_;
+};
+
+/// What imap and imap_unordered feed a pool with: chunks made from the inputs
+/// only as they are needed, at most `buffersize` of them in the pool at a time,
+/// so that an endless input range works and memory stays flat. Each chunk is a
+/// job of its own. Not a template: `next_chunk` (made by pool.hpp) reads the
+/// inputs and encodes.
+class imap_feed {
+ public:
+  /// Fills in the next chunk's task message, its item count and what encoding
+  /// it reserved; false once the inputs are exhausted.
+  using producer = std::function<bool(std::string& message, std::size_t& items,
+                                      std::shared_ptr<handle_outbox>& outbox)>;
+  imap_feed(std::shared_ptr<pool_core> pool, producer next_chunk, std::size_t buffersize, bool in_order);
+  /// Takes back the chunks no worker has started; those running finish unread.
+  ~imap_feed();
+  imap_feed(const imap_feed&) = delete;
+  imap_feed& operator=(const imap_feed&) = delete;
+  /// The next chunk to read, finished (in input order, or as chunks finish);
+  /// null at the end. Errors: those of encoding, closed_error once the pool
+  /// was joined or terminated.
+  std::shared_ptr<job_state> next();
+
+ private:
+  struct finished_list;
+  void top_up(bool continuing = true);
+  std::shared_ptr<pool_core> pool_;
+  producer next_chunk_;
+  std::size_t buffersize_;
+  bool in_order_;
+  bool exhausted_ = false;
+  std::deque<std::shared_ptr<job_state>> in_flight_;
+  std::shared_ptr<finished_list> finished_;
+  std::exception_ptr failure_;  // thrown once what is in the pool has been read
 };
 
 /// Encodes a job's chunks with `encode(items_begin, items_end)`; reservations
@@ -319,6 +362,34 @@ class async_result {
   bool whole_vector_ = false;
 };
 
+namespace detail {
+
+/// A lazy map's inputs: the range (a view of it, owning an rvalue) and where
+/// reading has got to. begin() is called once, so a range that can be read
+/// only once works.
+template <class View>
+class input_source {
+ public:
+  explicit input_source(View view) : view_(std::move(view)) {}
+  /// Up to `n` more inputs, as T.
+  template <class T>
+  std::vector<T> take(std::size_t n) {
+    if (!at_) at_.emplace(std::ranges::begin(view_));
+    std::vector<T> part;
+    while (part.size() < n && *at_ != std::ranges::end(view_)) {
+      part.push_back(static_cast<T>(**at_));
+      ++*at_;
+    }
+    return part;
+  }
+
+ private:
+  View view_;
+  std::optional<std::ranges::iterator_t<View>> at_;
+};
+
+}  // namespace detail
+
 /// The lazy results of imap and imap_unordered: an input range whose items are
 /// the results, waited for one by one. Dereferencing a failed task's result
 /// throws what it failed with.
@@ -355,33 +426,26 @@ class imap_result {
     std::size_t index_ = 0;
   };
 
-  imap_result(std::shared_ptr<detail::job_state> job, bool in_order) : job_(std::move(job)), in_order_(in_order) {}
+  explicit imap_result(std::unique_ptr<detail::imap_feed> feed) : feed_(std::move(feed)) {}
   iterator begin() { return iterator(this); }
   std::default_sentinel_t end() { return {}; }
 
  private:
   bool next_chunk() {
-    if (taken_ == job_->chunks) return false;
-    std::size_t chunk = taken_;
-    if (!in_order_) {
-      std::unique_lock lock(job_->mutex);
-      job_->wait_for_chunk(lock, [&] { return job_->completion_order.size() > taken_; });
-      chunk = job_->completion_order[taken_];
-    }
-    ++taken_;
+    if (!feed_) return false;
+    const auto job = feed_->next();
+    if (!job) return false;
     current_error_ = nullptr;
     current_.clear();
     try {
-      current_ = detail::chunk_results<R>(*job_, chunk);
+      current_ = detail::chunk_results<R>(*job, 0);
     } catch (...) {  // each item of a failed chunk throws when it is read
       current_error_ = std::current_exception();
     }
-    current_count_ = current_error_ ? job_->chunk_items[chunk] : current_.size();
+    current_count_ = current_error_ ? job->chunk_items[0] : current_.size();
     return true;
   }
-  std::shared_ptr<detail::job_state> job_;
-  bool in_order_;
-  std::size_t taken_ = 0;
+  std::unique_ptr<detail::imap_feed> feed_;  // null: a static_assert said why
   std::vector<R> current_;
   std::exception_ptr current_error_;
   std::size_t current_count_ = 0;
@@ -392,7 +456,7 @@ class imap_result {
 class pool {
  public:
   explicit pool(int processes = 0) : pool(pool_options{.processes = processes}) {}
-  explicit pool(pool_options options) : core_(std::make_unique<detail::pool_core>(std::move(options))) {}
+  explicit pool(pool_options options) : core_(std::make_shared<detail::pool_core>(std::move(options))) {}
   ~pool() {
     if (core_) {
       close();
@@ -443,19 +507,22 @@ class pool {
     return apply_within(limit.value, f, std::forward<Args>(args)...);
   }
 
-  /// Lazy map: results in order, each as soon as it and those before it are in.
+  /// Lazy map: results in order, each as soon as it and those before it are
+  /// in. The inputs are read as the results are: any input range works, one
+  /// that can be read only once or an endless one (`std::views::iota(0)`),
+  /// with at most `buffersize` chunks in the pool at a time (0: 64 per worker).
+  /// Leaving the loop early stops reading the inputs and takes back the chunks
+  /// not started. The range is kept (moved in if it is an rvalue) until the
+  /// result is gone. After close() the inputs are still read; after join() or
+  /// terminate(), reading on throws closed_error.
   template <class F, std::ranges::input_range Range>
-  auto imap(F f, const Range& inputs, std::size_t chunksize = 1) {
-    using T = detail::travelling_t<std::ranges::range_value_t<Range>>;
-    using R = detail::stored_result<detail::task_result_t<F, T>>;
-    return imap_result<R>(submit_each<F, T, false>(f, inputs, std::max<std::size_t>(chunksize, 1), std::nullopt), true);
+  auto imap(F f, Range&& inputs, std::size_t chunksize = 1, std::size_t buffersize = 0) {
+    return lazy_map<F>(f, std::forward<Range>(inputs), chunksize, buffersize, true);
   }
-  /// Lazy map: results as they finish, in any order.
+  /// Lazy map: results as they finish, in any order (inputs read as imap's).
   template <class F, std::ranges::input_range Range>
-  auto imap_unordered(F f, const Range& inputs, std::size_t chunksize = 1) {
-    using T = detail::travelling_t<std::ranges::range_value_t<Range>>;
-    using R = detail::stored_result<detail::task_result_t<F, T>>;
-    return imap_result<R>(submit_each<F, T, false>(f, inputs, std::max<std::size_t>(chunksize, 1), std::nullopt), false);
+  auto imap_unordered(F f, Range&& inputs, std::size_t chunksize = 1, std::size_t buffersize = 0) {
+    return lazy_map<F>(f, std::forward<Range>(inputs), chunksize, buffersize, false);
   }
 
   /// No more tasks; those given run to the end.
@@ -474,6 +541,45 @@ class pool {
   static void check_function() {
     static_assert(detail::spawnable_target<F>,
                   "a pool task is a plain function or a captureless lambda (workers run it by address)");
+  }
+
+  template <class F, class Range>
+  auto lazy_map(F f, Range&& inputs, std::size_t chunksize, std::size_t buffersize, bool in_order) {
+    using T = detail::travelling_t<std::ranges::range_value_t<Range>>;
+    using R = detail::stored_result<detail::task_result_t<F, T>>;
+    check_function<F>();
+    if constexpr (!detail::check_task_argument<T>() || !detail::task_travels<F, T, false>()) {
+      return imap_result<R>(nullptr);  // a static_assert said why; nothing below is instantiated
+    } else {
+      auto source = std::make_shared<detail::input_source<std::views::all_t<Range>>>(
+          std::views::all(std::forward<Range>(inputs)));
+      const std::string& head =
+          detail::task_head(reinterpret_cast<std::uintptr_t>(&detail::map_entry<F, T>), detail::target_address(f));
+      chunksize = std::max<std::size_t>(chunksize, 1);
+      auto next_chunk = [source, &head, chunksize](std::string& message, std::size_t& items,
+                                                   std::shared_ptr<detail::handle_outbox>& outbox) {
+        std::vector<T> part = source->template take<T>(chunksize);
+        if (part.empty()) return false;
+        outbox = detail::encoding_outbox();
+        {
+          detail::outbox_scope scope(*outbox);
+          try {
+            message = detail::task_message(head, part);
+          } catch (const serialization_error&) {
+            outbox->started(-1);
+            throw;
+          } catch (const std::exception& e) {
+            outbox->started(-1);
+            throw serialization_error(std::string("a task's arguments cannot be serialised: ") + e.what());
+          }
+        }
+        detail::check_encoded(*outbox);
+        items = part.size();
+        return true;
+      };
+      return imap_result<R>(std::make_unique<detail::imap_feed>(
+          core_, std::move(next_chunk), buffersize == 0 ? 64 * processes() : buffersize, in_order));
+    }
   }
 
   // `whole`: the results are wanted all at once (map), not chunk by chunk (imap).
@@ -585,7 +691,7 @@ class pool {
     return async_result<R>(submit_each<F, Tuple, true>(f, one, 1, timeout));
   }
 
-  std::unique_ptr<detail::pool_core> core_;
+  std::shared_ptr<detail::pool_core> core_;  // shared with lazy imaps, which feed it
 };
 
 }  // namespace mproc

@@ -1,0 +1,104 @@
+// The lazy feed of imap and imap_unordered: chunks made from the inputs as the
+// results are read, at most `buffersize` in the pool at a time, each a job of
+// its own (so a chunk's end, cancel and failure are a job's).
+#include "pool_engine.hpp"
+
+namespace mproc::detail {
+
+// The chunks of an imap_unordered that finished, in the order they did.
+struct imap_feed::finished_list {
+  std::mutex mutex;
+  std::condition_variable changed;
+  std::deque<job_state*> jobs;
+};
+
+imap_feed::imap_feed(std::shared_ptr<pool_core> pool, producer next_chunk, std::size_t buffersize, bool in_order)
+    : pool_(std::move(pool)),
+      next_chunk_(std::move(next_chunk)),
+      buffersize_(std::max<std::size_t>(buffersize, 1)),
+      in_order_(in_order),
+      finished_(std::make_shared<finished_list>()) {
+  top_up(false);  // the pool starts at once, and a closed pool refuses the imap now, as Python's does
+}
+
+imap_feed::~imap_feed() {
+  for (auto& job : in_flight_) {
+    if (job->cancel) job->cancel(*job);  // false for a chunk a worker has: it finishes unread
+  }
+}
+
+// Refills the pool once half the buffer is used up, in one submission: a
+// submission per chunk read would cost a lock and a dispatch per item. What
+// fails here (an input that cannot be encoded, a pool joined meanwhile) is
+// thrown once the chunks already in the pool have been read: none is lost.
+void imap_feed::top_up(bool continuing) {
+  if (continuing && (exhausted_ || in_flight_.size() > buffersize_ / 2)) return;
+  std::vector<std::string> chunks;
+  std::vector<std::size_t> sizes;
+  std::vector<std::shared_ptr<handle_outbox>> outboxes;
+  std::vector<std::shared_ptr<job_state>> jobs;
+  try {
+    while (in_flight_.size() + chunks.size() < buffersize_) {
+      std::string message;
+      std::size_t items = 0;
+      std::shared_ptr<handle_outbox> outbox;
+      if (!next_chunk_(message, items, outbox)) {
+        exhausted_ = true;
+        break;
+      }
+      chunks.push_back(std::move(message));
+      sizes.push_back(items);
+      outboxes.push_back(std::move(outbox));
+    }
+    if (chunks.empty() && continuing) return;
+    jobs = pool_->submit_each_chunk(std::move(chunks), std::move(sizes), outboxes, continuing);
+  } catch (...) {
+    for (const auto& made : outboxes) {
+      if (made) made->started(-1);  // a second time is harmless
+    }
+    if (!continuing) throw;
+    failure_ = std::current_exception();
+    exhausted_ = true;
+    return;
+  }
+  for (auto& job : jobs) {
+    if (!in_order_) {
+      when_job_done(*job, [finished = finished_, done = job.get()] {
+        {
+          std::scoped_lock lock(finished->mutex);
+          finished->jobs.push_back(done);
+        }
+        finished->changed.notify_all();
+      });
+    }
+    in_flight_.push_back(std::move(job));
+  }
+}
+
+std::shared_ptr<job_state> imap_feed::next() {
+  top_up();
+  if (in_flight_.empty()) {
+    if (failure_) std::rethrow_exception(failure_);
+    return nullptr;
+  }
+  std::shared_ptr<job_state> job;
+  if (in_order_) {
+    job = std::move(in_flight_.front());
+    in_flight_.pop_front();
+  } else {
+    job_state* done = nullptr;
+    {
+      std::unique_lock lock(finished_->mutex);
+      finished_->changed.wait(lock, [&] { return !finished_->jobs.empty(); });
+      done = finished_->jobs.front();
+      finished_->jobs.pop_front();
+    }
+    auto found = std::find_if(in_flight_.begin(), in_flight_.end(), [&](const auto& j) { return j.get() == done; });
+    job = std::move(*found);
+    in_flight_.erase(found);
+  }
+  top_up();  // the pool works on while this chunk is read
+  return job;
+}
+
+}  // namespace mproc::detail
