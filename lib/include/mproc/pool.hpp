@@ -563,15 +563,7 @@ class pool {
         outbox = detail::encoding_outbox();
         {
           detail::outbox_scope scope(*outbox);
-          try {
-            message = detail::task_message(head, part);
-          } catch (const serialization_error&) {
-            outbox->started(-1);
-            throw;
-          } catch (const std::exception& e) {
-            outbox->started(-1);
-            throw serialization_error(std::string("a task's arguments cannot be serialised: ") + e.what());
-          }
+          message = encode_chunk(head, part, *outbox);
         }
         detail::check_encoded(*outbox);
         items = part.size();
@@ -579,6 +571,21 @@ class pool {
       };
       return imap_result<R>(std::make_unique<detail::imap_feed>(
           core_, std::move(next_chunk), buffersize == 0 ? 64 * processes() : buffersize, in_order));
+    }
+  }
+
+  // A chunk's task message; what encoding reserved is freed if it fails.
+  template <class Item>
+  static std::string encode_chunk(const std::string& head, const std::vector<Item>& part,
+                                  detail::handle_outbox& outbox) {
+    try {
+      return detail::task_message(head, part);
+    } catch (const serialization_error&) {
+      outbox.started(-1);
+      throw;
+    } catch (const std::exception& e) {
+      outbox.started(-1);
+      throw serialization_error(std::string("a task's arguments cannot be serialised: ") + e.what());
     }
   }
 
@@ -635,15 +642,7 @@ class pool {
       for (std::size_t at = 0; at < all.size(); at += chunksize) {
         const std::size_t end = std::min(all.size(), at + chunksize);
         part.assign(std::make_move_iterator(all.begin() + at), std::make_move_iterator(all.begin() + end));
-        try {
-          chunks.push_back(detail::task_message(head, part));
-        } catch (const serialization_error&) {
-          outbox->started(-1);
-          throw;
-        } catch (const std::exception& e) {
-          outbox->started(-1);
-          throw serialization_error(std::string("a task's arguments cannot be serialised: ") + e.what());
-        }
+        chunks.push_back(encode_chunk(head, part, *outbox));
         sizes.push_back(end - at);
       }
     }
