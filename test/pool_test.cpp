@@ -556,6 +556,23 @@ BOOST_AUTO_TEST_CASE(a_long_imap_keeps_memory_flat, *mproc::test::posix_only("re
 #endif
 }
 
+BOOST_AUTO_TEST_CASE(the_progress_callback_counts_across_a_lazy_imap) {
+  std::mutex guard;
+  std::size_t most = 0;
+  std::size_t total_seen = 0;
+  mproc::pool workers(mproc::pool_options{.processes = 2, .progress = [&](std::size_t done, std::size_t total) {
+                                            std::scoped_lock lock(guard);
+                                            most = std::max(most, done);
+                                            total_seen = total;
+                                          }});
+  long long sum = 0;
+  for (int s : workers.imap_unordered(square, range(100), 3)) sum += s;
+  BOOST_TEST(sum == 328350);
+  std::scoped_lock lock(guard);
+  BOOST_TEST(most == 100u);  // items, across the imap's chunks
+  BOOST_TEST(total_seen == 100u);
+}
+
 BOOST_AUTO_TEST_CASE(an_imap_reads_on_after_close_and_stops_at_join) {
   mproc::pool workers(2);
   auto results = workers.imap(square, std::views::iota(0, 1000), 1, 4);  // a small buffer: most inputs unread

@@ -215,10 +215,13 @@ std::shared_ptr<job_state> pool_core::submit(std::vector<std::string> chunks, st
 
 std::vector<std::shared_ptr<job_state>> pool_core::submit_each_chunk(
     std::vector<std::string> chunks, std::vector<std::size_t> chunk_items,
-    std::vector<std::shared_ptr<handle_outbox>> outboxes, bool continuing) {
+    std::vector<std::shared_ptr<handle_outbox>> outboxes, std::shared_ptr<progress_share> progress, bool continuing) {
   auto& st = *state_;
   std::vector<std::shared_ptr<job_state>> jobs;
-  for (const std::size_t n : chunk_items) jobs.push_back(new_job({n}));
+  for (const std::size_t n : chunk_items) {
+    jobs.push_back(new_job({n}));
+    jobs.back()->progress = progress;
+  }
   std::scoped_lock lock(st.mutex);
   st.check_open(continuing, outboxes);
   for (std::size_t i = 0; i < jobs.size(); ++i) {

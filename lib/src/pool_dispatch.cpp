@@ -107,6 +107,10 @@ void pool_core::state::finish(std::vector<chunk_end>& ends) {
       if (job.results[end.chunk] || job.errors[end.chunk]) continue;  // finished already
       done = job.items_done + job.chunk_items[end.chunk];
       total = job.items;
+      if (job.progress) {
+        done = job.progress->done.fetch_add(job.chunk_items[end.chunk]) + job.chunk_items[end.chunk];
+        total = job.progress->total;
+      }
     }
     // Before the chunk counts as finished: whoever waits for the job sees
     // every progress call made by the time it returns.

@@ -12,12 +12,14 @@ struct imap_feed::finished_list {
   std::deque<job_state*> jobs;
 };
 
-imap_feed::imap_feed(std::shared_ptr<pool_core> pool, producer next_chunk, std::size_t buffersize, bool in_order)
+imap_feed::imap_feed(std::shared_ptr<pool_core> pool, producer next_chunk, std::size_t buffersize, bool in_order,
+                     std::size_t total_items)
     : pool_(std::move(pool)),
       next_chunk_(std::move(next_chunk)),
       buffersize_(std::max<std::size_t>(buffersize, 1)),
       in_order_(in_order),
       finished_(std::make_shared<finished_list>()) {
+  progress_->total = total_items;
   top_up(false);  // the pool starts at once, and a closed pool refuses the imap now, as Python's does
 }
 
@@ -51,7 +53,7 @@ void imap_feed::top_up(bool continuing) {
       outboxes.push_back(std::move(outbox));
     }
     if (chunks.empty() && continuing) return;
-    jobs = pool_->submit_each_chunk(std::move(chunks), std::move(sizes), outboxes, continuing);
+    jobs = pool_->submit_each_chunk(std::move(chunks), std::move(sizes), outboxes, progress_, continuing);
   } catch (...) {
     for (const auto& made : outboxes) {
       if (made) made->started(-1);  // a second time is harmless

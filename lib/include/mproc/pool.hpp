@@ -148,6 +148,7 @@ class pool_core {
   std::vector<std::shared_ptr<job_state>> submit_each_chunk(std::vector<std::string> chunks,
                                                             std::vector<std::size_t> chunk_items,
                                                             std::vector<std::shared_ptr<handle_outbox>> outboxes,
+                                                            std::shared_ptr<progress_share> progress,
                                                             bool continuing);
   void close();
   void terminate();
@@ -179,7 +180,9 @@ class imap_feed {
   /// it reserved; false once the inputs are exhausted.
   using producer = std::function<bool(std::string& message, std::size_t& items,
                                       std::shared_ptr<handle_outbox>& outbox)>;
-  imap_feed(std::shared_ptr<pool_core> pool, producer next_chunk, std::size_t buffersize, bool in_order);
+  /// `total_items`: the inputs' count for the progress callback, 0 if not known.
+  imap_feed(std::shared_ptr<pool_core> pool, producer next_chunk, std::size_t buffersize, bool in_order,
+            std::size_t total_items);
   /// Takes back the chunks no worker has started; those running finish unread.
   ~imap_feed();
   imap_feed(const imap_feed&) = delete;
@@ -200,6 +203,7 @@ class imap_feed {
   std::deque<std::shared_ptr<job_state>> in_flight_;
   std::shared_ptr<finished_list> finished_;
   std::exception_ptr failure_;  // thrown once what is in the pool has been read
+  std::shared_ptr<progress_share> progress_ = std::make_shared<progress_share>();
 };
 
 /// Encodes a job's chunks with `encode(items_begin, items_end)`; reservations
@@ -551,6 +555,8 @@ class pool {
     if constexpr (!detail::check_task_argument<T>() || !detail::task_travels<F, T, false>()) {
       return imap_result<R>(nullptr);  // a static_assert said why; nothing below is instantiated
     } else {
+      std::size_t total = 0;  // for the progress callback: not known for an unsized range
+      if constexpr (std::ranges::sized_range<Range>) total = static_cast<std::size_t>(std::ranges::size(inputs));
       auto source = std::make_shared<detail::input_source<std::views::all_t<Range>>>(
           std::views::all(std::forward<Range>(inputs)));
       const std::string& head =
@@ -570,7 +576,7 @@ class pool {
         return true;
       };
       return imap_result<R>(std::make_unique<detail::imap_feed>(
-          core_, std::move(next_chunk), buffersize == 0 ? 64 * processes() : buffersize, in_order));
+          core_, std::move(next_chunk), buffersize == 0 ? 64 * processes() : buffersize, in_order, total));
     }
   }
 

@@ -13,6 +13,7 @@
 #include <mproc/error.hpp>
 #include <mproc/shared_memory.hpp>
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <cstring>
@@ -276,6 +277,13 @@ std::string task_message_of_numbers(const std::string& head, const T* items, std
 }
 
 /// A submitted job: its chunks' results as they arrive.
+/// What the progress callback is told of a lazy imap, whose chunks are jobs
+/// of their own: items done in all of them, and the inputs' count (0: not known).
+struct progress_share {
+  std::atomic<std::size_t> done{0};
+  std::size_t total = 0;
+};
+
 struct job_state {
   std::mutex mutex;
   std::condition_variable changed;
@@ -295,6 +303,7 @@ struct job_state {
   bool running_callbacks = false;                    // the last chunk is in; when_done runs now
   std::thread::id callbacks_thread;                  // ... on this thread
   std::function<bool(job_state&)> cancel;            // takes back a job that no worker has started
+  std::shared_ptr<progress_share> progress;          // a lazy imap's chunk: progress counts across its jobs
   /// Every chunk has finished.
   bool complete() const { return finished == chunks; }
   /// Complete, and its callbacks have run (as Python's AsyncResult runs its
