@@ -21,6 +21,8 @@ namespace {
 
 bool exists_in_dev_shm(const std::string& name) { return mproc::test::shared_memory_exists(name); }
 
+void do_nothing() {}
+
 void write_text(mproc::shared_memory block, std::string text) {
   std::memcpy(block.bytes().data(), text.data(), text.size());
 }
@@ -140,6 +142,22 @@ MPROC_TEST_EACH_METHOD(block_outlives_the_parents_close_until_the_child_ends) {
   block.close();
   child.join();
   BOOST_TEST(!exists_in_dev_shm(name));  // nobody left
+}
+
+// A forked child may run to its end before fork() has returned in the parent:
+// its slot must be its own from its first instruction, or the last user to
+// leave (that child) frees nothing and the name outlives everyone.
+BOOST_AUTO_TEST_CASE(forked_children_that_end_at_once_leave_nothing_behind) {
+  if (!mproc::test::posix_system) return;
+  for (int round = 0; round < 200; ++round) {
+    auto block = mproc::shared_memory::create(64);
+    const std::string name = block.name();
+    mproc::process child(mproc::process_options{.method = mproc::start_method::fork}, do_nothing);
+    child.start();
+    block.close();
+    child.join();
+    BOOST_TEST_REQUIRE(!exists_in_dev_shm(name), "round " << round << ": " << name << " outlived its users");
+  }
 }
 
 BOOST_AUTO_TEST_CASE(killed_creator_is_not_counted_any_more) {

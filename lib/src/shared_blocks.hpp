@@ -19,8 +19,8 @@ handle_outbox* outbox_for_block(const std::shared_ptr<shared_memory_state>& stat
 /// child to come. After it, in the parent: gives those slots to the child.
 std::vector<std::uint64_t> reserve_blocks_for_fork();
 void assign_blocks_to_forked_child(const std::vector<std::uint64_t>& reservations, int pid);
-/// In a forked child, first thing.
-void reset_blocks_after_fork() noexcept;
+/// In a forked child, first thing: also takes the slots reserved for it.
+void reset_blocks_after_fork(const std::vector<std::uint64_t>& reservations) noexcept;
 /// When a process ends: frees its slot in every block it still uses.
 void release_blocks_at_exit() noexcept;
 /// Removes the block called `name` if no live process uses it; true when the

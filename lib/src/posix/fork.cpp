@@ -23,7 +23,7 @@ std::unique_ptr<child_handle> launch_fork(const launch_request& request) {
     pid = ::fork();
     if (pid == 0) {
       posix::set_death_signal(request.daemon ? SIGKILL : SIGTERM, parent);
-      reset_blocks_after_fork();
+      reset_blocks_after_fork(reservations);
       request.run_in_fork();  // ends the child
       exit_now(1);
     }

@@ -413,13 +413,25 @@ void assign_blocks_to_forked_child(const std::vector<std::uint64_t>& reservation
   }
 }
 
-void reset_blocks_after_fork() noexcept {
+void reset_blocks_after_fork(const std::vector<std::uint64_t>& reservations) noexcept {
   // Another thread of the parent may have held the lock at the fork. Nothing
   // to do (and no page to copy) where shared memory was never used.
   if (registry* r = registry_instance.load(std::memory_order_acquire)) {
     new (&r->mutex) std::mutex();
     // Blocks not inherited: this child holds no slot in them, and has none to free.
     std::erase_if(r->states, [](shared_memory_state* state) { return !state->inherited_by_fork.load(); });
+    // The slots held for us become ours now, not when the parent gets round to
+    // it: a child that ends first would otherwise free nothing, and the block
+    // would outlive its last user (the parent then sees us as a zombie).
+    const identity me = self();
+    for (auto* state : r->states) {
+      header_lock header(*state->header);
+      for (auto& slot : state->header->used()) {
+        if (slot.pid == 0 || slot.reservation == 0) continue;
+        if (std::find(reservations.begin(), reservations.end(), slot.reservation) == reservations.end()) continue;
+        slot = user_slot{me.pid, 0, me.start_time, 0};
+      }
+    }
   }
   reset_tracker_after_fork();
 }
