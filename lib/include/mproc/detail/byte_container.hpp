@@ -1,7 +1,7 @@
 // The untyped engine behind shared_list, shared_dict, shared_set and
 // shared_namespace: byte strings in a shared memory block, under a robust lock
 // in the block. How it stays consistent when a process dies in the middle of a
-// change, and how it grows, is in lib/src/shared_store.cpp.
+// change, and how it grows, is in lib/src/shared_store.hpp.
 #pragma once
 
 #include <mproc/shared_memory.hpp>
