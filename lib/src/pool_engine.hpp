@@ -9,7 +9,8 @@
 // timeout_error), or runs again once if retry_lost_tasks is set
 // (pool_deaths.cpp). Handing out tasks and finishing them: pool_dispatch.cpp;
 // maps of plain values that workers claim from a shared arena: pool_team.cpp;
-// what pool.hpp calls: pool.cpp.
+// what pool.hpp calls (through detail/pool_core.hpp): pool.cpp; the lazy
+// imap's feed: pool_imap.cpp.
 #pragma once
 
 #include <mproc/pool.hpp>

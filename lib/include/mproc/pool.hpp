@@ -16,65 +16,29 @@
 // its worker is killed and replaced. Every other task goes on.
 #pragma once
 
-#include <mproc/detail/timeout.hpp>
-#include <mproc/detail/handles.hpp>
+#include <mproc/async_result.hpp>
+#include <mproc/detail/pool_core.hpp>
+#include <mproc/detail/pool_jobs.hpp>
 #include <mproc/detail/pool_tasks.hpp>
+#include <mproc/detail/timeout.hpp>
 #include <mproc/error.hpp>
+#include <mproc/imap_result.hpp>
 #include <mproc/process.hpp>
-#include <mproc/queue.hpp>
-#include <mproc/shared_memory.hpp>
 #include <mproc/start_method.hpp>
 
 #include <chrono>
+#include <concepts>
 #include <cstddef>
-#include <cstring>
-#include <deque>
 #include <functional>
-#include <future>
-#include <iterator>
 #include <memory>
 #include <optional>
 #include <ranges>
-#include <string>
 #include <tuple>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace mproc {
-
-namespace detail {
-
-/// What a worker process is given: its own task queue, the shared result
-/// queue, the block where it stamps the task it runs, its slot, its task limit.
-struct worker_links {
-  byte_queue tasks;
-  byte_queue results;
-  shared_memory stamps;
-  std::uint32_t slot = 0;
-  std::uint64_t max_tasks = 0;
-
-  template <class Archive>
-  void serialize(Archive& archive) {
-    archive(tasks, results, stamps, slot, max_tasks);
-  }
-};
-
-/// The worker's loop: takes tasks until its queue is closed or it has run
-/// max_tasks of them.
-void run_worker(worker_links& links);
-void pool_worker(worker_links links);
-
-template <class F, class... Args>
-void pool_worker_with(worker_links links, code_address initializer, Args... args) {
-  F made{};
-  if constexpr (std::is_pointer_v<F>) made = reinterpret_cast<F>(resolve_code(initializer));
-  made(args...);
-  run_worker(links);
-}
-
-using worker_factory = std::function<process(process_options, worker_links)>;
-
-}  // namespace detail
 
 /// A function to run once in each worker before its first task, with its
 /// arguments: `pool_options{.initializer = mproc::initializer(setup, 42)}`.
@@ -112,7 +76,8 @@ struct pool_options {
   /// fails with worker_lost_error. Only for tasks that may run twice.
   bool retry_lost_tasks = false;
   /// Called in the parent as each chunk of a job finishes: items done, and the
-  /// job's total. From the pool's own thread: keep it short.
+  /// job's total (for imap: the input range's size, 0 if it has none, as an
+  /// endless one). From the pool's own thread: keep it short.
   std::function<void(std::size_t done, std::size_t total)> progress{};
 };
 
@@ -122,337 +87,6 @@ struct task_timeout {
   explicit task_timeout(std::chrono::duration<Rep, Period> limit)
       : value(detail::saturated(limit)) {}
   std::chrono::nanoseconds value;
-};
-
-namespace detail {
-
-/// The engine behind pool: workers, their queues, dispatch, death and timeout
-/// handling. Not a template.
-class pool_core {
- public:
-  explicit pool_core(pool_options options);
-  ~pool_core();
-  pool_core(const pool_core&) = delete;
-  pool_core& operator=(const pool_core&) = delete;
-
-  /// Queues a job of chunks (task messages) for the workers. `outbox` holds
-  /// what encoding the arguments reserved (shared memory for the workers): it
-  /// is told the job ended once it has. Errors: closed_error after close().
-  /// `continuing`: more of a lazy imap's inputs, which close() does not stop
-  /// (as Python's close() lets an imap given before it run to its end).
-  std::shared_ptr<job_state> submit(std::vector<std::string> chunks, std::vector<std::size_t> chunk_items,
-                                    std::optional<std::chrono::nanoseconds> timeout,
-                                    std::shared_ptr<handle_outbox> outbox, bool continuing = false);
-  /// Each chunk as a job of its own, all queued at once (a lazy imap's
-  /// top-up: one lock and one dispatch); `continuing` as for submit().
-  std::vector<std::shared_ptr<job_state>> submit_each_chunk(std::vector<std::string> chunks,
-                                                            std::vector<std::size_t> chunk_items,
-                                                            std::vector<std::shared_ptr<handle_outbox>> outboxes,
-                                                            std::shared_ptr<progress_share> progress,
-                                                            bool continuing);
-  void close();
-  void terminate();
-  void join();
-  /// A map of plain values as one team job (see team_layout).
-  std::shared_ptr<job_state> submit_team(const std::string& head, const void* items, std::size_t count,
-                                         std::size_t item_size, std::size_t result_size, std::size_t chunksize,
-                                         std::optional<std::chrono::nanoseconds> timeout);
-  /// False when chunks must be reported one by one (a progress callback).
-  bool takes_team_jobs() const noexcept;
-  std::size_t processes() const noexcept;
-  /// The pids of the workers now.
-  std::vector<int> worker_pids() const;
-
-  struct state;  // in pool.cpp
-
- private:
-  std::unique_ptr<state> state_;
-};
-
-/// What imap and imap_unordered feed a pool with: chunks made from the inputs
-/// only as they are needed, at most `buffersize` of them in the pool at a time,
-/// so that an endless input range works and memory stays flat. Each chunk is a
-/// job of its own. Not a template: `next_chunk` (made by pool.hpp) reads the
-/// inputs and encodes.
-class imap_feed {
- public:
-  /// Fills in the next chunk's task message, its item count and what encoding
-  /// it reserved; false once the inputs are exhausted.
-  using producer = std::function<bool(std::string& message, std::size_t& items,
-                                      std::shared_ptr<handle_outbox>& outbox)>;
-  /// `total_items`: the inputs' count for the progress callback, 0 if not known.
-  imap_feed(std::shared_ptr<pool_core> pool, producer next_chunk, std::size_t buffersize, bool in_order,
-            std::size_t total_items);
-  /// Takes back the chunks no worker has started; those running finish unread.
-  ~imap_feed();
-  imap_feed(const imap_feed&) = delete;
-  imap_feed& operator=(const imap_feed&) = delete;
-  /// The next chunk to read, finished (in input order, or as chunks finish);
-  /// null at the end. Errors: those of encoding, closed_error once the pool
-  /// was joined or terminated.
-  std::shared_ptr<job_state> next();
-
- private:
-  struct finished_list;
-  void top_up(bool continuing = true);
-  std::shared_ptr<pool_core> pool_;
-  producer next_chunk_;
-  std::size_t buffersize_;
-  bool in_order_;
-  bool exhausted_ = false;
-  std::deque<std::shared_ptr<job_state>> in_flight_;
-  std::shared_ptr<finished_list> finished_;
-  std::exception_ptr failure_;  // thrown once what is in the pool has been read
-  std::shared_ptr<progress_share> progress_ = std::make_shared<progress_share>();
-};
-
-/// Encodes a job's chunks with `encode(items_begin, items_end)`; reservations
-/// for shared memory among the arguments go to the returned outbox. Errors:
-/// serialization_error, also for a connection among the arguments.
-std::shared_ptr<handle_outbox> encoding_outbox();
-void check_encoded(const handle_outbox& outbox);
-
-/// How futures.hpp reaches an async_result's job.
-struct result_access;
-
-/// Python's choice for chunksize 0: about four chunks per worker.
-std::size_t automatic_chunksize(std::size_t items, std::size_t workers) noexcept;
-
-}  // namespace detail
-
-/// A result to come (Python's AsyncResult).
-template <class R>
-class async_result {
- public:
-  /// Waits for the result. Errors: what the task failed with (remote_error,
-  /// worker_lost_error, timeout_error, serialization_error, closed_error).
-  R get() {
-    wait();
-    return value();
-  }
-  /// Errors: timeout_error if it is not ready within `timeout`, and those of get().
-  template <class Rep, class Period>
-  R get(std::chrono::duration<Rep, Period> timeout) {
-    if (!wait(timeout)) throw timeout_error("the result was not ready within the timeout of get()");
-    return value();
-  }
-  void wait() { detail::wait_for_job(*job_, std::nullopt); }
-  template <class Rep, class Period>
-  bool wait(std::chrono::duration<Rep, Period> timeout) {
-    return detail::wait_for_job(*job_, detail::saturated(timeout));
-  }
-  bool ready() const {
-    std::scoped_lock lock(job_->mutex);
-    return job_->settled();
-  }
-  /// Waits, then the exception the task failed with; null if it succeeded
-  /// (concurrent.futures' Future.exception()).
-  std::exception_ptr exception() {
-    wait();
-    std::scoped_lock lock(job_->mutex);
-    return job_->first_error;
-  }
-  /// Takes the task back if no worker has started it (nor any chunk of a map):
-  /// true if it is cancelled, and get() then throws cancelled_error. False if
-  /// it runs or has finished (concurrent.futures' Future.cancel()).
-  bool cancel() { return job_->cancel && job_->cancel(*job_); }
-  /// True once cancel() succeeded.
-  bool cancelled() const {
-    std::scoped_lock lock(job_->mutex);
-    if (!job_->complete() || !job_->first_error) return false;
-    try {
-      std::rethrow_exception(job_->first_error);
-    } catch (const cancelled_error&) {
-      return true;
-    } catch (...) {
-      return false;
-    }
-  }
-  /// A std::future of the result, for code that expects one.
-  std::future<R> as_future() {
-    auto promise = std::make_shared<std::promise<R>>();
-    std::future<R> future = promise->get_future();
-    auto on_error = [promise](std::exception_ptr failure) { promise->set_exception(failure); };
-    if constexpr (std::is_void_v<R>) {
-      then([promise] { promise->set_value(); }, on_error);
-    } else {
-      then([promise](R value) { promise->set_value(std::move(value)); }, on_error);
-    }
-    return future;
-  }
-
-  /// Errors: mproc::error if not ready yet (as Python's ValueError).
-  bool successful() const {
-    std::scoped_lock lock(job_->mutex);
-    if (!job_->complete()) throw error("successful() asked of a result that is not ready");
-    return job_->first_error == nullptr;
-  }
-  /// Calls `on_success(result)` or `on_error(exception)` exactly once, from the
-  /// pool's thread when the result arrives, or now if it has. As in Python,
-  /// wait() and get() return only once the callbacks have run.
-  template <class Success>
-  async_result& then(Success on_success, std::function<void(std::exception_ptr)> on_error = {}) {
-    detail::when_job_done(*job_, [self = *this, on_success, on_error]() mutable {
-      std::exception_ptr failure;
-      try {
-        if constexpr (std::is_void_v<R>) {
-          self.value();
-          on_success();
-        } else {
-          on_success(self.value());
-        }
-        return;
-      } catch (...) {
-        failure = std::current_exception();
-      }
-      if (on_error) on_error(failure);
-    });
-    return *this;
-  }
-
-  explicit async_result(std::shared_ptr<detail::job_state> job, bool whole_vector = false)
-      : job_(std::move(job)), whole_vector_(whole_vector) {}
-
- private:
-  R value() {
-    {
-      std::scoped_lock lock(job_->mutex);
-      if (job_->first_error) std::rethrow_exception(job_->first_error);
-    }
-    if constexpr (std::is_void_v<R>) {
-      return;
-    } else if constexpr (detail::is_std_vector<R>::value) {
-      if (whole_vector_) return gather<typename R::value_type>();
-      return std::move(detail::chunk_results<R>(*job_, 0).front());
-    } else {
-      return std::move(detail::chunk_results<R>(*job_, 0).front());
-    }
-  }
-  template <class T>
-  std::vector<T> gather() {
-    std::vector<T> all;
-    if constexpr (detail::plain_value<T>) {
-      if (!job_->arena.closed()) {  // a team job: the results are in the arena, in order
-        all.resize(job_->items);
-        std::memcpy(all.data(), job_->arena.bytes().data() + job_->results_at, job_->items * sizeof(T));
-        return all;
-      }
-    }
-    if constexpr (std::is_arithmetic_v<T> && !std::is_same_v<T, bool>) {  // each chunk: its length, its numbers
-      all.resize(job_->items);
-      std::size_t at = 0;
-      for (std::size_t chunk = 0; chunk < job_->chunks; ++chunk) {
-        const std::string_view bytes = detail::chunk_bytes(*job_, chunk);
-        std::uint64_t count = 0;
-        if (bytes.size() >= sizeof count) std::memcpy(&count, bytes.data(), sizeof count);
-        if (bytes.size() != sizeof count + count * sizeof(T) || at + count > all.size()) {
-          throw serialization_error("a task's results do not match the task");
-        }
-        std::memcpy(all.data() + at, bytes.data() + sizeof count, count * sizeof(T));
-        at += count;
-      }
-      return all;
-    }
-    all.reserve(job_->items);
-    for (std::size_t chunk = 0; chunk < job_->chunks; ++chunk) {
-      auto part = detail::chunk_results<T>(*job_, chunk);
-      std::move(part.begin(), part.end(), std::back_inserter(all));
-    }
-    return all;
-  }
-
-  friend struct detail::result_access;
-  std::shared_ptr<detail::job_state> job_;
-  bool whole_vector_ = false;
-};
-
-namespace detail {
-
-/// A lazy map's inputs: the range (a view of it, owning an rvalue) and where
-/// reading has got to. begin() is called once, so a range that can be read
-/// only once works.
-template <class View>
-class input_source {
- public:
-  explicit input_source(View view) : view_(std::move(view)) {}
-  /// Up to `n` more inputs, as T.
-  template <class T>
-  std::vector<T> take(std::size_t n) {
-    if (!at_) at_.emplace(std::ranges::begin(view_));
-    std::vector<T> part;
-    while (part.size() < n && *at_ != std::ranges::end(view_)) {
-      part.push_back(static_cast<T>(**at_));
-      ++*at_;
-    }
-    return part;
-  }
-
- private:
-  View view_;
-  std::optional<std::ranges::iterator_t<View>> at_;
-};
-
-}  // namespace detail
-
-/// The lazy results of imap and imap_unordered: an input range whose items are
-/// the results, waited for one by one. Dereferencing a failed task's result
-/// throws what it failed with.
-template <class R>
-class imap_result {
- public:
-  class iterator {
-   public:
-    using value_type = R;
-    using difference_type = std::ptrdiff_t;
-    iterator() = default;
-    explicit iterator(imap_result* owner) : owner_(owner) { advance(); }
-    /// Errors: what the item's task failed with (the iterator can still go on).
-    R& operator*() const {
-      if (owner_->current_error_) std::rethrow_exception(owner_->current_error_);
-      return owner_->current_[index_];
-    }
-    iterator& operator++() {
-      ++index_;
-      advance();
-      return *this;
-    }
-    void operator++(int) { ++*this; }
-    bool operator==(std::default_sentinel_t) const { return owner_ == nullptr; }
-
-   private:
-    void advance() {
-      while (owner_ != nullptr && index_ >= owner_->current_count_) {
-        index_ = 0;
-        if (!owner_->next_chunk()) owner_ = nullptr;
-      }
-    }
-    imap_result* owner_ = nullptr;
-    std::size_t index_ = 0;
-  };
-
-  explicit imap_result(std::unique_ptr<detail::imap_feed> feed) : feed_(std::move(feed)) {}
-  iterator begin() { return iterator(this); }
-  std::default_sentinel_t end() { return {}; }
-
- private:
-  bool next_chunk() {
-    if (!feed_) return false;
-    const auto job = feed_->next();
-    if (!job) return false;
-    current_error_ = nullptr;
-    current_.clear();
-    try {
-      current_ = detail::chunk_results<R>(*job, 0);
-    } catch (...) {  // each item of a failed chunk throws when it is read
-      current_error_ = std::current_exception();
-    }
-    current_count_ = current_error_ ? job->chunk_items[0] : current_.size();
-    return true;
-  }
-  std::unique_ptr<detail::imap_feed> feed_;  // null: a static_assert said why
-  std::vector<R> current_;
-  std::exception_ptr current_error_;
-  std::size_t current_count_ = 0;
 };
 
 /// Python's multiprocessing.Pool. The destructor closes the pool and waits for
@@ -555,43 +189,8 @@ class pool {
     if constexpr (!detail::check_task_argument<T>() || !detail::task_travels<F, T, false>()) {
       return imap_result<R>(nullptr);  // a static_assert said why; nothing below is instantiated
     } else {
-      std::size_t total = 0;  // for the progress callback: not known for an unsized range
-      if constexpr (std::ranges::sized_range<Range>) total = static_cast<std::size_t>(std::ranges::size(inputs));
-      auto source = std::make_shared<detail::input_source<std::views::all_t<Range>>>(
-          std::views::all(std::forward<Range>(inputs)));
-      const std::string& head =
-          detail::task_head(reinterpret_cast<std::uintptr_t>(&detail::map_entry<F, T>), detail::target_address(f));
-      chunksize = std::max<std::size_t>(chunksize, 1);
-      auto next_chunk = [source, &head, chunksize](std::string& message, std::size_t& items,
-                                                   std::shared_ptr<detail::handle_outbox>& outbox) {
-        std::vector<T> part = source->template take<T>(chunksize);
-        if (part.empty()) return false;
-        outbox = detail::encoding_outbox();
-        {
-          detail::outbox_scope scope(*outbox);
-          message = encode_chunk(head, part, *outbox);
-        }
-        detail::check_encoded(*outbox);
-        items = part.size();
-        return true;
-      };
-      return imap_result<R>(std::make_unique<detail::imap_feed>(
-          core_, std::move(next_chunk), buffersize == 0 ? 64 * processes() : buffersize, in_order, total));
-    }
-  }
-
-  // A chunk's task message; what encoding reserved is freed if it fails.
-  template <class Item>
-  static std::string encode_chunk(const std::string& head, const std::vector<Item>& part,
-                                  detail::handle_outbox& outbox) {
-    try {
-      return detail::task_message(head, part);
-    } catch (const serialization_error&) {
-      outbox.started(-1);
-      throw;
-    } catch (const std::exception& e) {
-      outbox.started(-1);
-      throw serialization_error(std::string("a task's arguments cannot be serialised: ") + e.what());
+      return imap_result<R>(detail::lazy_feed<F, T>(core_, f, std::forward<Range>(inputs), chunksize,
+                                                    buffersize == 0 ? 64 * processes() : buffersize, in_order));
     }
   }
 
@@ -604,75 +203,8 @@ class pool {
     if constexpr (!detail::check_task_argument<Item>() || !detail::task_travels<F, Item, Star>()) {
       return nullptr;  // a static_assert said why; nothing below is instantiated
     } else {
-      return submit_checked<F, Item, Star>(f, inputs, chunksize, timeout, whole);
+      return detail::submit_map<F, Item, Star>(*core_, f, inputs, chunksize, timeout, whole);
     }
-  }
-
-  template <class F, class Item, bool Star, std::ranges::input_range Range>
-  std::shared_ptr<detail::job_state> submit_checked(F f, const Range& inputs, std::size_t chunksize,
-                                                    std::optional<std::chrono::nanoseconds> timeout, bool whole) {
-    if constexpr (!Star && std::ranges::contiguous_range<Range> && std::ranges::sized_range<Range> &&
-                  detail::plain_value<Item>) {
-      using R = std::invoke_result_t<F&, Item&>;
-      if constexpr (detail::plain_value<R>) {
-        if (whole && core_->takes_team_jobs()) {
-          const std::size_t count = std::ranges::size(inputs);
-          const std::string& head = detail::task_head(
-              reinterpret_cast<std::uintptr_t>(&detail::team_chunk_for<F, Item, R>), detail::target_address(f));
-          return core_->submit_team(head, std::ranges::data(inputs), count, sizeof(Item), sizeof(R),
-                                    chunksize == 0 ? detail::automatic_chunksize(count, processes()) : chunksize,
-                                    timeout);
-        }
-      }
-    }
-    if constexpr (!Star && std::is_arithmetic_v<Item> && !std::is_same_v<Item, bool> &&
-                  std::ranges::contiguous_range<Range> &&
-                  std::ranges::sized_range<Range>) {
-      return submit_numbers<F, Item>(f, std::ranges::data(inputs), std::ranges::size(inputs), chunksize, timeout);
-    }
-    std::vector<Item> all(std::ranges::begin(inputs), std::ranges::end(inputs));
-    if (chunksize == 0) chunksize = detail::automatic_chunksize(all.size(), processes());
-    std::uintptr_t entry = 0;
-    if constexpr (Star) {
-      entry = reinterpret_cast<std::uintptr_t>(&detail::star_entry<F, Item>);
-    } else {
-      entry = reinterpret_cast<std::uintptr_t>(&detail::map_entry<F, Item>);
-    }
-    const std::string& head = detail::task_head(entry, detail::target_address(f));
-    auto outbox = detail::encoding_outbox();
-    std::vector<std::string> chunks;
-    std::vector<std::size_t> sizes;
-    {
-      detail::outbox_scope scope(*outbox);
-      std::vector<Item> part;
-      for (std::size_t at = 0; at < all.size(); at += chunksize) {
-        const std::size_t end = std::min(all.size(), at + chunksize);
-        part.assign(std::make_move_iterator(all.begin() + at), std::make_move_iterator(all.begin() + end));
-        chunks.push_back(encode_chunk(head, part, *outbox));
-        sizes.push_back(end - at);
-      }
-    }
-    detail::check_encoded(*outbox);
-    return core_->submit(std::move(chunks), std::move(sizes), timeout, std::move(outbox));
-  }
-
-  // map over numbers in contiguous memory: each chunk is written straight from
-  // the caller's range, no copy of it made first.
-  template <class F, class Item>
-  std::shared_ptr<detail::job_state> submit_numbers(F f, const Item* items, std::size_t count, std::size_t chunksize,
-                                                    std::optional<std::chrono::nanoseconds> timeout) {
-    if (chunksize == 0) chunksize = detail::automatic_chunksize(count, processes());
-    const std::string& head =
-        detail::task_head(reinterpret_cast<std::uintptr_t>(&detail::map_entry<F, Item>), detail::target_address(f));
-    std::vector<std::string> chunks;
-    std::vector<std::size_t> sizes;
-    chunks.reserve(count / chunksize + 1);
-    for (std::size_t at = 0; at < count; at += chunksize) {
-      const std::size_t n = std::min(count - at, chunksize);
-      chunks.push_back(detail::task_message_of_numbers(head, items + at, n));
-      sizes.push_back(n);
-    }
-    return core_->submit(std::move(chunks), std::move(sizes), timeout, detail::encoding_outbox());
   }
 
   template <class F, class... Args>
