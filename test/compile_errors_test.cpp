@@ -46,6 +46,10 @@ BOOST_AUTO_TEST_CASE(a_pool_result_that_cannot_travel_is_one_sentence) {
   check_refused("pool_result_without_serialize.cpp", "a pool task's result must travel back from the worker");
 }
 
+BOOST_AUTO_TEST_CASE(a_shared_buffer_of_what_cannot_be_shared_is_one_sentence) {
+  check_refused("shared_buffer_of_strings.cpp", "a shared_buffer holds a non-const trivially copyable type");
+}
+
 BOOST_AUTO_TEST_CASE(a_target_taking_const_char_pointer_is_one_sentence) {
   check_refused("target_takes_const_char_pointer.cpp", "a string literal travels as std::string");
 }

@@ -10,6 +10,7 @@
 #include <mproc/queue.hpp>
 #include <mproc/process.hpp>
 #include <mproc/shared.hpp>
+#include <mproc/shared_buffer.hpp>
 #include <mproc/shared_containers.hpp>
 #include <mproc/shared_memory.hpp>
 #include <mproc/start_method.hpp>
