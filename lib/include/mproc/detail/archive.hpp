@@ -321,8 +321,18 @@ void CEREAL_LOAD_FUNCTION_NAME(mproc::detail::bounded_input_archive& archive, st
   archive(binary_data(vector.data(), static_cast<std::size_t>(size) * sizeof(T)));
 }
 
+// Bytes are bytes: a std::vector<std::byte> travels as one block, not one
+// enum at a time (which made a 1 GiB message take half a minute).
+template <class A>
+void CEREAL_LOAD_FUNCTION_NAME(mproc::detail::bounded_input_archive& archive, std::vector<std::byte, A>& vector) {
+  size_type size = 0;
+  archive(make_size_tag(size));
+  vector.resize(static_cast<std::size_t>(size));  // the size tag checked it against the bytes left
+  archive(binary_data(vector.data(), static_cast<std::size_t>(size)));
+}
+
 template <class T, class A>
-  requires(!std::is_arithmetic_v<T>)
+  requires(!std::is_arithmetic_v<T> && !std::is_same_v<T, std::byte>)
 void CEREAL_LOAD_FUNCTION_NAME(mproc::detail::bounded_input_archive& archive, std::vector<T, A>& vector) {
   size_type size = 0;
   archive(make_size_tag(size));
@@ -422,6 +432,12 @@ template <class T>
 std::enable_if_t<std::is_arithmetic_v<T>> CEREAL_SAVE_FUNCTION_NAME(mproc::detail::byte_output_archive& archive,
                                                                      const T& value) {
   archive.saveBinary(std::addressof(value), sizeof(value));
+}
+
+template <class A>
+void CEREAL_SAVE_FUNCTION_NAME(mproc::detail::byte_output_archive& archive, const std::vector<std::byte, A>& vector) {
+  archive(make_size_tag(static_cast<size_type>(vector.size())));
+  archive(binary_data(vector.data(), vector.size()));
 }
 
 template <class T>
