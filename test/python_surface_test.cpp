@@ -211,6 +211,31 @@ MPROC_TEST_EACH_METHOD(wait_returns_when_asked) {
   }
 }
 
+// Polling a long job with short waits, as a GUI's loop does, must not pile a
+// callback on the job per wait (Python removes its waiter too).
+BOOST_AUTO_TEST_CASE(waits_that_give_up_leave_no_callbacks_behind) {
+  mproc::pool workers(1);
+  std::vector<mproc::async_result<int>> results{workers.apply_async(sleep_then_return, 1500)};
+  auto& job = mproc::detail::result_access::job(results[0]);
+  for (int i = 0; i < 2000; ++i) {
+    auto [done, not_done] = mproc::wait(results, 0ms, mproc::return_when::first_completed);
+    BOOST_TEST_REQUIRE(not_done.size() == 1u);
+  }
+  BOOST_CHECK_THROW(
+      {
+        for (auto& done : mproc::as_completed(results, 10ms)) (void)done;
+      },
+      mproc::timeout_error);
+  {
+    std::scoped_lock lock(job.mutex);
+    BOOST_TEST(job.when_done.size() == 0u, job.when_done.size() << " callbacks left on the job");
+  }
+  int later = 0;
+  results[0].then([&](int value) { later = value; });  // a then() stays until it runs
+  BOOST_TEST(results[0].get() == 1500);
+  BOOST_TEST(later == 1500);
+}
+
 MPROC_TEST_EACH_METHOD(cancel_takes_back_a_task_not_started) {
   mproc::pool workers(mproc::pool_options{.processes = 1, .method = method});
   auto first = workers.apply_async(sleep_then_return, 300);

@@ -25,15 +25,26 @@ bool wait_for_job(job_state& job, std::optional<std::chrono::nanoseconds> timeou
   return job.changed.wait_for(lock, *timeout, [&] { return job.settled(); });
 }
 
-void when_job_done(job_state& job, std::function<void()> callback) {
+std::uint64_t when_job_done(job_state& job, std::function<void()> callback) {
   {
     std::scoped_lock lock(job.mutex);
     if (!job.complete()) {
-      job.when_done.push_back(std::move(callback));
-      return;
+      job.when_done.push_back({++job.last_callback_id, std::move(callback)});
+      return job.last_callback_id;
     }
   }
   callback();
+  return 0;
+}
+
+void forget_job_callback(job_state& job, std::uint64_t id) noexcept {
+  if (id == 0) return;
+  std::function<void()> dropped;  // destroyed after the lock: it may own the last handle on anything
+  std::scoped_lock lock(job.mutex);
+  auto found = std::find_if(job.when_done.begin(), job.when_done.end(), [&](const auto& c) { return c.id == id; });
+  if (found == job.when_done.end()) return;  // run, or running now
+  dropped = std::move(found->run);
+  job.when_done.erase(found);
 }
 
 const std::string& task_head(std::uintptr_t entry, std::uintptr_t target) {

@@ -97,7 +97,7 @@ chunk_end pool_core::state::take_task(std::uint64_t id, std::optional<std::strin
 void pool_core::state::finish(std::vector<chunk_end>& ends) {
   for (auto& end : ends) {
     job_state& job = *end.job;
-    std::vector<std::function<void()>> callbacks;
+    std::vector<job_state::callback> callbacks;
     std::size_t done = 0;
     std::size_t total = 0;
     bool complete = false;
@@ -134,7 +134,7 @@ void pool_core::state::finish(std::vector<chunk_end>& ends) {
     }
     if (wake) job.changed.notify_all();
     if (!callbacks.empty()) {
-      for (auto& callback : callbacks) guarded("a result callback", callback);
+      for (auto& callback : callbacks) guarded("a result callback", callback.run);
       {
         std::scoped_lock lock(job.mutex);
         job.running_callbacks = false;

@@ -20,6 +20,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <utility>
 #include <vector>
 
 namespace mproc {
@@ -51,26 +52,44 @@ struct result_access {
   }
 };
 
-/// Tells `log` when each result completes (now, for those complete already).
-template <class R>
-std::shared_ptr<completion_log> watch(const std::vector<async_result<R>>& results) {
-  auto log = std::make_shared<completion_log>();
-  for (std::size_t i = 0; i < results.size(); ++i) {
-    job_state& job = result_access::job(results[i]);
-    when_job_done(job, [log, i, &job] {
-      bool failed = false;
-      {
-        std::scoped_lock lock(job.mutex);
-        failed = job.first_error != nullptr;
-      }
-      std::scoped_lock lock(log->mutex);
-      log->finished.push_back(i);
-      log->any_failed = log->any_failed || failed;
-      log->changed.notify_all();
-    });
+/// Tells its log when each result completes (now, for those complete
+/// already). Its callbacks go with it: a wait that gives up leaves nothing on
+/// the jobs, however often it is repeated.
+class completion_watch {
+ public:
+  template <class R>
+  explicit completion_watch(const std::vector<async_result<R>>& results) : log(std::make_shared<completion_log>()) {
+    hooks_.reserve(results.size());
+    for (std::size_t i = 0; i < results.size(); ++i) {
+      job_state& job = result_access::job(results[i]);
+      const std::uint64_t id = when_job_done(job, [log = log, i, &job] {
+        bool failed = false;
+        {
+          std::scoped_lock lock(job.mutex);
+          failed = job.first_error != nullptr;
+        }
+        std::scoped_lock lock(log->mutex);
+        log->finished.push_back(i);
+        log->any_failed = log->any_failed || failed;
+        log->changed.notify_all();
+      });
+      hooks_.emplace_back(&job, id);
+    }
   }
-  return log;
-}
+  ~completion_watch() {
+    for (const auto& [job, id] : hooks_) forget_job_callback(*job, id);
+  }
+  completion_watch(completion_watch&& other) noexcept
+      : log(std::move(other.log)), hooks_(std::exchange(other.hooks_, {})) {}
+  completion_watch(const completion_watch&) = delete;
+  completion_watch& operator=(const completion_watch&) = delete;
+  completion_watch& operator=(completion_watch&&) = delete;
+
+  std::shared_ptr<completion_log> log;
+
+ private:
+  std::vector<std::pair<job_state*, std::uint64_t>> hooks_;  // the results (kept alive by their owner) hold the jobs
+};
 
 using deadline = std::optional<std::chrono::steady_clock::time_point>;
 
@@ -117,7 +136,7 @@ class completion_range {
   };
 
   completion_range(std::vector<async_result<R>> results, detail::deadline until)
-      : results_(std::move(results)), log_(detail::watch(results_)), until_(until) {}
+      : results_(std::move(results)), watch_(results_), log_(watch_.log), until_(until) {}
   iterator begin() { return iterator(this); }
   std::default_sentinel_t end() { return {}; }
 
@@ -135,6 +154,7 @@ class completion_range {
   }
 
   std::vector<async_result<R>> results_;
+  detail::completion_watch watch_;  // after results_: gone before them
   std::shared_ptr<detail::completion_log> log_;
   detail::deadline until_;
   std::size_t taken_ = 0;
@@ -156,7 +176,8 @@ namespace detail {
 
 template <class R>
 wait_result<R> wait_for_results(const std::vector<async_result<R>>& results, deadline until, return_when when) {
-  auto log = watch(results);
+  completion_watch watch(results);
+  const auto& log = watch.log;
   std::vector<bool> finished(results.size(), false);
   {
     std::unique_lock lock(log->mutex);

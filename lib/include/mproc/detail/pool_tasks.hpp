@@ -296,7 +296,12 @@ struct job_state {
   std::vector<std::exception_ptr> errors;            // each chunk's error, if it failed
   std::vector<std::size_t> completion_order;         // chunk indices as they finished
   std::exception_ptr first_error;
-  std::vector<std::function<void()>> when_done;     // run once, after the last chunk
+  struct callback {
+    std::uint64_t id;
+    std::function<void()> run;
+  };
+  std::vector<callback> when_done;                   // run once, after the last chunk
+  std::uint64_t last_callback_id = 0;
   std::size_t chunk_waiters = 0;                     // threads waiting for a chunk, not the whole job
   shared_memory arena;                               // a team job's items and results
   std::size_t results_at = 0;                        // where the results are in the arena
@@ -325,8 +330,12 @@ struct job_state {
 
 /// Waits for the job; false if `timeout` ran out first.
 bool wait_for_job(job_state& job, std::optional<std::chrono::nanoseconds> timeout);
-/// Runs `callback` once the job is complete: now, here, if it is already.
-void when_job_done(job_state& job, std::function<void()> callback);
+/// Runs `callback` once the job is complete: now, here, if it is already
+/// (then 0 is returned); else an id for forget_job_callback.
+std::uint64_t when_job_done(job_state& job, std::function<void()> callback);
+/// Drops a callback not run yet (a waiter that gave up), so that waiting on a
+/// long job again and again does not pile callbacks up on it.
+void forget_job_callback(job_state& job, std::uint64_t id) noexcept;
 
 /// The encoded results of chunk `chunk` once it finished (they stay with the
 /// job). Errors: what the task failed with.
