@@ -192,12 +192,10 @@ double queue_2_to_2_per_s(int count) {
 }
 
 // The floor of the issue: Boost.Interprocess's message_queue (depth 1024),
-// 8-byte messages from a forked child.
-double message_queue_per_s(int count, int child_cpu) {
-  namespace bip = boost::interprocess;
-  const std::string name = "mproc_bench_mq_" + std::to_string(::getpid());
-  bip::message_queue::remove(name.c_str());
-  bip::message_queue queue(bip::create_only, name.c_str(), 1024, sizeof(std::uint64_t));
+// Items per second from a forked producer pinned on `child_cpu` to this
+// process: the child runs `produce` once told to go, this process `consume`.
+template <class Produce, class Consume>
+double forked_producer_per_s(int count, int child_cpu, Produce produce, Consume consume) {
   int go[2];
   if (::pipe(go) != 0) return 0;
   const pid_t child = ::fork();
@@ -205,25 +203,40 @@ double message_queue_per_s(int count, int child_cpu) {
     pin_to_cpu(child_cpu);
     char byte;
     if (::read(go[0], &byte, 1) != 1) ::_exit(1);
-    for (std::uint64_t i = 0; i < static_cast<std::uint64_t>(count); ++i) queue.send(&i, sizeof i, 0);
+    produce();
     ::_exit(0);
   }
   const auto begin = clock_type::now();
   if (::write(go[1], "g", 1) != 1) return 0;
-  std::uint64_t value = 0;
-  bip::message_queue::size_type received = 0;
-  unsigned priority = 0;
-  for (int i = 0; i < count; ++i) queue.receive(&value, sizeof value, received, priority);
+  consume();
   const double per_s = count / seconds_since(begin);
   int status = 0;
   ::waitpid(child, &status, 0);
   ::close(go[0]);
   ::close(go[1]);
-  bip::message_queue::remove(name.c_str());
   return per_s;
 }
 
-}  // namespace
+// 8-byte messages from a forked child.
+double message_queue_per_s(int count, int child_cpu) {
+  namespace bip = boost::interprocess;
+  const std::string name = "mproc_bench_mq_" + std::to_string(::getpid());
+  bip::message_queue::remove(name.c_str());
+  bip::message_queue queue(bip::create_only, name.c_str(), 1024, sizeof(std::uint64_t));
+  const double per_s = forked_producer_per_s(
+      count, child_cpu,
+      [&] {
+        for (std::uint64_t i = 0; i < static_cast<std::uint64_t>(count); ++i) queue.send(&i, sizeof i, 0);
+      },
+      [&] {
+        std::uint64_t value = 0;
+        bip::message_queue::size_type received = 0;
+        unsigned priority = 0;
+        for (int i = 0; i < count; ++i) queue.receive(&value, sizeof value, received, priority);
+      });
+  bip::message_queue::remove(name.c_str());
+  return per_s;
+}
 
 // The floor for 8-byte items: a plain single-producer single-consumer ring in
 // shared memory (1024 slots; each side publishes its position per item and
@@ -240,37 +253,29 @@ double spsc_ring_per_s(int count, int child_cpu) {
   void* memory = ::mmap(nullptr, sizeof(ring), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   if (memory == MAP_FAILED) return 0;
   auto* r = new (memory) ring();
-  int go[2];
-  if (::pipe(go) != 0) return 0;
-  const pid_t child = ::fork();
-  if (child == 0) {
-    pin_to_cpu(child_cpu);
-    char byte;
-    if (::read(go[0], &byte, 1) != 1) ::_exit(1);
-    for (std::uint64_t i = 0; i < static_cast<std::uint64_t>(count); ++i) {
-      while (i - r->head.value.load(std::memory_order_acquire) >= 1024) __builtin_ia32_pause();
-      r->slots[i % 1024] = i;
-      r->tail.value.store(i + 1, std::memory_order_release);
-    }
-    ::_exit(0);
-  }
-  const auto begin = clock_type::now();
-  if (::write(go[1], "g", 1) != 1) return 0;
+  const auto n = static_cast<std::uint64_t>(count);
   std::uint64_t sum = 0;
-  for (std::uint64_t i = 0; i < static_cast<std::uint64_t>(count); ++i) {
-    while (r->tail.value.load(std::memory_order_acquire) == i) __builtin_ia32_pause();
-    sum += r->slots[i % 1024];
-    r->head.value.store(i + 1, std::memory_order_release);
-  }
-  const double per_s = count / seconds_since(begin);
-  int status = 0;
-  ::waitpid(child, &status, 0);
-  ::close(go[0]);
-  ::close(go[1]);
+  const double per_s = forked_producer_per_s(
+      count, child_cpu,
+      [&] {
+        for (std::uint64_t i = 0; i < n; ++i) {
+          while (i - r->head.value.load(std::memory_order_acquire) >= 1024) __builtin_ia32_pause();
+          r->slots[i % 1024] = i;
+          r->tail.value.store(i + 1, std::memory_order_release);
+        }
+      },
+      [&] {
+        for (std::uint64_t i = 0; i < n; ++i) {
+          while (r->tail.value.load(std::memory_order_acquire) == i) __builtin_ia32_pause();
+          sum += r->slots[i % 1024];
+          r->head.value.store(i + 1, std::memory_order_release);
+        }
+      });
   ::munmap(memory, sizeof(ring));
-  if (sum != static_cast<std::uint64_t>(count) * (count - 1) / 2) return 0;  // the floor must be honest
-  return per_s;
+  return sum == n * (n - 1) / 2 ? per_s : 0;  // the floor must be honest
 }
+
+}  // namespace
 
 int main(int argc, char** argv) {
   mproc::init(argc, argv);
