@@ -87,6 +87,8 @@ class shared_buffer {
   operator shared_span<T>() const { return whole(); }
   operator shared_span<const T>() const { return whole(); }
 
+  /// The name of its shared memory block (in /dev/shm on POSIX).
+  const std::string& name() const noexcept { return block_.name(); }
   /// Ends this process's use of the memory (for every copy of this handle).
   void close() noexcept { block_.close(); }
   bool closed() const noexcept { return block_.closed(); }
