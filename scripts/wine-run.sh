@@ -14,4 +14,22 @@ mkdir -p "$WINEPREFIX"
 if /usr/lib/wine/wineserver -p </dev/null >/dev/null 2>&1 || [ ! -f "$WINEPREFIX/system.reg" ]; then
   "$wine" wineboot --init </dev/null >/dev/null 2>&1 || true
 fi
-exec "$wine" "$@"
+# Beside a test that starts a hundred processes, Wine now and then fails to
+# start a program at all: it exits at once with nothing printed (a Boost.Test
+# program always prints "Running ..." first). Only that is tried again, at
+# most twice; anything that printed keeps its result. The output goes through
+# files (printed after), which also keeps Wine's services off CTest's pipes.
+out=$(mktemp)
+err=$(mktemp)
+trap 'rm -f "$out" "$err"' EXIT
+for attempt in 1 2 3; do
+  status=0
+  "$wine" "$@" >"$out" 2>"$err" || status=$?
+  if [ "$status" -eq 0 ] || [ -s "$out" ] || [ -s "$err" ] || [ "$attempt" -eq 3 ]; then
+    break
+  fi
+  echo "wine-run: $1 did not start (exit $status, no output): starting it again" >&2
+done
+cat "$out"
+cat "$err" >&2
+exit "$status"
