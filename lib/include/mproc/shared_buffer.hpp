@@ -5,8 +5,8 @@
 //   fill(samples.span());                                    // write it in place
 //   double sum_of(mproc::shared_span<const double> part);    // a task reads its slice in place
 //   auto sums = pool.map(sum_of, samples.slices(1 << 20));   // one task per 1 M items
-//   mproc::shared_buffer<float> out(samples.size());
-//   pool.map(scale_into, zip_of(samples.slices(n), out.slices(n)));   // results written in place
+//   void scale(mproc::shared_span<double> part);             // a task writes its slice in place
+//   pool.map(scale, samples.slices(1 << 20));
 //
 // A buffer or a span travels as its block's name and where the slice lies:
 // a few dozen bytes, whatever the size. Its memory lives as long as any
