@@ -17,10 +17,18 @@ class child_handle {
   /// ends; -1 where the platform has none.
   virtual int sentinel() const noexcept = 0;
 
+  /// A handle that becomes ready (readable) once wait() would return at
+  /// once; -1 where there is none. The sentinel, unless the end is reported
+  /// by someone else (a forkserver child's).
+  virtual int ended_handle() const noexcept { return sentinel(); }
+
   /// Waits at most `timeout` (empty: without limit) for the child to end and
   /// returns its exit code (-N for signal N) once it has. Safe from any thread.
   virtual std::optional<int> wait(std::optional<std::chrono::nanoseconds> timeout) = 0;
 
+  /// SIGINT on POSIX (Windows: see process::interrupt); no effect once the
+  /// child has ended.
+  virtual void interrupt() = 0;
   /// SIGTERM on POSIX; no effect once the child has ended.
   virtual void terminate() = 0;
   /// SIGKILL on POSIX; no effect once the child has ended.

@@ -19,6 +19,7 @@ constexpr std::string_view forkserver_marker = "--mproc-forkserver=";
 
 [[noreturn]] void run_spawned_child(const std::string& channel) {
   detail::show_program_name();
+  detail::listen_for_interrupt();
   int code = 1;
   try {
     auto start = detail::read_spawn_start(channel);

@@ -53,6 +53,10 @@ void close_handle(native_handle handle) noexcept;
 /// it was started through /proc/self/exe, which the kernel would call "exe".
 void show_program_name() noexcept;
 
+/// In a spawned child: makes process::interrupt() from its parent reach it.
+/// POSIX: nothing to do (SIGINT does). Windows: see windows/interrupt.cpp.
+void listen_for_interrupt() noexcept;
+
 /// Ends this process at once with `code`, after flushing the standard streams.
 [[noreturn]] void exit_now(int code) noexcept;
 

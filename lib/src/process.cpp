@@ -210,16 +210,25 @@ void process::start() {
 
 void process::join() { join_for(std::chrono::nanoseconds::max()); }
 
+std::shared_ptr<detail::started_child> process::child_to_join() const {
+  require_open(name(), state_->closed);
+  if (state_->is_self) fail(name(), "a process cannot join itself");
+  if (!state_->child) fail(name(), "can only join a started process");
+  return state_->child;
+}
+
 bool process::join_for(std::chrono::nanoseconds timeout) {
-  auto& st = *state_;
-  require_open(name(), st.closed);
-  if (st.is_self) fail(name(), "a process cannot join itself");
-  if (!st.child) fail(name(), "can only join a started process");
+  const auto child = child_to_join();
   std::optional<std::chrono::nanoseconds> limit;
   if (timeout != std::chrono::nanoseconds::max()) limit = std::max(timeout, std::chrono::nanoseconds{0});
-  const bool ended = st.child->handle->wait(limit).has_value();
+  const bool ended = child->handle->wait(limit).has_value();
   if (ended) detail::runtime::get().reap_finished();
   return ended;
+}
+
+void process::interrupt() {
+  require_open(name(), state_->closed);
+  if (state_->child) state_->child->handle->interrupt();
 }
 
 void process::terminate() {

@@ -66,6 +66,8 @@ std::set<std::string> shared_memory_names();
 std::uint64_t shared_memory_committed_bytes(const std::string& prefix);
 /// The descriptors this process has open.
 int open_descriptor_count();
+/// The threads this process has.
+int thread_count();
 
 /// This process's id.
 int this_pid();

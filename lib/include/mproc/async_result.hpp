@@ -1,7 +1,8 @@
 // A result to come from a pool (Python's AsyncResult): get(), wait(), ready(),
-// then(), cancel(), as_future().
+// then(), cancel(), as_future(), and async_get() for Asio programs.
 #pragma once
 
+#include <mproc/detail/asio_waits.hpp>
 #include <mproc/detail/pool_tasks.hpp>
 #include <mproc/detail/timeout.hpp>
 #include <mproc/error.hpp>
@@ -84,6 +85,47 @@ class async_result {
       then([promise](R value) { promise->set_value(std::move(value)); }, on_error);
     }
     return future;
+  }
+
+  /// Waits for the result without blocking a thread (Asio): `token` (a
+  /// callback, asio::use_awaitable, use_future, deferred, ...) completes on
+  /// `where` (an executor or io_context) with `(std::exception_ptr, R)`: the
+  /// same result, or the same typed error, as get(). Cancelling the wait
+  /// (any cancellation type) leaves the task running and the result intact.
+  template <class ExecutorOrContext, class Token>
+  auto async_get(ExecutorOrContext&& where, Token&& token) {
+    static_assert(std::is_void_v<R> || std::is_default_constructible_v<R>,
+                  "mproc: async_get() needs a default-constructible result type (it completes with one on error)");
+    using signature = std::conditional_t<std::is_void_v<R>, void(std::exception_ptr), void(std::exception_ptr, R)>;
+    return boost::asio::async_initiate<Token, signature>(
+        [self = *this](auto handler, detail::async_executor executor) mutable {
+          auto job = self.job_;
+          detail::async_wait_for_job(
+              std::move(job), std::move(executor),
+              detail::make_then_handler(std::move(handler), [self](auto done, std::exception_ptr failure) mutable {
+                if constexpr (std::is_void_v<R>) {
+                  if (!failure) {
+                    try {
+                      self.value();
+                    } catch (...) {
+                      failure = std::current_exception();
+                    }
+                  }
+                  std::move(done)(failure);
+                } else {
+                  R result{};
+                  if (!failure) {
+                    try {
+                      result = self.value();
+                    } catch (...) {
+                      failure = std::current_exception();
+                    }
+                  }
+                  std::move(done)(failure, std::move(result));
+                }
+              }));
+        },
+        token, detail::executor_of(where));
   }
 
   /// Errors: mproc::error if not ready yet (as Python's ValueError).

@@ -11,6 +11,7 @@
 // serialize() function). Under start_method::fork any callable works.
 #pragma once
 
+#include <mproc/detail/asio_waits.hpp>
 #include <mproc/detail/timeout.hpp>
 #include <mproc/detail/target.hpp>
 #include <mproc/error.hpp>
@@ -49,6 +50,7 @@ namespace detail {
 struct process_access;
 struct child_identity;
 struct child_payload;
+struct started_child;
 
 /// What the process constructors take as a target: anything but options or
 /// another process (those go to the other constructors).
@@ -109,6 +111,29 @@ class process {
     return join_for(detail::saturated(timeout));
   }
 
+  /// Waits for the child's end without blocking a thread (Asio): `token` (a
+  /// callback, asio::use_awaitable, use_future, deferred, ...) completes on
+  /// `where` (an executor or io_context) with `(std::exception_ptr, int
+  /// exitcode)`. The wait sleeps in the context's reactor (a pidfd on Linux,
+  /// the process handle on Windows): no thread per child. Cancelling it (any
+  /// cancellation type) only stops waiting; the child goes on. The process
+  /// object may be moved or destroyed meanwhile.
+  template <class ExecutorOrContext, class Token>
+  auto async_join(ExecutorOrContext&& where, Token&& token) {
+    return boost::asio::async_initiate<Token, void(std::exception_ptr, int)>(
+        [this](auto handler, detail::async_executor executor) {
+          start_async_join(std::move(executor), std::move(handler));
+        },
+        token, detail::executor_of(where));
+  }
+
+  /// Asks the child to stop as Ctrl-C would: SIGINT on POSIX, so a handler
+  /// the child installed runs; without one its exit code becomes -2. Windows
+  /// has no signals between processes: the child's mproc runtime raises
+  /// SIGINT in the child (its handler runs, on a thread of its own, as for a
+  /// console's Ctrl-C); a child without a handler, or one that has not
+  /// reached mproc's init() yet, ends with exit code -2.
+  void interrupt();
   /// Asks the child to end: SIGTERM on POSIX. Its exit code becomes -15.
   void terminate();
   /// Ends the child at once: SIGKILL on POSIX. Its exit code becomes -9.
@@ -146,6 +171,10 @@ class process {
 
  private:
   bool join_for(std::chrono::nanoseconds timeout);
+  void start_async_join(detail::async_executor executor, detail::async_handler<int> handler);
+  /// The started child that join() waits for. Errors: process_error when
+  /// there is none (not started, closed, or this process itself).
+  std::shared_ptr<detail::started_child> child_to_join() const;
   void set_target(detail::target_call call);
   detail::child_payload start_message(const detail::child_identity& who, start_method default_method) const;
 

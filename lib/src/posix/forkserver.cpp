@@ -77,6 +77,8 @@ class served_child final : public child_handle {
 
   int pid() const noexcept override { return pid_; }
   int sentinel() const noexcept override { return pidfd_ ? pidfd_.get() : -1; }
+  // The server writes the end here after reaping it: wait() reads it at once.
+  int ended_handle() const noexcept override { return status_.get(); }
 
   std::optional<int> wait(std::optional<std::chrono::nanoseconds> timeout) override {
     {
@@ -95,6 +97,7 @@ class served_child final : public child_handle {
     return code_;
   }
 
+  void interrupt() override { send(SIGINT); }
   void terminate() override { send(SIGTERM); }
   void kill() override { send(SIGKILL); }
 

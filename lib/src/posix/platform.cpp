@@ -66,6 +66,8 @@ std::string posix::program_path() {
   return std::string(path, static_cast<std::size_t>(length));
 }
 
+void listen_for_interrupt() noexcept {}  // SIGINT reaches the child as it is
+
 void show_program_name() noexcept {
   try {
     const std::string path = posix::program_path();

@@ -70,6 +70,8 @@ void waited_child::send(int signal) {
   ::kill(pid_, signal);
 }
 
+void waited_child::interrupt() { send(SIGINT); }
+
 void waited_child::terminate() { send(SIGTERM); }
 
 void waited_child::kill() { send(SIGKILL); }

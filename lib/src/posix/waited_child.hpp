@@ -17,6 +17,7 @@ class waited_child final : public child_handle {
   int pid() const noexcept override { return pid_; }
   int sentinel() const noexcept override { return pidfd_ ? pidfd_.get() : -1; }
   std::optional<int> wait(std::optional<std::chrono::nanoseconds> timeout) override;
+  void interrupt() override;
   void terminate() override;
   void kill() override;
 

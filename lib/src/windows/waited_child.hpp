@@ -25,6 +25,7 @@ class waited_child final : public child_handle {
   int pid() const noexcept override { return pid_; }
   int sentinel() const noexcept override { return from_handle(process_.get()); }
   std::optional<int> wait(std::optional<std::chrono::nanoseconds> timeout) override;
+  void interrupt() override;  // windows/interrupt.cpp
   void terminate() override { end_with(terminated_code); }
   void kill() override { end_with(killed_code); }
 

@@ -104,6 +104,12 @@ std::uint64_t shared_memory_committed_bytes(const std::string& prefix) {
   return bytes;
 }
 
+int thread_count() {
+  int count = 0;
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator("/proc/self/task")) ++count;
+  return count;
+}
+
 int open_descriptor_count() {
   int count = 0;
   for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) ++count;

@@ -97,6 +97,19 @@ std::set<std::string> shared_memory_names() { return {}; }
 
 std::uint64_t shared_memory_committed_bytes(const std::string&) { return 0; }
 
+int thread_count() {
+  HANDLE snapshot = ::CreateToolhelp32Snapshot(TH32CS_SNAPTHREAD, 0);
+  if (snapshot == INVALID_HANDLE_VALUE) return -1;
+  THREADENTRY32 entry{};
+  entry.dwSize = sizeof entry;
+  int count = 0;
+  for (BOOL more = ::Thread32First(snapshot, &entry); more; more = ::Thread32Next(snapshot, &entry)) {
+    if (entry.th32OwnerProcessID == ::GetCurrentProcessId()) ++count;
+  }
+  ::CloseHandle(snapshot);
+  return count;
+}
+
 int open_descriptor_count() {
   DWORD count = 0;
   ::GetProcessHandleCount(::GetCurrentProcess(), &count);

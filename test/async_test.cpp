@@ -1,0 +1,340 @@
+// Asio-native waits: process::async_join, async_result::async_get and
+// process::interrupt; values, cancellation, contexts that go away, and how many
+// threads the waits take.
+#include "support/scratch.hpp"
+
+#include <mproc/pool.hpp>
+#include <mproc/process.hpp>
+#include <mproc/sync.hpp>
+
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/use_future.hpp>
+#include <boost/system/system_error.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include <chrono>
+#include <csignal>
+#include <cstdlib>
+#include <optional>
+#include <thread>
+#include <variant>
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+using namespace boost::asio::experimental::awaitable_operators;
+using mproc::test::with;
+
+namespace {
+
+void exit_with(int code) { std::exit(code); }
+void sleep_seconds(int seconds) { std::this_thread::sleep_for(std::chrono::seconds(seconds)); }
+int square(int x) { return x * x; }
+int throw_on_seven(int x) {
+  if (x == 7) throw std::invalid_argument("seven is not allowed");
+  return x;
+}
+int wait_then_return(mproc::event go, int x) {
+  go.wait();
+  return x;
+}
+
+bool was_cancelled(const std::exception_ptr& failure) {
+  try {
+    if (failure) std::rethrow_exception(failure);
+  } catch (const boost::system::system_error& e) {
+    return e.code() == asio::error::operation_aborted;
+  } catch (...) {
+  }
+  return false;
+}
+
+// Runs `ctx` until `done` or 30 s; true if done (a bounded wait, never a hang).
+template <class Done>
+bool run_until(asio::io_context& ctx, Done done) {
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (!done() && std::chrono::steady_clock::now() < deadline) {
+    ctx.run_for(50ms);
+    if (ctx.stopped()) ctx.restart();
+  }
+  return done();
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(async_join)
+
+MPROC_TEST_EACH_METHOD(a_callback_gets_the_exit_code) {
+  asio::io_context ctx;
+  mproc::process p(with(method), exit_with, 7);
+  p.start();
+  std::optional<int> code;
+  std::exception_ptr failure;
+  p.async_join(ctx, [&](std::exception_ptr e, int c) {
+    failure = e;
+    code = c;
+  });
+  BOOST_TEST(!code.has_value());  // never completed inside the call
+  BOOST_TEST(run_until(ctx, [&] { return code.has_value(); }));
+  BOOST_TEST(!failure);
+  BOOST_TEST(code.value_or(-100) == 7);
+  BOOST_TEST(p.exitcode().value_or(-100) == 7);
+}
+
+MPROC_TEST_EACH_METHOD(a_coroutine_awaits_the_exit_code) {
+  asio::io_context ctx;
+  mproc::process p(with(method), exit_with, 3);
+  p.start();
+  auto result = asio::co_spawn(
+      ctx, [&]() -> asio::awaitable<int> { co_return co_await p.async_join(ctx, asio::use_awaitable); },
+      asio::use_future);
+  ctx.run();
+  BOOST_TEST(result.get() == 3);
+  BOOST_TEST(!p.is_alive());
+}
+
+MPROC_TEST_EACH_METHOD(a_cancelled_wait_leaves_the_child_running) {
+  asio::io_context ctx;
+  mproc::process p(with(method), sleep_seconds, 30);
+  p.start();
+  asio::cancellation_signal stop;
+  std::exception_ptr failure;
+  bool completed = false;
+  p.async_join(ctx, asio::bind_cancellation_slot(stop.slot(), [&](std::exception_ptr e, int) {
+                 failure = e;
+                 completed = true;
+               }));
+  ctx.poll();
+  stop.emit(asio::cancellation_type::terminal);
+  BOOST_TEST(run_until(ctx, [&] { return completed; }));
+  BOOST_TEST(was_cancelled(failure));
+  BOOST_TEST(p.is_alive());
+  p.terminate();
+  p.join();
+  BOOST_TEST(p.exitcode().value_or(0) == -15);
+}
+
+MPROC_TEST_EACH_METHOD(a_timer_raced_against_the_child_wins_and_the_child_goes_on) {
+  asio::io_context ctx;
+  mproc::process p(with(method), sleep_seconds, 30);
+  p.start();
+  auto result = asio::co_spawn(
+      ctx,
+      [&]() -> asio::awaitable<std::size_t> {
+        asio::steady_timer timer(ctx, 100ms);
+        auto first = co_await (p.async_join(ctx, asio::use_awaitable) || timer.async_wait(asio::use_awaitable));
+        co_return first.index();
+      },
+      asio::use_future);
+  ctx.run();
+  BOOST_TEST(result.get() == 1u);  // the timer
+  BOOST_TEST(p.is_alive());
+  p.kill();
+  p.join();
+}
+
+BOOST_AUTO_TEST_CASE(joining_a_process_never_started_fails_with_process_error) {
+  asio::io_context ctx;
+  mproc::process p(sleep_seconds, 1);
+  std::exception_ptr failure;
+  bool completed = false;
+  p.async_join(ctx, [&](std::exception_ptr e, int) {
+    failure = e;
+    completed = true;
+  });
+  BOOST_TEST(!completed);
+  ctx.run();
+  BOOST_TEST(completed);
+  BOOST_CHECK_THROW(std::rethrow_exception(failure), mproc::process_error);
+}
+
+BOOST_AUTO_TEST_CASE(a_context_destroyed_with_pending_joins_drops_them) {
+  mproc::process p(sleep_seconds, 30);
+  p.start();
+  bool completed = false;
+  {
+    asio::io_context ctx;
+    for (int i = 0; i < 3; ++i) p.async_join(ctx, [&](std::exception_ptr, int) { completed = true; });
+    ctx.poll();
+  }
+  BOOST_TEST(!completed);
+  BOOST_TEST(p.is_alive());
+  p.kill();
+  p.join();
+  BOOST_TEST(p.exitcode().value_or(0) == -9);
+}
+
+BOOST_AUTO_TEST_CASE(a_hundred_children_awaited_on_one_thread_take_no_thread_each) {
+  std::vector<mproc::process> children;
+  for (int i = 0; i < 100; ++i) children.emplace_back(exit_with, i % 50);
+  for (auto& child : children) child.start();
+  const int threads_before = mproc::test::thread_count();
+  asio::io_context ctx;
+  int most_threads = 0;
+  int sum = 0;
+  int finished = 0;
+  for (auto& child : children) {
+    asio::co_spawn(
+        ctx,
+        [&ctx, &sum, &finished, &most_threads, waited = &child]() -> asio::awaitable<void> {
+          sum += co_await waited->async_join(ctx, asio::use_awaitable);
+          ++finished;
+          most_threads = std::max(most_threads, mproc::test::thread_count());
+        },
+        asio::detached);
+  }
+  BOOST_TEST(run_until(ctx, [&] { return finished == 100; }));
+  BOOST_TEST(sum == 2 * (49 * 50 / 2));
+  BOOST_TEST(most_threads - threads_before <= 4, "threads before " << threads_before << ", at most " << most_threads);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(async_get)
+
+BOOST_AUTO_TEST_CASE(a_coroutine_awaits_results_and_their_typed_errors) {
+  mproc::pool workers(2);
+  asio::io_context ctx;
+  auto good = workers.apply_async(square, 9);
+  auto bad = workers.apply_async(throw_on_seven, 7);
+  auto result = asio::co_spawn(
+      ctx,
+      [&]() -> asio::awaitable<int> {
+        const int value = co_await good.async_get(ctx, asio::use_awaitable);
+        try {
+          co_await bad.async_get(ctx, asio::use_awaitable);
+        } catch (const mproc::remote_error& e) {
+          BOOST_TEST(std::string(e.what()).find("seven is not allowed") != std::string::npos, e.what());
+          co_return value;
+        }
+        co_return -1;
+      },
+      asio::use_future);
+  ctx.run();
+  BOOST_TEST(result.get() == 81);
+}
+
+BOOST_AUTO_TEST_CASE(a_ready_result_still_completes_later_never_inside_the_call) {
+  mproc::pool workers(1);
+  auto ready = workers.apply_async(square, 4);
+  ready.wait();
+  asio::io_context ctx;
+  std::optional<int> value;
+  ready.async_get(ctx, [&](std::exception_ptr, int v) { value = v; });
+  BOOST_TEST(!value.has_value());
+  ctx.run();
+  BOOST_TEST(value.value_or(0) == 16);
+}
+
+BOOST_AUTO_TEST_CASE(a_cancelled_wait_leaves_the_task_and_its_result_intact) {
+  mproc::pool workers(1);
+  mproc::event go;
+  auto held = workers.apply_async(wait_then_return, go, 5);
+  asio::io_context ctx;
+  asio::cancellation_signal stop;
+  std::exception_ptr failure;
+  bool completed = false;
+  held.async_get(ctx, asio::bind_cancellation_slot(stop.slot(), [&](std::exception_ptr e, int) {
+                   failure = e;
+                   completed = true;
+                 }));
+  ctx.poll();
+  stop.emit(asio::cancellation_type::total);
+  BOOST_TEST(run_until(ctx, [&] { return completed; }));
+  BOOST_TEST(was_cancelled(failure));
+  go.set();
+  BOOST_TEST(held.get() == 5);
+}
+
+BOOST_AUTO_TEST_CASE(a_context_destroyed_with_pending_gets_drops_them) {
+  mproc::pool workers(1);
+  mproc::event go;
+  auto held = workers.apply_async(wait_then_return, go, 6);
+  bool completed = false;
+  {
+    asio::io_context ctx;
+    for (int i = 0; i < 10; ++i) held.async_get(ctx, [&](std::exception_ptr, int) { completed = true; });
+    ctx.poll();
+  }
+  go.set();  // the job completes after its context is gone: nothing may reach it
+  BOOST_TEST(held.get() == 6);
+  BOOST_TEST(!completed);
+}
+
+BOOST_AUTO_TEST_CASE(a_thousand_pending_gets_take_no_thread_each) {
+  mproc::pool workers(2);
+  mproc::event go;
+  std::vector<mproc::async_result<int>> results;
+  for (int i = 0; i < 1000; ++i) results.push_back(workers.apply_async(wait_then_return, go, i));
+  const int threads_before = mproc::test::thread_count();
+  asio::io_context ctx;
+  long long sum = 0;
+  int finished = 0;
+  for (auto& result : results) {
+    asio::co_spawn(
+        ctx,
+        [&ctx, &sum, &finished, awaited = &result]() -> asio::awaitable<void> {
+          sum += co_await awaited->async_get(ctx, asio::use_awaitable);
+          ++finished;
+        },
+        asio::detached);
+  }
+  ctx.poll();
+  const int threads_waiting = mproc::test::thread_count();
+  go.set();
+  BOOST_TEST(run_until(ctx, [&] { return finished == 1000; }));
+  BOOST_TEST(sum == 999LL * 1000 / 2);
+  BOOST_TEST(threads_waiting - threads_before <= 4, "threads before " << threads_before << ", waiting " << threads_waiting);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(interrupt)
+
+namespace {
+void exit_42_on_interrupt(int) { std::_Exit(42); }
+void handle_interrupt_then_sleep(mproc::event ready) {
+  std::signal(SIGINT, exit_42_on_interrupt);
+  ready.set();
+  sleep_seconds(30);
+}
+void report_ready_then_sleep(mproc::event ready) {
+  ready.set();
+  sleep_seconds(30);
+}
+}  // namespace
+
+MPROC_TEST_EACH_METHOD(without_a_handler_the_child_ends_with_minus_2) {
+  mproc::event ready;
+  mproc::process p(with(method), report_ready_then_sleep, ready);
+  p.start();
+  BOOST_TEST(ready.wait(30s));
+  p.interrupt();
+  BOOST_TEST(p.join(30s));
+  BOOST_TEST(p.exitcode().value_or(0) == -2);
+}
+
+MPROC_TEST_EACH_METHOD(the_childs_handler_runs) {
+  mproc::event ready;
+  mproc::process p(with(method), handle_interrupt_then_sleep, ready);
+  p.start();
+  BOOST_TEST(ready.wait(30s));
+  p.interrupt();
+  BOOST_TEST(p.join(30s));
+  BOOST_TEST(p.exitcode().value_or(0) == 42);
+}
+
+BOOST_AUTO_TEST_CASE(interrupting_an_ended_child_changes_nothing) {
+  mproc::process p(exit_with, 5);
+  p.start();
+  p.join();
+  p.interrupt();
+  BOOST_TEST(p.exitcode().value_or(0) == 5);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
