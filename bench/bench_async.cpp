@@ -1,0 +1,146 @@
+// Asio-native waits beside their blocking twins, in one run: a child's end
+// (async_join vs join), a pool result (async_get vs get), and a thousand
+// children awaited at once on one thread (time, and threads the parent adds).
+//
+//   bench_async [--json] [--rounds N]
+#include <mproc/mproc.hpp>
+
+#include "report.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <iostream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <sys/resource.h>
+
+namespace {
+
+namespace asio = boost::asio;
+using clock_type = std::chrono::steady_clock;
+
+void trivial() {}
+void sleep_ms(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
+int square(int x) { return x * x; }
+
+int thread_count() {
+  int count = 0;
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator("/proc/self/task")) ++count;
+  return count;
+}
+
+struct subject {
+  std::string name;
+  std::string note;
+  std::function<void()> once;
+  std::vector<double> samples_us;
+};
+
+// Round-robin, so that both twins see the same machine.
+void measure_interleaved(std::vector<subject>& subjects, int rounds) {
+  for (auto& s : subjects) s.once();
+  for (int i = 0; i < rounds; ++i) {
+    for (auto& s : subjects) {
+      const auto begin = clock_type::now();
+      s.once();
+      s.samples_us.push_back(std::chrono::duration<double, std::micro>(clock_type::now() - begin).count());
+    }
+  }
+}
+
+void start_join() {
+  mproc::process p(mproc::process_options{.method = mproc::start_method::fork}, trivial);
+  p.start();
+  p.join();
+}
+
+void start_async_join(asio::io_context& ctx) {
+  mproc::process p(mproc::process_options{.method = mproc::start_method::fork}, trivial);
+  p.start();
+  int code = -1;
+  p.async_join(ctx, [&](std::exception_ptr, int c) { code = c; });
+  ctx.restart();
+  ctx.run();
+  if (code != 0) throw std::runtime_error("async_join did not see the child end with 0");
+}
+
+// A thousand children sleeping 200 ms, started at once, each awaited by its
+// own coroutine on this thread.
+void thousand_children(bench::report& report) {
+  rlimit files{};
+  ::getrlimit(RLIMIT_NOFILE, &files);
+  files.rlim_cur = files.rlim_max;  // two descriptors per child: its pidfd and the reactor's copy
+  ::setrlimit(RLIMIT_NOFILE, &files);
+  const int threads_before = thread_count();
+  const auto begin = clock_type::now();
+  std::vector<mproc::process> children;
+  children.reserve(1000);
+  for (int i = 0; i < 1000; ++i) {
+    children.emplace_back(mproc::process_options{.method = mproc::start_method::fork}, sleep_ms, 200);
+    children.back().start();
+  }
+  asio::io_context ctx;
+  int finished = 0;
+  int most_threads = thread_count();
+  for (auto& child : children) {
+    asio::co_spawn(
+        ctx,
+        [&ctx, &finished, &most_threads, waited = &child]() -> asio::awaitable<void> {
+          co_await waited->async_join(ctx, asio::use_awaitable);
+          ++finished;
+          if (finished % 100 == 0) most_threads = std::max(most_threads, thread_count());
+        },
+        asio::detached);
+  }
+  ctx.run();
+  const double ms = std::chrono::duration<double, std::milli>(clock_type::now() - begin).count();
+  if (finished != 1000) throw std::runtime_error("not every child was awaited");
+  report.add("async_1000_children_ms", ms, "ms", "1000 forked children sleeping 200 ms, started then awaited on one thread");
+  report.add("async_1000_children_extra_threads", most_threads - threads_before, "threads",
+             "goal <= 4: threads the parent had beyond those before");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  mproc::init(argc, argv);
+  const auto [json, rounds] = bench::parse_options(argc, argv, 300);
+  bench::report report;
+
+  asio::io_context ctx;
+  std::vector<subject> ends{
+      {"join_us", "fork start + join, trivial target", start_join, {}},
+      {"async_join_us", "fork start + async_join on an io_context", [&] { start_async_join(ctx); }, {}}};
+  measure_interleaved(ends, rounds);
+
+  mproc::pool workers(1);
+  std::vector<subject> results{
+      {"get_us", "apply_async + get, pool of 1", [&] { workers.apply_async(square, 3).get(); }, {}},
+      {"async_get_us", "apply_async + async_get on an io_context",
+       [&] {
+         int value = 0;
+         workers.apply_async(square, 3).async_get(ctx, [&](std::exception_ptr, int v) { value = v; });
+         ctx.restart();
+         ctx.run();
+         if (value != 9) throw std::runtime_error("async_get did not deliver the result");
+       },
+       {}}};
+  measure_interleaved(results, rounds * 10);
+
+  for (auto* group : {&ends, &results}) {
+    for (auto& s : *group) report.add(s.name, bench::median(s.samples_us), "us", s.note + " (median)");
+  }
+  report.add_ratio("async_join_vs_join", "async_join_us", "join_us", "goal <= 1.5");
+  report.add_ratio("async_get_vs_get", "async_get_us", "get_us", "goal <= 1.5");
+  thousand_children(report);
+  report.print(json);
+}
