@@ -1,9 +1,14 @@
-// Asynchronous waits on a pool's results: a callback registered with the job
-// completes the waiting handler, so no thread waits on its behalf. Waits still
-// pending when their io_context shuts down are dropped with it, so that a job
-// finishing later does not post to a destroyed context.
+// The compiled asynchronous waits behind the async_* calls that have no Asio
+// I/O object to wait on: a pool's result (a callback the job runs when it is
+// complete) and a change of a wake word in shared memory (queue items,
+// semaphore units, an event's flag: the word watcher's threads sleep on it).
+// No thread waits on behalf of one wait. Waits still pending when their
+// io_context shuts down are dropped with it, so that nothing posts to a
+// destroyed context later.
 #include <mproc/detail/asio_waits.hpp>
 #include <mproc/detail/pool_tasks.hpp>
+
+#include "word_watcher.hpp"
 
 #include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/associated_executor.hpp>
@@ -32,32 +37,34 @@ std::exception_ptr cancelled_wait(const char* what) {
 
 namespace {
 
-class pending_job_waits;
+class pending_waits;
 
-// One async_get: completed by whichever comes first, the job, a cancellation
-// or its context's shutdown; `finished` says one has.
-struct job_wait {
+// One pending wait: completed by whichever comes first, what it waits for, a
+// cancellation or its context's shutdown; `finished` says one has.
+struct pending_wait {
+  virtual ~pending_wait() = default;
+  /// Stops what would complete the wait (under no lock of ours).
+  virtual void stop_waiting() noexcept = 0;
+
   std::mutex mutex;
   bool finished = false;
-  std::shared_ptr<job_state> job;
-  std::uint64_t callback_id = 0;
   async_executor work;  // tracked: the context's run() does not return while we wait
   async_handler<> done;
-  pending_job_waits* registry = nullptr;
+  pending_waits* registry = nullptr;
 };
 
 // The waits pending on one execution context (an Asio service of it).
-class pending_job_waits final : public boost::asio::execution_context::service {
+class pending_waits final : public boost::asio::execution_context::service {
  public:
   static inline boost::asio::execution_context::id id;
 
-  explicit pending_job_waits(boost::asio::execution_context& context) : service(context) {}
+  explicit pending_waits(boost::asio::execution_context& context) : service(context) {}
 
-  void add(const std::shared_ptr<job_wait>& wait) {
+  void add(const std::shared_ptr<pending_wait>& wait) {
     std::scoped_lock lock(mutex_);
     waits_.insert(wait);
   }
-  void remove(const std::shared_ptr<job_wait>& wait) {
+  void remove(const std::shared_ptr<pending_wait>& wait) {
     std::scoped_lock lock(mutex_);
     waits_.erase(wait);
   }
@@ -66,75 +73,154 @@ class pending_job_waits final : public boost::asio::execution_context::service {
   // The context is going away: its pending waits end without completing (as
   // Asio's own operations do), their handlers destroyed here.
   void shutdown() override {
-    std::unordered_set<std::shared_ptr<job_wait>> pending;
+    std::unordered_set<std::shared_ptr<pending_wait>> pending;
     {
       std::scoped_lock lock(mutex_);
       pending.swap(waits_);
     }
     for (const auto& wait : pending) {
-      std::uint64_t callback = 0;
       async_handler<> dropped;
       async_executor work;
       {
         std::scoped_lock lock(wait->mutex);
         if (wait->finished) continue;
         wait->finished = true;
-        callback = std::exchange(wait->callback_id, 0);
         dropped.swap(wait->done);
         work = std::move(wait->work);
       }
-      forget_job_callback(*wait->job, callback);
+      wait->stop_waiting();
     }
   }
 
   std::mutex mutex_;
-  std::unordered_set<std::shared_ptr<job_wait>> waits_;
+  std::unordered_set<std::shared_ptr<pending_wait>> waits_;
 };
 
-// Completes the wait with `failure` (null: the job is complete) unless it has
-// completed already. Posted, never run here: this may be the pool's thread, or
-// the initiating call itself.
-void finish(const std::shared_ptr<job_wait>& wait, std::exception_ptr failure) {
-  std::uint64_t callback = 0;
-  {
-    std::scoped_lock lock(wait->mutex);
-    if (wait->finished) return;
-    wait->finished = true;
-    callback = std::exchange(wait->callback_id, 0);
-    // Under the wait's lock: the context cannot shut down between the check
-    // above and this post (its shutdown takes this lock too).
-    wait->registry->remove(wait);
-    // Onto the context's thread first: the handler's own executor (a
-    // coroutine's, a strand) is looked up and used there, not shared with
-    // this thread (ThreadSanitizer cannot follow Asio's fenced reference counts).
-    auto io = wait->work;
-    boost::asio::post(io, [done = std::move(wait->done), work = std::move(wait->work), failure]() mutable {
-      auto slot = boost::asio::get_associated_cancellation_slot(done);
-      if (slot.is_connected()) slot.clear();
-      auto handler_executor = boost::asio::get_associated_executor(done, work);
-      boost::asio::dispatch(handler_executor, [done = std::move(done), failure]() mutable { std::move(done)(failure); });
+void begin(const std::shared_ptr<pending_wait>& wait, const async_executor& executor, async_handler<>& done) {
+  auto& context = boost::asio::query(executor, boost::asio::execution::context);
+  wait->work = boost::asio::prefer(executor, boost::asio::execution::outstanding_work.tracked);
+  wait->registry = &boost::asio::use_service<pending_waits>(context);
+  wait->done.swap(done);
+  wait->registry->add(wait);
+}
+
+// Completes the wait with `failure` (null: what it waited for is there),
+// under its lock, which says it has not completed yet. Posted, never run here:
+// this may be another thread, or the initiating call itself.
+void complete_locked(pending_wait& wait, const std::shared_ptr<pending_wait>& self, std::exception_ptr failure) {
+  wait.finished = true;
+  // Under the wait's lock: the context cannot shut down between the caller's
+  // check and this post (its shutdown takes this lock too).
+  wait.registry->remove(self);
+  // Onto the context's thread first: the handler's own executor (a
+  // coroutine's, a strand) is looked up and used there, not shared with
+  // this thread (ThreadSanitizer cannot follow Asio's fenced reference counts).
+  auto io = wait.work;
+  boost::asio::post(io, [done = std::move(wait.done), work = std::move(wait.work), failure]() mutable {
+    auto slot = boost::asio::get_associated_cancellation_slot(done);
+    if (slot.is_connected()) slot.clear();
+    auto handler_executor = boost::asio::get_associated_executor(done, work);
+    boost::asio::dispatch(handler_executor, [done = std::move(done), failure]() mutable { std::move(done)(failure); });
+  });
+}
+
+// Completes the wait unless it has completed; true if this call did.
+bool finish(const std::shared_ptr<pending_wait>& wait, std::exception_ptr failure) {
+  std::scoped_lock lock(wait->mutex);
+  if (wait->finished) return false;
+  complete_locked(*wait, wait, failure);
+  return true;
+}
+
+// Lets `done`'s cancellation slot (any cancellation type: giving up a wait
+// changes nothing else) complete the wait.
+template <class Wait>
+void on_cancel(const std::shared_ptr<Wait>& wait, boost::asio::cancellation_slot slot, const char* what) {
+  if (!slot.is_connected()) return;
+  slot.assign([weak = std::weak_ptr<Wait>(wait), what](boost::asio::cancellation_type) {
+    auto pending = weak.lock();
+    if (pending && finish(pending, cancelled_wait(what))) pending->stop_waiting();
+  });
+}
+
+// ---- a pool's result ----
+
+struct job_wait final : pending_wait {
+  std::shared_ptr<job_state> job;
+  std::uint64_t callback_id = 0;
+
+  void stop_waiting() noexcept override {
+    std::uint64_t callback = 0;
+    {
+      std::scoped_lock lock(mutex);
+      callback = std::exchange(callback_id, 0);
+    }
+    forget_job_callback(*job, callback);
+  }
+};
+
+// ---- a wake word ----
+
+// Tries `attempt` on the context's thread; when it finds nothing, holds a
+// place among the word's sleepers and lets a watcher thread sleep on it.
+struct word_wait final : pending_wait, std::enable_shared_from_this<word_wait> {
+  wake_word* changes = nullptr;
+  std::function<bool()> attempt;
+  std::uint64_t watch_id = 0;
+
+  void stop_waiting() noexcept override {
+    std::uint64_t id = 0;
+    {
+      std::scoped_lock lock(mutex);
+      id = std::exchange(watch_id, 0);
+    }
+    if (id != 0) unwatch_word(id);
+  }
+
+  // On the context's thread (or in the initiating call).
+  void try_now() {
+    {
+      std::scoped_lock lock(mutex);
+      if (finished) return;
+    }
+    // The hold first, then the look: a change after the look wakes the hold.
+    word_hold hold = hold_word(*changes);
+    std::exception_ptr failure;
+    bool got = false;
+    try {
+      got = attempt();
+    } catch (...) {
+      failure = std::current_exception();
+    }
+    if (got || failure) {
+      release_word(hold);
+      finish(shared_from_this(), failure);
+      return;
+    }
+    std::scoped_lock lock(mutex);
+    if (finished) {  // cancelled from another thread meanwhile
+      release_word(hold);
+      return;
+    }
+    watch_id = watch_word(hold, shared_from_this(), [weak = weak_from_this()] {
+      auto self = weak.lock();
+      if (!self) return;
+      std::scoped_lock lock(self->mutex);
+      if (self->finished) return;
+      self->watch_id = 0;
+      boost::asio::post(self->work, [self] { self->try_now(); });
     });
   }
-  if (failure) forget_job_callback(*wait->job, callback);  // cancelled: the job goes on without us
-}
+};
 
 }  // namespace
 
 void async_wait_for_job(std::shared_ptr<job_state> job, async_executor executor, async_handler<> done) {
-  auto& context = boost::asio::query(executor, boost::asio::execution::context);
   auto wait = std::make_shared<job_wait>();
   wait->job = std::move(job);
-  wait->work = boost::asio::prefer(executor, boost::asio::execution::outstanding_work.tracked);
-  wait->registry = &boost::asio::use_service<pending_job_waits>(context);
   auto slot = boost::asio::get_associated_cancellation_slot(done);
-  wait->done.swap(done);
-  wait->registry->add(wait);
-  if (slot.is_connected()) {
-    // Any cancellation type: giving up a wait on a result changes nothing else.
-    slot.assign([weak = std::weak_ptr<job_wait>(wait)](boost::asio::cancellation_type) {
-      if (auto pending = weak.lock()) finish(pending, cancelled_wait("the wait for a pool result was cancelled"));
-    });
-  }
+  begin(wait, executor, done);
+  on_cancel(wait, slot, "the wait for a pool result was cancelled");
   const std::uint64_t id = when_job_done(*wait->job, [weak = std::weak_ptr<job_wait>(wait)] {
     if (auto pending = weak.lock()) finish(pending, nullptr);
   });
@@ -146,6 +232,17 @@ void async_wait_for_job(std::shared_ptr<job_state> job, async_executor executor,
     }
   }
   forget_job_callback(*wait->job, id);  // cancelled meanwhile, from another thread
+}
+
+void async_attempt_until(wake_word& changes, std::function<bool()> attempt, async_executor executor,
+                         async_handler<> done, const char* what) {
+  auto wait = std::make_shared<word_wait>();
+  wait->changes = &changes;
+  wait->attempt = std::move(attempt);
+  auto slot = boost::asio::get_associated_cancellation_slot(done);
+  begin(wait, executor, done);
+  on_cancel(wait, slot, what);
+  wait->try_now();
 }
 
 }  // namespace mproc::detail

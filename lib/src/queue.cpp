@@ -417,6 +417,9 @@ void byte_queue::load_ring_for_fuzzing(std::string_view records) {
   known_write_pos_ = 0;
 }
 
+wake_word& byte_queue::data_changes() const { return shared().data_ready; }
+wake_word& byte_queue::room_changes() const { return shared().room_ready; }
+
 bool byte_queue::empty() const { return size() == 0; }
 
 std::size_t byte_queue::size() const {

@@ -241,6 +241,8 @@ std::int64_t semaphore::value() const {
   return s.value;
 }
 
+detail::wake_word& semaphore::changes_word() const { return detail::as<detail::semaphore_state>(state()).changes; }
+
 bounded_semaphore::bounded_semaphore(std::int64_t value) : semaphore(value, value) {}
 
 // ---- event ----
@@ -257,6 +259,8 @@ void event::set() {
 }
 
 void event::clear() { detail::as<detail::event_state>(state()).flag.store(0); }
+
+detail::wake_word& event::changes_word() const { return detail::as<detail::event_state>(state()).changes; }
 
 bool event::is_set() const { return detail::as<detail::event_state>(state()).flag.load() != 0; }
 

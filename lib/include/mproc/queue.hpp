@@ -30,6 +30,7 @@
 // check is_alive()/exitcode() between get(timeout) calls to tell.
 #pragma once
 
+#include <mproc/detail/asio_waits.hpp>
 #include <mproc/detail/timeout.hpp>
 #include <mproc/detail/archive.hpp>
 #include <mproc/error.hpp>
@@ -62,6 +63,10 @@ class byte_queue {
   /// The next message, or nullopt if `timeout` ran out. Errors: closed_error
   /// once closed and empty.
   std::optional<std::string_view> get(std::optional<std::chrono::nanoseconds> timeout);
+
+  /// The words a waiter for data, or for room, sleeps on (asynchronous waits).
+  wake_word& data_changes() const;
+  wake_word& room_changes() const;
 
   bool empty() const;
   std::size_t size() const;
@@ -196,6 +201,49 @@ class queue {
     const auto bytes = items_.get(std::chrono::nanoseconds{0});
     if (!bytes) return std::nullopt;
     return detail::decode_item<T>(*bytes);
+  }
+
+  /// Takes the next item without blocking a thread (Asio): `token` (a
+  /// callback, asio::use_awaitable, use_future, deferred, ...) completes on
+  /// `where` (an executor or io_context) with `(std::exception_ptr, T)`: the
+  /// item, or the error get() would throw. A cancelled wait has taken no item.
+  template <class ExecutorOrContext, class Token>
+  auto async_get(ExecutorOrContext&& where, Token&& token) {
+    static_assert(std::is_default_constructible_v<T>,
+                  "mproc: async_get() needs a default-constructible item type (it completes with one on error)");
+    return boost::asio::async_initiate<Token, void(std::exception_ptr, T)>(
+        [self = *this](auto handler, detail::async_executor executor) mutable {
+          auto got = std::make_shared<std::optional<T>>();
+          detail::wake_word& changes = self.items_.data_changes();
+          detail::async_attempt_until(
+              changes,
+              [self, got]() mutable {
+                *got = self.try_get();
+                return got->has_value();
+              },
+              std::move(executor),
+              detail::make_then_handler(std::move(handler),
+                                        [got](auto done, std::exception_ptr failure) mutable {
+                                          T item{};
+                                          if (!failure) item = std::move(**got);
+                                          std::move(done)(failure, std::move(item));
+                                        }),
+              "the wait for a queue item was cancelled");
+        },
+        token, detail::executor_of(where));
+  }
+  /// Puts `item` without blocking a thread, once there is room: `token`
+  /// completes on `where` with `(std::exception_ptr)`: null, or the error
+  /// put() would throw. A cancelled wait has put nothing.
+  template <class ExecutorOrContext, class Token>
+  auto async_put(ExecutorOrContext&& where, const T& item, Token&& token) {
+    return detail::async_attempt(
+        detail::executor_of(where), items_.room_changes(),
+        [self = *this, bytes = std::string(detail::encode_item(item))]() mutable {  // the encoding is in a reused buffer
+          self.check_open();
+          return self.items_.put(bytes, std::chrono::nanoseconds{0});
+        },
+        "the wait for room in a queue was cancelled", std::forward<Token>(token));
   }
 
   /// As Python's: true when no item is waiting now (others may change that).

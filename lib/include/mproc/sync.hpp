@@ -13,6 +13,7 @@
 // (robust mutexes): unlike Python's, it never stays locked for good.
 #pragma once
 
+#include <mproc/detail/asio_waits.hpp>
 #include <mproc/detail/timeout.hpp>
 #include <mproc/error.hpp>
 #include <mproc/shared_memory.hpp>
@@ -121,12 +122,24 @@ class semaphore : public detail::sync_object {
   bool try_acquire_for(std::chrono::duration<Rep, Period> timeout) {
     return acquire_within(detail::at_least(timeout));
   }
+  /// Takes a unit without blocking a thread (Asio): `token` completes on
+  /// `where` (an executor or io_context) with `(std::exception_ptr)` once it
+  /// has one. A cancelled wait has taken none.
+  template <class ExecutorOrContext, class Token>
+  auto async_acquire(ExecutorOrContext&& where, Token&& token) {
+    return detail::async_attempt(
+        detail::executor_of(where), changes_word(), [self = *this]() mutable { return self.try_acquire(); },
+        "the wait for a semaphore was cancelled", std::forward<Token>(token));
+  }
   void release(std::int64_t n = 1);
   std::int64_t value() const;
 
  protected:
   semaphore(std::int64_t value, std::int64_t bound);
   bool acquire_within(std::optional<detail::nanoseconds> timeout);
+
+ private:
+  detail::wake_word& changes_word() const;
 };
 
 /// Python's BoundedSemaphore: releasing above the first value throws mproc::error.
@@ -143,6 +156,14 @@ class event : public detail::sync_object {
   void clear();
   bool is_set() const;
   void wait();
+  /// Waits for the flag without blocking a thread (Asio): `token` completes
+  /// on `where` (an executor or io_context) with `(std::exception_ptr)`.
+  template <class ExecutorOrContext, class Token>
+  auto async_wait(ExecutorOrContext&& where, Token&& token) {
+    return detail::async_attempt(
+        detail::executor_of(where), changes_word(), [self = *this] { return self.is_set(); },
+        "the wait for an event was cancelled", std::forward<Token>(token));
+  }
   /// True if the flag was set within `timeout`.
   template <class Rep, class Period>
   bool wait(std::chrono::duration<Rep, Period> timeout) {
@@ -151,6 +172,7 @@ class event : public detail::sync_object {
 
  private:
   bool wait_within(std::optional<detail::nanoseconds> timeout);
+  detail::wake_word& changes_word() const;
 };
 
 /// Python's Condition over an mproc::mutex (its own unless one is given).

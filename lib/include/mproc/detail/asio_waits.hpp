@@ -13,6 +13,7 @@
 #include <boost/asio/execution_context.hpp>
 
 #include <exception>
+#include <functional>
 #include <memory>
 #include <type_traits>
 #include <utility>
@@ -67,11 +68,36 @@ then_handler<std::decay_t<Handler>, std::decay_t<Then>> make_then_handler(Handle
 std::exception_ptr cancelled_wait(const char* what);
 
 struct job_state;
+struct wake_word;
+
 /// Completes `done` on its executor (or `executor`) once `job` is complete,
 /// without a thread waiting. Cancellable (any cancellation type) through
 /// `done`'s cancellation slot; a wait pending when its execution context is
 /// destroyed is dropped with it.
 void async_wait_for_job(std::shared_ptr<job_state> job, async_executor executor, async_handler<> done);
+
+/// Completes `done` once `attempt` (called on the executor's thread, and once
+/// in this call) returns true, or with what it throws. Between attempts the
+/// wait holds a place among `changes`' sleepers and a watcher thread of this
+/// process sleeps on it for many waits at once (word_watcher.hpp); it looks
+/// again when the word changes, and every 100 ms. Cancellable (any type, then
+/// `what` is the error's text); `attempt` is not called after a cancellation,
+/// so a cancelled wait has taken nothing. `attempt` must keep what `changes`
+/// lives in alive.
+void async_attempt_until(wake_word& changes, std::function<bool()> attempt, async_executor executor,
+                         async_handler<> done, const char* what);
+
+/// An async_* call whose completion is `void(std::exception_ptr)`: `attempt`
+/// until it succeeds, sleeping on `changes` between tries.
+template <class Token>
+auto async_attempt(async_executor executor, wake_word& changes, std::function<bool()> attempt, const char* what,
+                   Token&& token) {
+  return boost::asio::async_initiate<Token, void(std::exception_ptr)>(
+      [&changes, what](auto handler, async_executor where, std::function<bool()> try_once) {
+        async_attempt_until(changes, std::move(try_once), std::move(where), std::move(handler), what);
+      },
+      token, std::move(executor), std::move(attempt));
+}
 
 }  // namespace mproc::detail
 
