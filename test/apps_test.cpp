@@ -195,3 +195,16 @@ BOOST_AUTO_TEST_CASE(shared_state_fills_two_lists_and_counts_exactly) {
   BOOST_TEST(contains_line(out, "counts[\"hits\"] after 4 processes x 10000 update_item: 40000 (expected 40000)"));
   BOOST_TEST(contains_line(out, "namespace: x = 21, answer = 42, set by a child process"));
 }
+
+BOOST_AUTO_TEST_CASE(async_tour_waits_for_everything_on_one_thread) {
+  const auto out = run_app("async_tour").output;
+  BOOST_TEST(contains_line(out, "children: first to end: quick (the other waits were cancelled; they run on)"));
+  for (const char* name : {"slow", "quick", "middle"}) {
+    BOOST_TEST(contains_line(out, std::string("children: ") + name + " ended with exit code 0"));
+  }
+  for (int i = 1; i <= 5; ++i) BOOST_TEST(contains_line(out, "queue: got " + std::to_string(i * i)));
+  BOOST_TEST(position_of(out, "queue: got 1") < position_of(out, "queue: got 25"));
+  BOOST_TEST(contains_line(out, "queue: shut down by its producer after 5 items"));
+  BOOST_TEST(contains_line(out, "pool: results in completion order: 1 tenths 5 tenths 9 tenths"));
+  BOOST_TEST(contains_line(out, "all three coroutines ran on the main thread: true"));
+}
