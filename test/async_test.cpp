@@ -351,7 +351,74 @@ void put_numbers(mproc::queue<int> items, int count) {
   for (int i = 0; i < count; ++i) items.put(i);
 }
 void release_once(mproc::semaphore units) { units.release(); }
+void hold_lock_until(mproc::lock held, mproc::event locked, mproc::event go) {
+  held.lock();
+  locked.set();
+  go.wait();
+  held.unlock();
+}
+void hold_lock_for_ever(mproc::lock held, mproc::event locked) {
+  held.lock();
+  locked.set();
+  sleep_seconds(60);
+}
 }  // namespace
+
+MPROC_TEST_EACH_METHOD(a_lock_a_child_releases_is_acquired) {
+  mproc::lock held;
+  mproc::event locked;
+  mproc::event go;
+  mproc::process p(with(method), hold_lock_until, held, locked, go);
+  p.start();
+  BOOST_TEST(locked.wait(30s));
+  asio::io_context ctx;
+  bool acquired = false;
+  held.async_acquire(ctx, [&](std::exception_ptr e) { acquired = !e; });
+  ctx.poll();
+  BOOST_TEST(!acquired);
+  go.set();
+  BOOST_TEST(run_until(ctx, [&] { return acquired; }));
+  held.unlock();  // this thread ran the context: it holds the lock
+  p.join();
+}
+
+MPROC_TEST_EACH_METHOD(a_lock_whose_holder_is_killed_is_taken_over) {
+  mproc::lock held;
+  mproc::event locked;
+  mproc::process p(with(method), hold_lock_for_ever, held, locked);
+  p.start();
+  BOOST_TEST(locked.wait(30s));
+  asio::io_context ctx;
+  bool acquired = false;
+  held.async_acquire(ctx, [&](std::exception_ptr e) { acquired = !e; });
+  ctx.poll();
+  p.kill();
+  BOOST_TEST(run_until(ctx, [&] { return acquired; }));
+  held.unlock();
+  p.join();
+}
+
+BOOST_AUTO_TEST_CASE(a_cancelled_lock_wait_takes_nothing) {
+  mproc::lock held;
+  mproc::event locked;
+  mproc::event go;
+  mproc::process p(hold_lock_until, held, locked, go);
+  p.start();
+  BOOST_TEST(locked.wait(30s));
+  asio::io_context ctx;
+  asio::cancellation_signal stop;
+  bool cancelled = false;
+  held.async_acquire(ctx, asio::bind_cancellation_slot(stop.slot(), [&](std::exception_ptr e) { cancelled = was_cancelled(e); }));
+  ctx.poll();
+  stop.emit(asio::cancellation_type::terminal);
+  BOOST_TEST(run_until(ctx, [&] { return cancelled; }));
+  go.set();
+  p.join();
+  ctx.restart();
+  ctx.run_for(200ms);
+  BOOST_TEST(held.try_lock());  // nobody took it on our behalf
+  held.unlock();
+}
 
 MPROC_TEST_EACH_METHOD(an_event_set_by_a_child_is_awaited) {
   mproc::event told;

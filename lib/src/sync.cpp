@@ -43,7 +43,15 @@ constexpr std::size_t state_bytes = 512;
 struct lock_state {
   std::uint32_t kind;
   robust_mutex mutex;
+  wake_word released;  // woken at each unlock, for asynchronous lockers (async_acquire)
 };
+
+// Lockers that block sleep in the mutex itself; asynchronous ones on `released`
+// (a fence and a load when there are none).
+void unlock_and_wake(lock_state& s) {
+  unlock_mutex(s.mutex);
+  wake_all(s.released);
+}
 
 // Every state has a wake_word (wake_word.hpp), `changes`, woken whenever a waiter
 // may have something to wake for; waiters sleep on it.
@@ -172,6 +180,8 @@ void make_lock(void* state, detail::lock_type type, std::uint32_t kind) {
 
 }  // namespace
 
+detail::wake_word& mutex::released_word() const { return detail::as<detail::lock_state>(state()).released; }
+
 mutex::mutex()
     : basic_lock(detail::mutex_kind, [](void* state, const std::int64_t*) {
         make_lock(state, detail::lock_type::error_checking, detail::mutex_kind);
@@ -190,7 +200,7 @@ bool basic_lock::try_lock() { return lock_within(nanoseconds{0}); }
 bool basic_lock::lock_within(std::optional<nanoseconds> timeout) {
   return lock_mutex(as<lock_state>(state()).mutex, timeout);
 }
-void basic_lock::unlock() { unlock_mutex(as<lock_state>(state()).mutex); }
+void basic_lock::unlock() { unlock_and_wake(as<lock_state>(state())); }
 
 }  // namespace detail
 
@@ -314,7 +324,7 @@ bool condition::wait_within(std::optional<detail::nanoseconds> timeout) {
   // Counted as a waiter before the lock is let go: a notify() made under the
   // lock after this point finds us.
   s.waiters.fetch_add(1);
-  detail::unlock_mutex(held.mutex);
+  detail::unlock_and_wake(held);
   const bool woken = detail::sleep_until(s.changes, deadline, [&] { return take_permit(s); });
   s.waiters.fetch_sub(1);
   detail::lock_mutex(held.mutex, std::nullopt);

@@ -100,7 +100,20 @@ class mutex : public detail::basic_lock {
  public:
   mutex();
 
+  /// Takes the lock without blocking a thread (Asio): `token` completes on
+  /// `where` (an executor or io_context) with `(std::exception_ptr)` once the
+  /// thread running `where` holds it (a holder that died is taken over); that
+  /// thread unlocks it. A cancelled wait has taken nothing. Not on rlock: its
+  /// holder is a thread, and coroutines sharing one would all hold it.
+  template <class ExecutorOrContext, class Token>
+  auto async_acquire(ExecutorOrContext&& where, Token&& token) {
+    return detail::async_attempt(
+        detail::executor_of(where), released_word(), [self = *this]() mutable { return self.try_lock(); },
+        "the wait for a lock was cancelled", std::forward<Token>(token));
+  }
+
  private:
+  detail::wake_word& released_word() const;
   friend class condition;
 };
 using lock = mutex;
