@@ -357,6 +357,7 @@ void hold_lock_until(mproc::lock held, mproc::event locked, mproc::event go) {
   go.wait();
   held.unlock();
 }
+void pass_barrier_then_exit(mproc::barrier b) { std::exit(static_cast<int>(b.wait()) + 10); }
 void hold_lock_for_ever(mproc::lock held, mproc::event locked) {
   held.lock();
   locked.set();
@@ -569,6 +570,74 @@ BOOST_AUTO_TEST_CASE(three_hundred_awaited_queues_take_few_threads) {
   BOOST_TEST(run_until(ctx, [&] { return finished == 300; }));
   BOOST_TEST(sum == 299LL * 300 / 2);
   BOOST_TEST(threads_waiting - threads_before <= 5, "threads before " << threads_before << ", waiting " << threads_waiting);
+}
+
+MPROC_TEST_EACH_METHOD(a_barrier_passes_with_a_blocking_party) {
+  mproc::barrier b(2);
+  mproc::process p(with(method), pass_barrier_then_exit, b);
+  p.start();
+  asio::io_context ctx;
+  std::optional<std::size_t> index;
+  b.async_wait(ctx, [&](std::exception_ptr e, std::size_t i) {
+    if (!e) index = i;
+  });
+  BOOST_TEST(run_until(ctx, [&] { return index.has_value(); }));
+  p.join();
+  const int child_index = p.exitcode().value_or(0) - 10;
+  BOOST_TEST(((index.value_or(9) == 0 && child_index == 1) || (index.value_or(9) == 1 && child_index == 0)),
+             "indices " << index.value_or(9) << " and " << child_index);
+}
+
+BOOST_AUTO_TEST_CASE(a_barrier_wait_cancelled_before_it_trips_takes_its_arrival_back) {
+  mproc::barrier b(2);
+  asio::io_context ctx;
+  asio::cancellation_signal stop;
+  bool cancelled = false;
+  b.async_wait(ctx, asio::bind_cancellation_slot(stop.slot(), [&](std::exception_ptr e, std::size_t) { cancelled = was_cancelled(e); }));
+  ctx.poll();
+  BOOST_TEST(b.n_waiting() == 1u);
+  stop.emit(asio::cancellation_type::terminal);
+  BOOST_TEST(run_until(ctx, [&] { return cancelled; }));
+  BOOST_TEST(b.n_waiting() == 0u);
+  BOOST_TEST(!b.broken());
+  mproc::process p(pass_barrier_then_exit, b);  // two new parties pass it as if nobody had come
+  p.start();
+  const std::size_t mine = b.wait();
+  p.join();
+  BOOST_TEST(mine + static_cast<std::size_t>(p.exitcode().value_or(0) - 10) == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(a_barrier_whose_other_party_was_killed_breaks_at_its_timeout) {
+  mproc::barrier b(2, std::chrono::milliseconds(300));
+  mproc::process p(sleep_seconds, 60);  // the other party, killed before it arrives
+  p.start();
+  p.kill();
+  p.join();
+  asio::io_context ctx;
+  std::exception_ptr failure;
+  bool completed = false;
+  b.async_wait(ctx, [&](std::exception_ptr e, std::size_t) {
+    failure = e;
+    completed = true;
+  });
+  BOOST_TEST(run_until(ctx, [&] { return completed; }));
+  BOOST_CHECK_THROW(std::rethrow_exception(failure), mproc::broken_barrier_error);
+  BOOST_TEST(b.broken());
+}
+
+BOOST_AUTO_TEST_CASE(an_aborted_barrier_ends_the_wait_with_broken_barrier_error) {
+  mproc::barrier b(3);
+  asio::io_context ctx;
+  std::exception_ptr failure;
+  bool completed = false;
+  b.async_wait(ctx, [&](std::exception_ptr e, std::size_t) {
+    failure = e;
+    completed = true;
+  });
+  ctx.poll();
+  b.abort();
+  BOOST_TEST(run_until(ctx, [&] { return completed; }));
+  BOOST_CHECK_THROW(std::rethrow_exception(failure), mproc::broken_barrier_error);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -166,6 +166,7 @@ struct job_wait final : pending_wait {
 struct word_wait final : pending_wait, std::enable_shared_from_this<word_wait> {
   wake_word* changes = nullptr;
   std::function<bool()> attempt;
+  std::function<bool()> undo;
   std::uint64_t watch_id = 0;
 
   void stop_waiting() noexcept override {
@@ -202,7 +203,7 @@ struct word_wait final : pending_wait, std::enable_shared_from_this<word_wait> {
       release_word(hold);
       return;
     }
-    watch_id = watch_word(hold, shared_from_this(), [weak = weak_from_this()] {
+    watch_id = watch_word(hold, [weak = weak_from_this()] {
       auto self = weak.lock();
       if (!self) return;
       std::scoped_lock lock(self->mutex);
@@ -235,13 +236,32 @@ void async_wait_for_job(std::shared_ptr<job_state> job, async_executor executor,
 }
 
 void async_attempt_until(wake_word& changes, std::function<bool()> attempt, async_executor executor,
-                         async_handler<> done, const char* what) {
+                         async_handler<> done, const char* what, std::function<bool()> undo) {
   auto wait = std::make_shared<word_wait>();
   wait->changes = &changes;
   wait->attempt = std::move(attempt);
+  wait->undo = std::move(undo);
   auto slot = boost::asio::get_associated_cancellation_slot(done);
   begin(wait, executor, done);
-  on_cancel(wait, slot, what);
+  if (!wait->undo) {
+    on_cancel(wait, slot, what);
+  } else if (slot.is_connected()) {
+    // Cancelled only if what starting the wait did can be taken back; else
+    // the next attempt completes it (it will succeed or fail at once).
+    slot.assign([weak = std::weak_ptr<word_wait>(wait), what](boost::asio::cancellation_type) {
+      auto pending = weak.lock();
+      if (!pending) return;
+      {
+        std::scoped_lock lock(pending->mutex);
+        if (pending->finished) return;
+      }
+      if (pending->undo()) {
+        if (finish(pending, cancelled_wait(what))) pending->stop_waiting();
+      } else {
+        pending->try_now();
+      }
+    });
+  }
   wait->try_now();
 }
 

@@ -407,6 +407,56 @@ std::size_t barrier::wait_within(std::optional<detail::nanoseconds> timeout) {
   return index;
 }
 
+detail::barrier_arrival barrier::arrive() {
+  auto& s = detail::as<detail::barrier_state>(state());
+  detail::barrier_arrival arrival;
+  if (s.default_timeout_ns >= 0) {
+    arrival.deadline = std::chrono::steady_clock::now() + detail::nanoseconds(s.default_timeout_ns);
+  }
+  detail::lock_mutex(s.mutex);
+  detail::unlocking unlock(s.mutex);
+  if (s.broken.load()) throw_broken();
+  arrival.generation = s.generation.load();
+  arrival.index = static_cast<std::size_t>(s.count++);
+  if (s.count == s.parties) {
+    s.count = 0;
+    s.generation.store(arrival.generation + 1, std::memory_order_release);
+    detail::wake_all(s.changes);
+    arrival.tripped = true;
+  }
+  return arrival;
+}
+
+bool barrier::passed(const detail::barrier_arrival& arrival) {
+  if (arrival.tripped) return true;
+  auto& s = detail::as<detail::barrier_state>(state());
+  auto moved_on = [&] { return s.generation.load() != arrival.generation || s.broken.load() != 0; };
+  if (!moved_on()) {
+    if (!arrival.deadline || std::chrono::steady_clock::now() < *arrival.deadline) return false;
+    detail::lock_mutex(s.mutex);
+    detail::unlocking unlock(s.mutex);
+    if (!moved_on()) {  // a timeout breaks the barrier for all, as in wait()
+      s.broken.store(1);
+      detail::wake_all(s.changes);
+      throw broken_barrier_error("the barrier timed out waiting for its parties");
+    }
+  }
+  if (s.generation.load() == arrival.generation || arrival.generation < s.broken_before.load()) throw_broken();
+  return true;
+}
+
+bool barrier::leave(const detail::barrier_arrival& arrival) {
+  if (arrival.tripped) return false;
+  auto& s = detail::as<detail::barrier_state>(state());
+  detail::lock_mutex(s.mutex);
+  detail::unlocking unlock(s.mutex);
+  if (s.generation.load() != arrival.generation || s.broken.load() != 0) return false;
+  --s.count;
+  return true;
+}
+
+detail::wake_word& barrier::changes_word() const { return detail::as<detail::barrier_state>(state()).changes; }
+
 void barrier::abort() {
   auto& s = detail::as<detail::barrier_state>(state());
   detail::lock_mutex(s.mutex);

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -19,16 +20,21 @@ constexpr std::chrono::milliseconds look_again{100};
 struct watch {
   std::uint64_t id;
   word_hold hold;
-  std::shared_ptr<const void> owner;  // what the word lives in, until the hold is released
   std::function<void()> fire;
   clock_type::time_point due;
 };
 
-// One watcher thread and the watches it sleeps on.
+// One watcher thread and the watches it sleeps on. A round: take the list,
+// release the holds of watches dropped meanwhile, sleep, fire what changed.
+// The words are read only inside a round, so that once a round has begun
+// after a watch was dropped, its word may go (unwatch waits for that).
 struct watcher_thread {
   std::mutex mutex;
+  std::condition_variable round_begun;
   std::vector<std::shared_ptr<watch>> watches;
   std::vector<std::shared_ptr<watch>> dropped;  // unwatched: their holds are released by the thread
+  std::uint64_t rounds_started = 0;
+  std::uint64_t rounds_cleared = 0;  // rounds whose dropped watches are released
   watcher_bell bell;
 
   void run() {
@@ -36,42 +42,61 @@ struct watcher_thread {
       const std::uint32_t bell_seen = bell.prepare();
       std::vector<std::shared_ptr<watch>> sleeping_on;
       std::vector<std::shared_ptr<watch>> to_release;
+      std::uint64_t round = 0;
       {
         std::scoped_lock lock(mutex);
         sleeping_on = watches;
         to_release.swap(dropped);
+        round = ++rounds_started;
       }
       for (auto& each : to_release) release_word(each->hold);
-      std::vector<const word_hold*> holds;
-      auto soonest = clock_type::time_point::max();
-      for (const auto& each : sleeping_on) {
-        holds.push_back(&each->hold);
-        soonest = std::min(soonest, each->due);
-      }
-      std::optional<std::chrono::milliseconds> timeout;
-      if (!sleeping_on.empty()) {
-        timeout = std::max(std::chrono::milliseconds{0},
-                           std::chrono::ceil<std::chrono::milliseconds>(soonest - clock_type::now()));
-      }
-      const auto changed = sleep_on_words(holds, bell, bell_seen, timeout);
-      const auto now = clock_type::now();
-      std::vector<std::shared_ptr<watch>> fired;
+      to_release.clear();
       {
         std::scoped_lock lock(mutex);
-        for (std::size_t i = 0; i < sleeping_on.size(); ++i) {
-          const bool woken = std::find(changed.begin(), changed.end(), i) != changed.end();
-          if (!woken && sleeping_on[i]->due > now) continue;
-          auto found = std::find(watches.begin(), watches.end(), sleeping_on[i]);
-          if (found == watches.end()) continue;  // unwatched meanwhile
-          fired.push_back(*found);
-          watches.erase(found);
-        }
+        rounds_cleared = round;
       }
-      for (auto& each : fired) {
-        release_word(each->hold);
-        each->fire();
+      round_begun.notify_all();
+      sleep_and_fire(sleeping_on, bell_seen);
+    }
+  }
+
+  void sleep_and_fire(const std::vector<std::shared_ptr<watch>>& sleeping_on, std::uint32_t bell_seen) {
+    std::vector<const word_hold*> holds;
+    auto soonest = clock_type::time_point::max();
+    for (const auto& each : sleeping_on) {
+      holds.push_back(&each->hold);
+      soonest = std::min(soonest, each->due);
+    }
+    std::optional<std::chrono::milliseconds> timeout;
+    if (!sleeping_on.empty()) {
+      timeout = std::max(std::chrono::milliseconds{0},
+                         std::chrono::ceil<std::chrono::milliseconds>(soonest - clock_type::now()));
+    }
+    const auto changed = sleep_on_words(holds, bell, bell_seen, timeout);
+    const auto now = clock_type::now();
+    std::vector<std::shared_ptr<watch>> fired;
+    {
+      std::scoped_lock lock(mutex);
+      for (std::size_t i = 0; i < sleeping_on.size(); ++i) {
+        const bool woken = std::find(changed.begin(), changed.end(), i) != changed.end();
+        if (!woken && sleeping_on[i]->due > now) continue;
+        auto found = std::find(watches.begin(), watches.end(), sleeping_on[i]);
+        if (found == watches.end()) continue;  // unwatched meanwhile
+        fired.push_back(*found);
+        watches.erase(found);
       }
     }
+    for (auto& each : fired) {
+      release_word(each->hold);  // before the fire: its owner may go once it has run
+      each->fire();
+    }
+  }
+
+  // Waits until a round begun after now has released what was dropped.
+  void wait_for_next_round(std::unique_lock<std::mutex>& lock) {
+    const std::uint64_t target = rounds_started + 1;
+    bell.ring();
+    round_begun.wait(lock, [&] { return rounds_cleared >= target; });
   }
 };
 
@@ -99,10 +124,9 @@ watcher_threads& this_process_watchers() {
 
 }  // namespace
 
-std::uint64_t watch_word(word_hold hold, std::shared_ptr<const void> owner, std::function<void()> fire) {
+std::uint64_t watch_word(word_hold hold, std::function<void()> fire) {
   auto& all = this_process_watchers();
-  auto made = std::make_shared<watch>(
-      watch{++all.last_id, hold, std::move(owner), std::move(fire), clock_type::now() + look_again});
+  auto made = std::make_shared<watch>(watch{++all.last_id, hold, std::move(fire), clock_type::now() + look_again});
   std::scoped_lock lock(all.mutex);
   watcher_thread* chosen = nullptr;
   for (auto* each : all.threads) {
@@ -125,15 +149,24 @@ std::uint64_t watch_word(word_hold hold, std::shared_ptr<const void> owner, std:
 
 bool unwatch_word(std::uint64_t id) noexcept {
   auto& all = this_process_watchers();
-  std::scoped_lock lock(all.mutex);
-  for (auto* each : all.threads) {
-    std::scoped_lock thread_lock(each->mutex);
+  std::vector<watcher_thread*> threads;
+  {
+    std::scoped_lock lock(all.mutex);
+    threads = all.threads;
+  }
+  for (auto* each : threads) {
+    std::unique_lock lock(each->mutex);
     auto found = std::find_if(each->watches.begin(), each->watches.end(), [&](const auto& w) { return w->id == id; });
     if (found == each->watches.end()) continue;
     each->dropped.push_back(*found);
     each->watches.erase(found);
-    each->bell.ring();
+    each->wait_for_next_round(lock);  // its hold is released, and its word no longer read
     return true;
+  }
+  // Fired already, maybe in a round still running: let every thread end it.
+  for (auto* each : threads) {
+    std::unique_lock lock(each->mutex);
+    each->wait_for_next_round(lock);
   }
   return false;
 }

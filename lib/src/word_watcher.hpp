@@ -10,17 +10,18 @@
 
 #include <cstdint>
 #include <functional>
-#include <memory>
 
 namespace mproc::detail {
 
 /// Watches `hold`'s word (the caller has taken the hold and found nothing
 /// yet) and calls `fire` once, from a watcher thread, when it changed or
-/// 100 ms passed; the hold is released before. `owner` keeps what the word
-/// lives in until then. An id for unwatch().
-std::uint64_t watch_word(word_hold hold, std::shared_ptr<const void> owner, std::function<void()> fire);
-/// Ends watch `id` without firing it (its hold is released soon, by its
-/// thread); false if it has fired already.
+/// 100 ms passed; the hold is released before. The word must stay where it
+/// is until the watch has fired or unwatch_word() has returned. An id for
+/// unwatch_word().
+std::uint64_t watch_word(word_hold hold, std::function<void()> fire);
+/// Ends watch `id` without firing it, and returns once no watcher thread
+/// reads its word any more (a few microseconds: the thread is woken for it);
+/// false if it had fired. Not from a `fire` function.
 bool unwatch_word(std::uint64_t id) noexcept;
 
 }  // namespace mproc::detail

@@ -72,6 +72,14 @@ nanoseconds at_least(std::chrono::duration<Rep, Period> timeout) {
 
 namespace detail {
 
+/// A party's arrival at a barrier, for async_wait.
+struct barrier_arrival {
+  std::uint64_t generation = 0;
+  std::size_t index = 0;
+  bool tripped = false;  // this party was the last: the barrier passed at once
+  std::optional<std::chrono::steady_clock::time_point> deadline;
+};
+
 /// What mutex and recursive_mutex share: a Lockable robust pthread mutex.
 class basic_lock : public sync_object {
  public:
@@ -250,6 +258,39 @@ class barrier : public detail::sync_object {
   std::size_t wait(std::chrono::duration<Rep, Period> timeout) {
     return wait_within(detail::at_least(timeout));
   }
+  /// Waits for all parties without blocking a thread (Asio): this party
+  /// arrives now, and `token` completes on `where` (an executor or io_context)
+  /// with `(std::exception_ptr, std::size_t index)`, the error being wait()'s.
+  /// The barrier's timeout applies. Cancelled before the barrier trips, the
+  /// arrival is taken back (as if this party never came); after, the wait
+  /// completes as usual.
+  template <class ExecutorOrContext, class Token>
+  auto async_wait(ExecutorOrContext&& where, Token&& token) {
+    return boost::asio::async_initiate<Token, void(std::exception_ptr, std::size_t)>(
+        [self = *this](auto handler, detail::async_executor executor) mutable {
+          auto arrived = std::make_shared<detail::barrier_arrival>();
+          std::exception_ptr refused;
+          try {
+            *arrived = self.arrive();
+          } catch (...) {
+            refused = std::current_exception();
+          }
+          detail::async_attempt_until(
+              self.changes_word(),
+              [self, arrived, refused]() mutable {
+                if (refused) std::rethrow_exception(refused);
+                return self.passed(*arrived);
+              },
+              std::move(executor),
+              detail::make_then_handler(std::move(handler),
+                                        [arrived](auto done, std::exception_ptr failure) mutable {
+                                          std::move(done)(failure, arrived->index);
+                                        }),
+              "the wait at a barrier was cancelled",
+              [self, arrived, refused]() mutable { return !refused && self.leave(*arrived); });
+        },
+        token, detail::executor_of(where));
+  }
   /// Breaks the barrier: every waiter, now and later, gets broken_barrier_error.
   void abort();
   /// Back to empty and unbroken; parties waiting now get broken_barrier_error.
@@ -260,6 +301,11 @@ class barrier : public detail::sync_object {
 
  private:
   std::size_t wait_within(std::optional<detail::nanoseconds> timeout);
+  // The steps of async_wait. Errors: broken_barrier_error.
+  detail::barrier_arrival arrive();
+  bool passed(const detail::barrier_arrival& arrival);  // at its deadline, breaks the barrier
+  bool leave(const detail::barrier_arrival& arrival);   // false once the barrier has tripped
+  detail::wake_word& changes_word() const;
 };
 
 }  // namespace mproc

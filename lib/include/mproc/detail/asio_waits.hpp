@@ -83,9 +83,11 @@ void async_wait_for_job(std::shared_ptr<job_state> job, async_executor executor,
 /// again when the word changes, and every 100 ms. Cancellable (any type, then
 /// `what` is the error's text); `attempt` is not called after a cancellation,
 /// so a cancelled wait has taken nothing. `attempt` must keep what `changes`
-/// lives in alive.
+/// lives in alive. `undo`, if given, is asked at a cancellation to take back
+/// what starting the wait did (a barrier's arrival); when it cannot (the
+/// barrier has tripped), the wait is not cancelled but completes as usual.
 void async_attempt_until(wake_word& changes, std::function<bool()> attempt, async_executor executor,
-                         async_handler<> done, const char* what);
+                         async_handler<> done, const char* what, std::function<bool()> undo = {});
 
 /// An async_* call whose completion is `void(std::exception_ptr)`: `attempt`
 /// until it succeeds, sleeping on `changes` between tries.
