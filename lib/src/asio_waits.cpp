@@ -104,6 +104,20 @@ void begin(const std::shared_ptr<pending_wait>& wait, const async_executor& exec
   wait->registry->add(wait);
 }
 
+// Runs `done(failure)` on its own executor, by way of the context's thread:
+// the handler's executor (a coroutine's, a strand) is looked up and used
+// there, not shared with this thread (ThreadSanitizer cannot follow Asio's
+// fenced reference counts).
+void post_completion(async_executor io, async_handler<> done, std::exception_ptr failure) {
+  auto target = io;
+  boost::asio::post(target, [done = std::move(done), io = std::move(io), failure]() mutable {
+    auto slot = boost::asio::get_associated_cancellation_slot(done);
+    if (slot.is_connected()) slot.clear();
+    auto handler_executor = boost::asio::get_associated_executor(done, io);
+    boost::asio::dispatch(handler_executor, [done = std::move(done), failure]() mutable { std::move(done)(failure); });
+  });
+}
+
 // Completes the wait with `failure` (null: what it waited for is there),
 // under its lock, which says it has not completed yet. Posted, never run here:
 // this may be another thread, or the initiating call itself.
@@ -112,16 +126,7 @@ void complete_locked(pending_wait& wait, const std::shared_ptr<pending_wait>& se
   // Under the wait's lock: the context cannot shut down between the caller's
   // check and this post (its shutdown takes this lock too).
   wait.registry->remove(self);
-  // Onto the context's thread first: the handler's own executor (a
-  // coroutine's, a strand) is looked up and used there, not shared with
-  // this thread (ThreadSanitizer cannot follow Asio's fenced reference counts).
-  auto io = wait.work;
-  boost::asio::post(io, [done = std::move(wait.done), work = std::move(wait.work), failure]() mutable {
-    auto slot = boost::asio::get_associated_cancellation_slot(done);
-    if (slot.is_connected()) slot.clear();
-    auto handler_executor = boost::asio::get_associated_executor(done, work);
-    boost::asio::dispatch(handler_executor, [done = std::move(done), failure]() mutable { std::move(done)(failure); });
-  });
+  post_completion(std::move(wait.work), std::move(wait.done), failure);
 }
 
 // Completes the wait unless it has completed; true if this call did.
@@ -203,14 +208,24 @@ struct word_wait final : pending_wait, std::enable_shared_from_this<word_wait> {
       release_word(hold);
       return;
     }
-    watch_id = watch_word(hold, [weak = weak_from_this()] {
-      auto self = weak.lock();
-      if (!self) return;
-      std::scoped_lock lock(self->mutex);
-      if (self->finished) return;
-      self->watch_id = 0;
-      boost::asio::post(self->work, [self] { self->try_now(); });
+    // The watcher thread never holds this wait (the last reference must not
+    // be dropped there, after the waiter has moved on): it posts a weak one,
+    // with its own copy of the context's executor.
+    watch_id = watch_word(hold, [weak = weak_from_this(), io = work] {
+      boost::asio::post(io, [weak] {
+        if (auto self = weak.lock()) self->try_again();
+      });
     });
+  }
+
+  // A watch fired: on the context's thread.
+  void try_again() {
+    {
+      std::scoped_lock lock(mutex);
+      if (finished) return;
+      watch_id = 0;
+    }
+    try_now();
   }
 };
 
@@ -237,6 +252,20 @@ void async_wait_for_job(std::shared_ptr<job_state> job, async_executor executor,
 
 void async_attempt_until(wake_word& changes, std::function<bool()> attempt, async_executor executor,
                          async_handler<> done, const char* what, std::function<bool()> undo) {
+  // What is there now is taken at once, with no pending wait (a busy queue's
+  // usual case); the completion is still posted, never run in this call.
+  std::exception_ptr failure;
+  bool settled = false;
+  try {
+    settled = attempt();
+  } catch (...) {
+    failure = std::current_exception();
+    settled = true;
+  }
+  if (settled) {
+    post_completion(std::move(executor), std::move(done), failure);
+    return;
+  }
   auto wait = std::make_shared<word_wait>();
   wait->changes = &changes;
   wait->attempt = std::move(attempt);
