@@ -39,25 +39,6 @@ int thread_count() {
   return count;
 }
 
-struct subject {
-  std::string name;
-  std::string note;
-  std::function<void()> once;
-  std::vector<double> samples_us;
-};
-
-// Round-robin, so that both twins see the same machine.
-void measure_interleaved(std::vector<subject>& subjects, int rounds) {
-  for (auto& s : subjects) s.once();
-  for (int i = 0; i < rounds; ++i) {
-    for (auto& s : subjects) {
-      const auto begin = clock_type::now();
-      s.once();
-      s.samples_us.push_back(std::chrono::duration<double, std::micro>(clock_type::now() - begin).count());
-    }
-  }
-}
-
 void start_join() {
   mproc::process p(mproc::process_options{.method = mproc::start_method::fork}, trivial);
   p.start();
@@ -148,13 +129,13 @@ int main(int argc, char** argv) {
   bench::report report;
 
   asio::io_context ctx;
-  std::vector<subject> ends{
+  std::vector<bench::subject> ends{
       {"join_us", "fork start + join, trivial target", start_join, {}},
       {"async_join_us", "fork start + async_join on an io_context", [&] { start_async_join(ctx); }, {}}};
-  measure_interleaved(ends, rounds);
+  bench::measure_interleaved(ends, rounds);
 
   mproc::pool workers(1);
-  std::vector<subject> results{
+  std::vector<bench::subject> results{
       {"get_us", "apply_async + get, pool of 1", [&] { workers.apply_async(square, 3).get(); }, {}},
       {"async_get_us", "apply_async + async_get on an io_context",
        [&] {
@@ -165,7 +146,7 @@ int main(int argc, char** argv) {
          if (value != 9) throw std::runtime_error("async_get did not deliver the result");
        },
        {}}};
-  measure_interleaved(results, rounds * 10);
+  bench::measure_interleaved(results, rounds * 10);
 
   for (auto* group : {&ends, &results}) {
     for (auto& s : *group) report.add(s.name, bench::median(s.samples_us), "us", s.note + " (median)");

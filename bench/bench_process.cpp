@@ -26,26 +26,6 @@ using clock_type = std::chrono::steady_clock;
 
 void trivial() {}
 
-struct subject {
-  std::string name;
-  std::string note;
-  std::function<void()> once;
-  std::vector<double> samples_us;
-};
-
-// Round-robin: each round times every subject once, so that all of them see the
-// same machine (this one's speed drifts by 30% from minute to minute).
-void measure_interleaved(std::vector<subject>& subjects, int rounds) {
-  for (auto& s : subjects) s.once();  // warm-up: first use starts threads and servers
-  for (int i = 0; i < rounds; ++i) {
-    for (auto& s : subjects) {
-      const auto begin = clock_type::now();
-      s.once();
-      s.samples_us.push_back(std::chrono::duration<double, std::micro>(clock_type::now() - begin).count());
-    }
-  }
-}
-
 void raw_fork() {
   const pid_t pid = ::fork();
   if (pid == 0) ::_exit(0);
@@ -75,14 +55,14 @@ int main(int argc, char** argv) {
   mproc::init(argc, argv);
   const auto [json, rounds] = bench::parse_options(argc, argv, 200);
 
-  std::vector<subject> subjects{
+  std::vector<bench::subject> subjects{
       {"raw_fork_start_join_us", "fork + _exit + waitpid", raw_fork, {}},
       {"raw_spawn_start_join_us", "posix_spawn of this binary, exits in main", raw_spawn, {}}};
   for (auto method : mproc::all_start_methods()) {
     subjects.push_back({std::string(mproc::to_string(method)) + "_start_join_us", "mproc::process start + join",
                         [method] { mproc_start_join(method); }, {}});
   }
-  measure_interleaved(subjects, rounds);
+  bench::measure_interleaved(subjects, rounds);
   bench::report report;
   for (auto& s : subjects) report.add(s.name, bench::median(s.samples_us), "us", s.note);
 

@@ -1,5 +1,7 @@
 #include "report.hpp"
 
+#include <chrono>
+
 #include <algorithm>
 #include <cstdio>
 #include <iomanip>
@@ -86,6 +88,18 @@ std::vector<std::pair<std::string, double>> parse_flat_json(const std::string& t
     values.emplace_back((*it)[1], std::stod((*it)[2]));
   }
   return values;
+}
+
+void measure_interleaved(std::vector<subject>& subjects, int rounds) {
+  for (auto& s : subjects) s.once();  // warm-up: first use starts threads and servers
+  for (int i = 0; i < rounds; ++i) {
+    for (auto& s : subjects) {
+      const auto begin = std::chrono::steady_clock::now();
+      s.once();
+      s.samples_us.push_back(
+          std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - begin).count());
+    }
+  }
 }
 
 }  // namespace bench

@@ -1,6 +1,7 @@
 // Collects benchmark figures; prints them as a table or as one JSON object.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -33,6 +34,18 @@ struct options {
   int rounds = 0;
 };
 options parse_options(int argc, char** argv, int default_rounds);
+
+/// One thing timed round-robin with others (measure_interleaved).
+struct subject {
+  std::string name;
+  std::string note;
+  std::function<void()> once;
+  std::vector<double> samples_us;
+};
+/// Times each subject once per round, `rounds` times, after one warm-up call
+/// each: all of them see the same machine (this one's speed drifts by 30%
+/// from minute to minute).
+void measure_interleaved(std::vector<subject>& subjects, int rounds);
 
 /// The median of `samples` (which it sorts).
 double median(std::vector<double>& samples);

@@ -169,17 +169,8 @@ MPROC_TEST_EACH_METHOD(a_semaphore_released_by_a_child_is_acquired) {
 BOOST_AUTO_TEST_CASE(a_cancelled_queue_wait_takes_no_item) {
   mproc::queue<int> items;
   asio::io_context ctx;
-  asio::cancellation_signal stop;
-  std::exception_ptr failure;
-  bool completed = false;
-  items.async_get(ctx, asio::bind_cancellation_slot(stop.slot(), [&](std::exception_ptr e, int) {
-                    failure = e;
-                    completed = true;
-                  }));
-  ctx.poll();
-  stop.emit(asio::cancellation_type::terminal);
-  BOOST_TEST(run_until(ctx, [&] { return completed; }));
-  BOOST_TEST(was_cancelled(failure));
+  BOOST_TEST(mproc::test::wait_cancelled(
+      ctx, [&](auto token) { items.async_get(ctx, std::move(token)); }, asio::cancellation_type::terminal));
   items.put(41);
   ctx.restart();
   ctx.run_for(200ms);  // a wait that went on regardless would take the item now
@@ -189,17 +180,8 @@ BOOST_AUTO_TEST_CASE(a_cancelled_queue_wait_takes_no_item) {
 BOOST_AUTO_TEST_CASE(a_cancelled_semaphore_wait_takes_no_unit) {
   mproc::semaphore units(0);
   asio::io_context ctx;
-  asio::cancellation_signal stop;
-  std::exception_ptr failure;
-  bool completed = false;
-  units.async_acquire(ctx, asio::bind_cancellation_slot(stop.slot(), [&](std::exception_ptr e) {
-                        failure = e;
-                        completed = true;
-                      }));
-  ctx.poll();
-  stop.emit(asio::cancellation_type::total);
-  BOOST_TEST(run_until(ctx, [&] { return completed; }));
-  BOOST_TEST(was_cancelled(failure));
+  BOOST_TEST(mproc::test::wait_cancelled(
+      ctx, [&](auto token) { units.async_acquire(ctx, std::move(token)); }, asio::cancellation_type::total));
   units.release();
   ctx.restart();
   ctx.run_for(200ms);
@@ -209,15 +191,8 @@ BOOST_AUTO_TEST_CASE(a_cancelled_semaphore_wait_takes_no_unit) {
 BOOST_AUTO_TEST_CASE(a_queue_shut_down_while_awaited_gives_closed_error) {
   mproc::queue<int> items;
   asio::io_context ctx;
-  std::exception_ptr failure;
-  bool completed = false;
-  items.async_get(ctx, [&](std::exception_ptr e, int) {
-    failure = e;
-    completed = true;
-  });
-  ctx.poll();
-  items.shutdown();
-  BOOST_TEST(run_until(ctx, [&] { return completed; }));
+  const auto failure = mproc::test::failure_after(
+      ctx, [&](auto handler) { items.async_get(ctx, std::move(handler)); }, [&] { items.shutdown(); });
   BOOST_CHECK_THROW(std::rethrow_exception(failure), mproc::closed_error);
 }
 
@@ -248,15 +223,7 @@ BOOST_AUTO_TEST_CASE(three_hundred_awaited_queues_take_few_threads) {
   const int threads_before = mproc::test::thread_count();
   long long sum = 0;
   int finished = 0;
-  for (auto& each : queues) {
-    asio::co_spawn(
-        ctx,
-        [&ctx, &sum, &finished, awaited = &each]() -> asio::awaitable<void> {
-          sum += co_await awaited->async_get(ctx, asio::use_awaitable);
-          ++finished;
-        },
-        asio::detached);
-  }
+  mproc::test::sum_each_async_get(ctx, queues, sum, finished);
   ctx.poll();
   const int threads_waiting = mproc::test::thread_count();
   for (int i = 0; i < 300; ++i) queues[static_cast<std::size_t>(i)].put(i);
@@ -321,15 +288,8 @@ BOOST_AUTO_TEST_CASE(a_barrier_whose_other_party_was_killed_breaks_at_its_timeou
 BOOST_AUTO_TEST_CASE(an_aborted_barrier_ends_the_wait_with_broken_barrier_error) {
   mproc::barrier b(3);
   asio::io_context ctx;
-  std::exception_ptr failure;
-  bool completed = false;
-  b.async_wait(ctx, [&](std::exception_ptr e, std::size_t) {
-    failure = e;
-    completed = true;
-  });
-  ctx.poll();
-  b.abort();
-  BOOST_TEST(run_until(ctx, [&] { return completed; }));
+  const auto failure =
+      mproc::test::failure_after(ctx, [&](auto handler) { b.async_wait(ctx, std::move(handler)); }, [&] { b.abort(); });
   BOOST_CHECK_THROW(std::rethrow_exception(failure), mproc::broken_barrier_error);
 }
 

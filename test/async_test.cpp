@@ -84,17 +84,8 @@ MPROC_TEST_EACH_METHOD(a_cancelled_wait_leaves_the_child_running) {
   asio::io_context ctx;
   mproc::process p(with(method), sleep_seconds, 30);
   p.start();
-  asio::cancellation_signal stop;
-  std::exception_ptr failure;
-  bool completed = false;
-  p.async_join(ctx, asio::bind_cancellation_slot(stop.slot(), [&](std::exception_ptr e, int) {
-                 failure = e;
-                 completed = true;
-               }));
-  ctx.poll();
-  stop.emit(asio::cancellation_type::terminal);
-  BOOST_TEST(run_until(ctx, [&] { return completed; }));
-  BOOST_TEST(was_cancelled(failure));
+  BOOST_TEST(mproc::test::wait_cancelled(
+      ctx, [&](auto token) { p.async_join(ctx, std::move(token)); }, asio::cancellation_type::terminal));
   BOOST_TEST(p.is_alive());
   p.terminate();
   p.join();
@@ -218,17 +209,8 @@ BOOST_AUTO_TEST_CASE(a_cancelled_wait_leaves_the_task_and_its_result_intact) {
   mproc::event go;
   auto held = workers.apply_async(wait_then_return, go, 5);
   asio::io_context ctx;
-  asio::cancellation_signal stop;
-  std::exception_ptr failure;
-  bool completed = false;
-  held.async_get(ctx, asio::bind_cancellation_slot(stop.slot(), [&](std::exception_ptr e, int) {
-                   failure = e;
-                   completed = true;
-                 }));
-  ctx.poll();
-  stop.emit(asio::cancellation_type::total);
-  BOOST_TEST(run_until(ctx, [&] { return completed; }));
-  BOOST_TEST(was_cancelled(failure));
+  BOOST_TEST(mproc::test::wait_cancelled(
+      ctx, [&](auto token) { held.async_get(ctx, std::move(token)); }, asio::cancellation_type::total));
   go.set();
   BOOST_TEST(held.get() == 5);
 }
@@ -257,15 +239,7 @@ BOOST_AUTO_TEST_CASE(a_thousand_pending_gets_take_no_thread_each) {
   asio::io_context ctx;
   long long sum = 0;
   int finished = 0;
-  for (auto& result : results) {
-    asio::co_spawn(
-        ctx,
-        [&ctx, &sum, &finished, awaited = &result]() -> asio::awaitable<void> {
-          sum += co_await awaited->async_get(ctx, asio::use_awaitable);
-          ++finished;
-        },
-        asio::detached);
-  }
+  mproc::test::sum_each_async_get(ctx, results, sum, finished);
   ctx.poll();
   const int threads_waiting = mproc::test::thread_count();
   go.set();
@@ -291,24 +265,23 @@ void report_ready_then_sleep(mproc::event ready) {
 }
 }  // namespace
 
-MPROC_TEST_EACH_METHOD(without_a_handler_the_child_ends_with_minus_2) {
+// Starts `target`, interrupts it once it says it is ready: its exit code.
+int exit_code_after_interrupt(mproc::start_method method, void (*target)(mproc::event)) {
   mproc::event ready;
-  mproc::process p(with(method), report_ready_then_sleep, ready);
+  mproc::process p(with(method), target, ready);
   p.start();
   BOOST_TEST(ready.wait(30s));
   p.interrupt();
   BOOST_TEST(p.join(30s));
-  BOOST_TEST(p.exitcode().value_or(0) == -2);
+  return p.exitcode().value_or(0);
+}
+
+MPROC_TEST_EACH_METHOD(without_a_handler_the_child_ends_with_minus_2) {
+  BOOST_TEST(exit_code_after_interrupt(method, report_ready_then_sleep) == -2);
 }
 
 MPROC_TEST_EACH_METHOD(the_childs_handler_runs) {
-  mproc::event ready;
-  mproc::process p(with(method), handle_interrupt_then_sleep, ready);
-  p.start();
-  BOOST_TEST(ready.wait(30s));
-  p.interrupt();
-  BOOST_TEST(p.join(30s));
-  BOOST_TEST(p.exitcode().value_or(0) == 42);
+  BOOST_TEST(exit_code_after_interrupt(method, handle_interrupt_then_sleep) == 42);
 }
 
 BOOST_AUTO_TEST_CASE(interrupting_an_ended_child_changes_nothing) {

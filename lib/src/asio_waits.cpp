@@ -166,6 +166,16 @@ struct job_wait final : pending_wait {
 
 // ---- a wake word ----
 
+// True when the wait is over: `attempt` succeeded, or threw (`failure`).
+bool attempt_once(const std::function<bool()>& attempt, std::exception_ptr& failure) {
+  try {
+    return attempt();
+  } catch (...) {
+    failure = std::current_exception();
+    return true;
+  }
+}
+
 // Tries `attempt` on the context's thread; when it finds nothing, holds a
 // place among the word's sleepers and lets a watcher thread sleep on it.
 struct word_wait final : pending_wait, std::enable_shared_from_this<word_wait> {
@@ -192,13 +202,7 @@ struct word_wait final : pending_wait, std::enable_shared_from_this<word_wait> {
     // The hold first, then the look: a change after the look wakes the hold.
     word_hold hold = hold_word(*changes);
     std::exception_ptr failure;
-    bool got = false;
-    try {
-      got = attempt();
-    } catch (...) {
-      failure = std::current_exception();
-    }
-    if (got || failure) {
+    if (attempt_once(attempt, failure)) {
       release_word(hold);
       finish(shared_from_this(), failure);
       return;
@@ -255,14 +259,7 @@ void async_attempt_until(wake_word& changes, std::function<bool()> attempt, asyn
   // What is there now is taken at once, with no pending wait (a busy queue's
   // usual case); the completion is still posted, never run in this call.
   std::exception_ptr failure;
-  bool settled = false;
-  try {
-    settled = attempt();
-  } catch (...) {
-    failure = std::current_exception();
-    settled = true;
-  }
-  if (settled) {
+  if (attempt_once(attempt, failure)) {
     post_completion(std::move(executor), std::move(done), failure);
     return;
   }
