@@ -50,6 +50,10 @@ BOOST_AUTO_TEST_CASE(a_shared_buffer_of_what_cannot_be_shared_is_one_sentence) {
   check_refused("shared_buffer_of_strings.cpp", "a shared_buffer holds a non-const trivially copyable type");
 }
 
+BOOST_AUTO_TEST_CASE(an_async_wait_without_an_executor_is_one_sentence) {
+  check_refused("async_wait_without_an_executor.cpp", "must be an Asio executor or an io_context");
+}
+
 BOOST_AUTO_TEST_CASE(a_target_taking_const_char_pointer_is_one_sentence) {
   check_refused("target_takes_const_char_pointer.cpp", "a string literal travels as std::string");
 }

@@ -35,12 +35,14 @@ inline constexpr bool is_executor_v = boost::asio::execution::is_executor<std::r
 /// itself, or an execution context's (an io_context's).
 template <class ExecutorOrContext>
 async_executor executor_of(ExecutorOrContext& where) {
-  static_assert(is_execution_context_v<ExecutorOrContext> || is_executor_v<ExecutorOrContext>,
-                "mproc: the first argument of an async_* call must be an Asio executor or an io_context");
   if constexpr (is_execution_context_v<ExecutorOrContext>) {
     return where.get_executor();
-  } else {
+  } else if constexpr (is_executor_v<ExecutorOrContext>) {
     return async_executor(where);
+  } else {
+    static_assert(is_executor_v<ExecutorOrContext>,
+                  "mproc: the first argument of an async_* call must be an Asio executor or an io_context");
+    return async_executor();
   }
 }
 
