@@ -281,6 +281,13 @@ MPROC_TEST_EACH_METHOD(without_a_handler_the_child_ends_with_minus_2) {
 }
 
 MPROC_TEST_EACH_METHOD(the_childs_handler_runs) {
+#if defined(__SANITIZE_THREAD__)
+  // ThreadSanitizer runs a handler only when the thread the signal landed on
+  // makes a call it intercepts; a SIGINT that lands on a thread of the child
+  // asleep in a raw system call waits for ever (seen once in CI, under load).
+  BOOST_TEST_MESSAGE("mproc-test-skipped: ThreadSanitizer defers signal handlers");
+  return;
+#endif
   BOOST_TEST(exit_code_after_interrupt(method, handle_interrupt_then_sleep) == 42);
 }
 
