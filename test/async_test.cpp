@@ -163,7 +163,11 @@ BOOST_AUTO_TEST_CASE(a_hundred_children_awaited_on_one_thread_take_no_thread_eac
   }
   BOOST_TEST(run_until(ctx, [&] { return finished == 100; }));
   BOOST_TEST(sum == 2 * (49 * 50 / 2));
-  BOOST_TEST(most_threads - threads_before <= 4, "threads before " << threads_before << ", at most " << most_threads);
+  // Linux: none (pidfds in the reactor). Windows: the system thread pool's
+  // wait threads (63 handles each) and the workers it chooses to run their
+  // callbacks; under Wine in CI, up to 9 for 100 children.
+  const int allowed = mproc::test::posix_system ? 4 : 20;
+  BOOST_TEST(most_threads - threads_before <= allowed, "threads before " << threads_before << ", at most " << most_threads);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
