@@ -4,7 +4,10 @@
 #include <mproc/detail/handles.hpp>
 
 #include <chrono>
+#include <cstdint>
+#include <cstddef>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <utility>
 
@@ -15,12 +18,45 @@ struct connection_state {
   bool can_read = false;
   bool can_write = false;
   bool broken = false;  // a corrupt or cut frame was read: the stream lost its place
+  // The message being received: what of its head and body has arrived. A
+  // receive goes on from here, so what an asynchronous receive read before it
+  // was cancelled is not lost. Reads stop at a message's end.
+  std::string head;
+  std::string body;
 
   connection_state() = default;
   connection_state(const connection_state&) = delete;
   connection_state& operator=(const connection_state&) = delete;
   ~connection_state();
 };
+
+/// The head of every message: frame_magic, then the body's size.
+inline constexpr std::size_t frame_head_size = sizeof(std::uint32_t) + sizeof(std::uint64_t);
+
+/// The head of a message of `body_size` bytes.
+std::string frame_head(std::size_t body_size);
+/// Where the next bytes of a message being received go: the end of its head
+/// or of its body, grown for them.
+struct message_room {
+  std::string* buffer = nullptr;  // none: the message is complete
+  std::size_t from = 0;
+
+  bool empty() const noexcept { return buffer == nullptr; }
+  char* data() const noexcept { return buffer->data() + from; }
+  std::size_t size() const noexcept { return buffer->size() - from; }
+  /// `got` bytes arrived in it; the rest of the room is given back.
+  void received(std::size_t got) const { buffer->resize(from + got); }
+};
+
+/// Room for the next bytes of the message being received: its head first, then
+/// its body, at most one step of growth at a time (a corrupt length must not
+/// allocate what never comes). Throws serialization_error, and marks the
+/// stream broken, on a corrupt head.
+message_room room_for_more(connection_state& state);
+/// Takes the message's body once it is complete.
+std::optional<std::string> take_message(connection_state& state);
+/// Forgets the message being received (a cut or corrupt one).
+void drop_message(connection_state& state) noexcept;
 
 /// Two connected handles.
 std::pair<native_handle, native_handle> make_connected_handles();

@@ -14,6 +14,15 @@ connection_state::~connection_state() {
   if (handle >= 0) close_handle(handle);
 }
 
+std::string frame_head(std::size_t body_size) {
+  std::string head(frame_head_size, '\0');
+  const std::uint32_t magic = frame_magic;
+  const std::uint64_t size = body_size;
+  std::memcpy(head.data(), &magic, sizeof magic);
+  std::memcpy(head.data() + sizeof magic, &size, sizeof size);
+  return head;
+}
+
 std::uint32_t send_handle(native_handle handle, const char* what) {
   handle_outbox* box = current_outbox();
   if (box == nullptr) {
@@ -33,31 +42,79 @@ native_handle take_handle(std::uint32_t index, const char* what) {
 
 }  // namespace detail
 
+namespace detail {
 namespace {
 
-constexpr std::size_t head_size = sizeof(std::uint32_t) + sizeof(std::uint64_t);
 // A message's buffer grows with the bytes that actually arrive, from this size:
 // a corrupt length must not allocate what never comes.
 constexpr std::size_t first_chunk = std::size_t{1} << 20;
+
+}  // namespace
+
+message_room room_for_more(connection_state& state) {
+  std::string& head = state.head;
+  if (head.size() < frame_head_size) {
+    const std::size_t had = head.size();
+    head.resize(frame_head_size);
+    return {&head, had};
+  }
+  std::uint32_t magic = 0;
+  std::uint64_t size = 0;
+  std::memcpy(&magic, head.data(), sizeof magic);
+  std::memcpy(&size, head.data() + sizeof magic, sizeof size);
+  if (magic != frame_magic || size > max_payload_size) {
+    state.broken = true;
+    drop_message(state);
+    throw serialization_error("corrupt bytes on the connection: not a message of mproc's");
+  }
+  std::string& body = state.body;
+  const std::size_t had = body.size();
+  if (had == size) return {};
+  const std::uint64_t step = std::min<std::uint64_t>(size - had, std::max(first_chunk, had));
+  body.resize(had + static_cast<std::size_t>(step));
+  return {&body, had};
+}
+
+std::optional<std::string> take_message(connection_state& state) {
+  if (const message_room room = room_for_more(state); !room.empty()) {
+    room.received(0);
+    return std::nullopt;
+  }
+  std::string body = std::move(state.body);
+  drop_message(state);
+  return body;
+}
+
+void drop_message(connection_state& state) noexcept {
+  state.head.clear();
+  state.body.clear();
+}
+
+}  // namespace detail
+
+namespace {
 
 detail::connection_state& open_state(const std::shared_ptr<detail::connection_state>& state) {
   if (!state || state->handle < 0) throw closed_error("the connection is closed");
   return *state;
 }
 
-// Reads exactly `size` bytes; false at end of file before the first byte.
-bool read_exactly(detail::connection_state& state, char* buffer, std::size_t size, bool mid_message) {
-  std::size_t done = 0;
-  while (done < size) {
-    const std::size_t got = detail::read_some(state.handle, buffer + done, size - done);
+// Reads until the message being received is complete; false at end of file
+// before its first byte. What an asynchronous receive left off counts.
+bool read_message(detail::connection_state& state) {
+  for (;;) {
+    const detail::message_room room = detail::room_for_more(state);
+    if (room.empty()) return true;
+    const bool nothing_yet = room.buffer == &state.head && room.from == 0;
+    const std::size_t got = detail::read_some(state.handle, room.data(), room.size());
+    room.received(got);
     if (got == 0) {
-      if (done == 0 && !mid_message) return false;
+      if (nothing_yet) return false;
       state.broken = true;
+      detail::drop_message(state);
       throw eof_error("the other end of the connection closed in the middle of a message");
     }
-    done += got;
   }
-  return true;
 }
 
 }  // namespace
@@ -65,40 +122,24 @@ bool read_exactly(detail::connection_state& state, char* buffer, std::size_t siz
 void connection::send_message(std::string_view bytes) {
   auto& state = open_state(state_);
   if (!state.can_write) throw error("this end of the pipe can only receive");
-  char head[head_size];
-  const std::uint32_t magic = detail::frame_magic;
-  const std::uint64_t size = bytes.size();
-  std::memcpy(head, &magic, sizeof magic);
-  std::memcpy(head + sizeof magic, &size, sizeof size);
-  if (!detail::write_message(state.handle, std::string_view(head, head_size), bytes)) {
+  const std::string head = detail::frame_head(bytes.size());
+  if (!detail::write_message(state.handle, head, bytes)) {
     throw eof_error("the other end of the connection is closed");
   }
 }
 
 std::string connection::recv_message() {
   auto& state = open_state(state_);
+  check_receivable(state);
+  if (!read_message(state)) throw eof_error("the other end of the connection is closed");
+  return *detail::take_message(state);
+}
+
+void connection::check_receivable(const detail::connection_state& state) {
   if (!state.can_read) throw error("this end of the pipe can only send");
   if (state.broken) {
     throw serialization_error("the connection lost its place in the stream after a corrupt or cut message");
   }
-  char head[head_size];
-  if (!read_exactly(state, head, head_size, false)) throw eof_error("the other end of the connection is closed");
-  std::uint32_t magic = 0;
-  std::uint64_t size = 0;
-  std::memcpy(&magic, head, sizeof magic);
-  std::memcpy(&size, head + sizeof magic, sizeof size);
-  if (magic != detail::frame_magic || size > detail::max_payload_size) {
-    state.broken = true;
-    throw serialization_error("corrupt bytes on the connection: not a message of mproc's");
-  }
-  std::string bytes;
-  std::size_t done = 0;
-  while (done < size) {
-    bytes.resize(static_cast<std::size_t>(std::min<std::uint64_t>(size, std::max(first_chunk, 2 * bytes.size()))));
-    read_exactly(state, bytes.data() + done, bytes.size() - done, true);
-    done = bytes.size();
-  }
-  return bytes;
 }
 
 void connection::send_bytes(std::span<const std::byte> bytes) {

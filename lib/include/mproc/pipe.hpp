@@ -13,6 +13,7 @@
 
 #include <mproc/detail/timeout.hpp>
 #include <mproc/detail/archive.hpp>
+#include <mproc/detail/asio_waits.hpp>
 #include <mproc/detail/handles.hpp>
 #include <mproc/error.hpp>
 
@@ -63,12 +64,54 @@ class connection {
   /// closed_error, mproc::error (a send-only end).
   template <class T>
   T recv() {
-    const std::string bytes = recv_message();
-    try {
-      return detail::from_tagged_bytes<T>(bytes);
-    } catch (const std::exception& e) {
-      throw serialization_error(std::string("the message received is not of the type asked for: ") + e.what());
+    return decode<T>(recv_message());
+  }
+
+  /// Sends one value without blocking a thread: `token` completes on `where`
+  /// (an executor or io_context) with `(std::exception_ptr)`: null, or what
+  /// send() would throw. Cancellable until its first byte is written; a
+  /// message is then written whole (on Windows, once it has had to wait).
+  template <class ExecutorOrContext, class T, class Token>
+  auto async_send(ExecutorOrContext&& where, const T& value, Token&& token) {
+    using sent = detail::travelling_t<T>;  // a string literal goes as a std::string
+    std::string bytes;
+    if constexpr (std::is_same_v<sent, T>) {
+      bytes = detail::to_tagged_bytes(value);
+    } else {
+      bytes = detail::to_tagged_bytes(sent(value));
     }
+    return boost::asio::async_initiate<Token, void(std::exception_ptr)>(
+        [self = *this](auto handler, detail::async_executor executor, std::string message) mutable {
+          self.start_async_send(std::move(executor), std::move(message), std::move(handler));
+        },
+        token, detail::executor_of(where), std::move(bytes));
+  }
+
+  /// Receives one value without blocking a thread: `token` completes on
+  /// `where` with `(std::exception_ptr, T)`: the value, or what recv<T>()
+  /// would throw. A cancelled receive takes nothing: what it had read of a
+  /// message is where the next receive goes on.
+  template <class T, class ExecutorOrContext, class Token>
+  auto async_recv(ExecutorOrContext&& where, Token&& token) {
+    static_assert(std::is_default_constructible_v<T>,
+                  "mproc: async_recv() needs a default-constructible type (it completes with one on error)");
+    return boost::asio::async_initiate<Token, void(std::exception_ptr, T)>(
+        [self = *this](auto handler, detail::async_executor executor) mutable {
+          self.start_async_recv(std::move(executor),
+                                detail::make_then_handler(std::move(handler), [](auto done, std::exception_ptr failure,
+                                                                                 std::string bytes) mutable {
+                                  T value{};
+                                  if (!failure) {
+                                    try {
+                                      value = decode<T>(bytes);
+                                    } catch (...) {
+                                      failure = std::current_exception();
+                                    }
+                                  }
+                                  std::move(done)(failure, std::move(value));
+                                }));
+        },
+        token, detail::executor_of(where));
   }
 
   void send_bytes(std::span<const std::byte> bytes);
@@ -110,8 +153,20 @@ class connection {
  private:
   friend std::pair<connection, connection> pipe(bool duplex);
 
+  template <class T>
+  static T decode(const std::string& bytes) {
+    try {
+      return detail::from_tagged_bytes<T>(bytes);
+    } catch (const std::exception& e) {
+      throw serialization_error(std::string("the message received is not of the type asked for: ") + e.what());
+    }
+  }
+
   void send_message(std::string_view bytes);
   std::string recv_message();
+  static void check_receivable(const detail::connection_state& state);
+  void start_async_send(detail::async_executor executor, std::string bytes, detail::async_handler<> done);
+  void start_async_recv(detail::async_executor executor, detail::async_handler<std::string> done);
   bool poll_for(std::chrono::nanoseconds timeout);
   detail::native_handle handle_for_transfer() const;
   void adopt(detail::native_handle handle, bool can_read, bool can_write);

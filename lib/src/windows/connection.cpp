@@ -1,5 +1,8 @@
 // Connections are both ends of a duplex named pipe with a unique name (an
-// anonymous pipe goes one way only).
+// anonymous pipe goes one way only), opened for overlapped I/O so that an
+// asynchronous receive or send is a real completion (connection_io.hpp).
+// A blocking call is an overlapped one waited for at once, on an event of its
+// thread's.
 #include "../connection_state.hpp"
 
 #include "handle.hpp"
@@ -23,21 +26,41 @@ std::wstring unique_pipe_name() {
 
 constexpr DWORD pipe_buffer = 64 * 1024;
 
-bool peer_gone(DWORD error) { return error == ERROR_BROKEN_PIPE || error == ERROR_NO_DATA || error == ERROR_PIPE_NOT_CONNECTED; }
+// The event a blocking call of this thread waits on.
+HANDLE call_event() {
+  thread_local windows::unique_handle event(::CreateEventW(nullptr, TRUE, FALSE, nullptr));
+  if (!event) windows::throw_last_error("cannot make an event for a pipe call");
+  return event.get();
+}
+
+// Waits for an overlapped call that `started` (ReadFile's or WriteFile's
+// result); false with GetLastError() set if it failed.
+bool finish_call(HANDLE pipe, OVERLAPPED& overlapped, BOOL started, DWORD& transferred) {
+  if (!started && ::GetLastError() != ERROR_IO_PENDING) return false;
+  return ::GetOverlappedResult(pipe, &overlapped, &transferred, TRUE);
+}
 
 }  // namespace
+
+bool peer_gone(unsigned long error) {
+  return error == ERROR_BROKEN_PIPE || error == ERROR_NO_DATA || error == ERROR_PIPE_NOT_CONNECTED;
+}
 
 std::pair<native_handle, native_handle> make_connected_handles() {
   const std::wstring name = unique_pipe_name();
   windows::unique_handle server(::CreateNamedPipeW(
-      name.c_str(), PIPE_ACCESS_DUPLEX | FILE_FLAG_FIRST_PIPE_INSTANCE,
+      name.c_str(), PIPE_ACCESS_DUPLEX | FILE_FLAG_FIRST_PIPE_INSTANCE | FILE_FLAG_OVERLAPPED,
       PIPE_TYPE_BYTE | PIPE_READMODE_BYTE | PIPE_WAIT | PIPE_REJECT_REMOTE_CLIENTS, 1, pipe_buffer, pipe_buffer, 0,
       nullptr));
   if (!server) windows::throw_last_error("cannot make a pipe");
   windows::unique_handle client(
-      ::CreateFileW(name.c_str(), GENERIC_READ | GENERIC_WRITE, 0, nullptr, OPEN_EXISTING, 0, nullptr));
+      ::CreateFileW(name.c_str(), GENERIC_READ | GENERIC_WRITE, 0, nullptr, OPEN_EXISTING, FILE_FLAG_OVERLAPPED, nullptr));
   if (!client) windows::throw_last_error("cannot connect a pipe");
-  if (!::ConnectNamedPipe(server.get(), nullptr) && ::GetLastError() != ERROR_PIPE_CONNECTED) {
+  OVERLAPPED overlapped{};
+  overlapped.hEvent = call_event();
+  DWORD unused = 0;
+  if (!::ConnectNamedPipe(server.get(), &overlapped) && ::GetLastError() != ERROR_PIPE_CONNECTED &&
+      !finish_call(server.get(), overlapped, FALSE, unused)) {
     windows::throw_last_error("cannot connect a pipe");
   }
   return {windows::from_handle(server.release()), windows::from_handle(client.release())};
@@ -48,7 +71,10 @@ bool write_message(native_handle handle, std::string_view head, std::string_view
     while (!part.empty()) {
       DWORD written = 0;
       const DWORD chunk = static_cast<DWORD>(std::min<std::size_t>(part.size(), 1u << 30));
-      if (!::WriteFile(windows::to_handle(handle), part.data(), chunk, &written, nullptr)) {
+      HANDLE pipe = windows::to_handle(handle);
+      OVERLAPPED overlapped{};
+      overlapped.hEvent = call_event();
+      if (!finish_call(pipe, overlapped, ::WriteFile(pipe, part.data(), chunk, nullptr, &overlapped), written)) {
         if (peer_gone(::GetLastError())) return false;
         windows::throw_last_error("send on a connection");
       }
@@ -61,7 +87,10 @@ bool write_message(native_handle handle, std::string_view head, std::string_view
 std::size_t read_some(native_handle handle, char* buffer, std::size_t size) {
   DWORD got = 0;
   const DWORD chunk = static_cast<DWORD>(std::min<std::size_t>(size, 1u << 30));
-  if (!::ReadFile(windows::to_handle(handle), buffer, chunk, &got, nullptr)) {
+  HANDLE pipe = windows::to_handle(handle);
+  OVERLAPPED overlapped{};
+  overlapped.hEvent = call_event();
+  if (!finish_call(pipe, overlapped, ::ReadFile(pipe, buffer, chunk, nullptr, &overlapped), got)) {
     if (peer_gone(::GetLastError())) return 0;
     windows::throw_last_error("receive on a connection");
   }

@@ -130,9 +130,16 @@ void kill_process(int pid) {
   ::CloseHandle(process);
 }
 
+// Pipes are opened for overlapped I/O: even a blocking write names an event.
 bool write_raw(int handle, const void* bytes, std::size_t size) {
+  OVERLAPPED overlapped{};
+  overlapped.hEvent = ::CreateEventW(nullptr, TRUE, FALSE, nullptr);
   DWORD written = 0;
-  return ::WriteFile(LongToHandle(handle), bytes, static_cast<DWORD>(size), &written, nullptr) && written == size;
+  const bool ok = (::WriteFile(LongToHandle(handle), bytes, static_cast<DWORD>(size), nullptr, &overlapped) ||
+                   ::GetLastError() == ERROR_IO_PENDING) &&
+                  ::GetOverlappedResult(LongToHandle(handle), &overlapped, &written, TRUE) && written == size;
+  ::CloseHandle(overlapped.hEvent);
+  return ok;
 }
 
 int parent_pid() {

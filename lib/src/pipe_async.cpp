@@ -1,0 +1,164 @@
+// connection::async_recv / async_send: composed Asio operations over the
+// platform's connection_io (read or write what can be done now, else await
+// readiness). Received bytes go straight into the connection's message being
+// received, so a cancelled receive loses nothing: the next receive goes on.
+#include <mproc/pipe.hpp>
+
+#include "connection_io.hpp"
+#include "connection_state.hpp"
+
+#include <boost/asio/compose.hpp>
+#include <boost/asio/post.hpp>
+
+namespace mproc {
+namespace {
+
+using boost::asio::cancellation_type;
+
+// Every operation starts with a post: completing inside the initiating call
+// is not allowed, and most of the time the bytes are there at once.
+enum class step { starting, posted, waited };
+
+struct recv_operation {
+  std::shared_ptr<detail::connection_state> state;
+  std::shared_ptr<detail::connection_io> io;
+  step at = step::starting;
+
+  template <class Self>
+  void operator()(Self& self, boost::system::error_code ec = {}) {
+    if (at == step::starting) {
+      at = step::posted;
+      self.reset_cancellation_state(boost::asio::enable_total_cancellation());
+      boost::asio::post(self.get_io_executor(), std::move(self));
+      return;
+    }
+    try {
+      if (ec || self.cancelled() != cancellation_type::none) {
+        return finish(self, detail::cancelled_wait("the receive on a connection was cancelled"));
+      }
+      for (;;) {
+        if (state->handle < 0) throw closed_error("the connection is closed");
+        const detail::message_room room = detail::room_for_more(*state);
+        if (room.empty()) return finish(self, nullptr, *detail::take_message(*state));
+        const bool nothing_yet = room.buffer == &state->head && room.from == 0;
+        const std::optional<std::size_t> got = io->read_now(room.data(), room.size());
+        room.received(got.value_or(0));
+        if (!got) {
+          at = step::waited;
+          return io->async_wait_readable(std::move(self));
+        }
+        if (*got == 0) {
+          if (nothing_yet) throw eof_error("the other end of the connection is closed");
+          state->broken = true;
+          detail::drop_message(*state);
+          throw eof_error("the other end of the connection closed in the middle of a message");
+        }
+      }
+    } catch (...) {
+      finish(self, std::current_exception());
+    }
+  }
+
+  template <class Self>
+  void finish(Self& self, std::exception_ptr failure, std::string message = {}) {
+    io.reset();
+    self.complete(failure, std::move(message));
+  }
+};
+
+struct send_operation {
+  std::shared_ptr<detail::connection_state> state;
+  std::shared_ptr<detail::connection_io> io;
+  std::string frame;
+  std::size_t done = 0;
+  step at = step::starting;
+
+  template <class Self>
+  void operator()(Self& self, boost::system::error_code ec = {}) {
+    if (at == step::starting) {
+      at = step::posted;
+      self.reset_cancellation_state(boost::asio::enable_total_cancellation());
+      boost::asio::post(self.get_io_executor(), std::move(self));
+      return;
+    }
+    try {
+      if (ec || self.cancelled() != cancellation_type::none) {
+        return finish(self, detail::cancelled_wait("the send on a connection was cancelled; nothing was sent"));
+      }
+      for (;;) {
+        if (state->handle < 0) throw closed_error("the connection is closed");
+        done += io->write_now(frame.data() + done, frame.size() - done);
+        if (done == frame.size()) return finish(self, nullptr);
+        if (done > 0 || io->write_under_way()) {
+          // Part of the message is on its way: it goes whole, or the stream
+          // would lose its place.
+          self.reset_cancellation_state([](cancellation_type) { return cancellation_type::none; });
+        }
+        at = step::waited;
+        return io->async_wait_writable(std::move(self));
+      }
+    } catch (...) {
+      finish(self, std::current_exception());
+    }
+  }
+
+  template <class Self>
+  void finish(Self& self, std::exception_ptr failure) {
+    io.reset();
+    self.complete(failure);
+  }
+};
+
+// Completes at once (posted, never inline) with a usage error.
+template <class... Values>
+struct failed_operation {
+  std::exception_ptr failure;
+  bool posted = false;
+
+  template <class Self>
+  void operator()(Self& self) {
+    if (!posted) {
+      posted = true;
+      boost::asio::post(self.get_io_executor(), std::move(self));
+      return;
+    }
+    self.complete(failure, Values{}...);
+  }
+};
+
+}  // namespace
+
+void connection::start_async_recv(detail::async_executor executor, detail::async_handler<std::string> done) {
+  using signature = void(std::exception_ptr, std::string);
+  std::shared_ptr<detail::connection_io> io;
+  try {
+    if (!state_ || state_->handle < 0) throw closed_error("the connection is closed");
+    check_receivable(*state_);
+    io = std::make_shared<detail::connection_io>(executor, state_->handle);
+  } catch (...) {
+    boost::asio::async_compose<detail::async_handler<std::string>, signature>(
+        failed_operation<std::string>{std::current_exception()}, done, executor);
+    return;
+  }
+  boost::asio::async_compose<detail::async_handler<std::string>, signature>(recv_operation{state_, std::move(io)},
+                                                                             done, executor);
+}
+
+void connection::start_async_send(detail::async_executor executor, std::string bytes, detail::async_handler<> done) {
+  using signature = void(std::exception_ptr);
+  std::shared_ptr<detail::connection_io> io;
+  try {
+    if (!state_ || state_->handle < 0) throw closed_error("the connection is closed");
+    if (!state_->can_write) throw error("this end of the pipe can only receive");
+    io = std::make_shared<detail::connection_io>(executor, state_->handle);
+  } catch (...) {
+    boost::asio::async_compose<detail::async_handler<>, signature>(failed_operation<>{std::current_exception()},
+                                                                    done, executor);
+    return;
+  }
+  std::string frame = detail::frame_head(bytes.size()) + bytes;
+  boost::asio::async_compose<detail::async_handler<>, signature>(
+      send_operation{state_, std::move(io), std::move(frame)}, done, executor);
+}
+
+}  // namespace mproc
