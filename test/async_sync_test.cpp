@@ -18,6 +18,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <chrono>
+#include <mutex>
 #include <cstdlib>
 #include <optional>
 #include <thread>
@@ -49,6 +50,11 @@ void hold_lock_until(mproc::lock held, mproc::event locked, mproc::event go) {
   locked.set();
   go.wait();
   held.unlock();
+}
+void notify_when_told(mproc::condition ready, mproc::event told) {
+  told.wait();
+  std::lock_guard<mproc::condition> held(ready);
+  ready.notify();
 }
 void pass_barrier_then_exit(mproc::barrier b) { std::exit(static_cast<int>(b.wait()) + 10); }
 void hold_lock_for_ever(mproc::lock held, mproc::event locked) {
@@ -291,6 +297,51 @@ BOOST_AUTO_TEST_CASE(an_aborted_barrier_ends_the_wait_with_broken_barrier_error)
   const auto failure =
       mproc::test::failure_after(ctx, [&](auto handler) { b.async_wait(ctx, std::move(handler)); }, [&] { b.abort(); });
   BOOST_CHECK_THROW(std::rethrow_exception(failure), mproc::broken_barrier_error);
+}
+
+MPROC_TEST_EACH_METHOD(a_condition_a_child_notifies_is_awaited_and_the_lock_taken_back) {
+  mproc::condition ready;
+  mproc::event told;
+  mproc::process p(with(method), notify_when_told, ready, told);
+  p.start();
+  asio::io_context ctx;
+  bool completed = false;
+  std::exception_ptr failure;
+  ready.lock();
+  ready.async_wait(ctx, [&](std::exception_ptr e) {
+    failure = e;
+    completed = true;
+  });
+  ctx.poll();
+  BOOST_TEST(!completed);
+  told.set();  // the child can take the lock: the wait let it go
+  BOOST_TEST(run_until(ctx, [&] { return completed; }));
+  BOOST_TEST(!failure);
+  BOOST_CHECK_NO_THROW(ready.unlock());  // this thread ran the context: it holds the lock again
+  p.join();
+  BOOST_TEST(p.exitcode().value_or(-1) == 0);
+}
+
+BOOST_AUTO_TEST_CASE(a_cancelled_condition_wait_holds_the_lock_again) {
+  mproc::condition ready;
+  asio::io_context ctx;
+  ready.lock();
+  BOOST_TEST(mproc::test::wait_cancelled(
+      ctx, [&](auto handler) { ready.async_wait(ctx, std::move(handler)); }, asio::cancellation_type::terminal));
+  BOOST_CHECK_NO_THROW(ready.unlock());
+  BOOST_TEST(ready.try_lock());  // and let it go once
+  ready.unlock();
+}
+
+BOOST_AUTO_TEST_CASE(a_condition_wait_without_the_lock_is_an_error) {
+  mproc::condition ready;
+  asio::io_context ctx;
+  std::exception_ptr failure;
+  ready.async_wait(ctx, [&](std::exception_ptr e) { failure = e; });
+  BOOST_TEST(run_until(ctx, [&] { return failure != nullptr; }));
+  BOOST_CHECK_THROW(std::rethrow_exception(failure), mproc::error);
+  BOOST_TEST(ready.try_lock());
+  ready.unlock();
 }
 
 BOOST_AUTO_TEST_SUITE_END()

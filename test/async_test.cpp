@@ -23,6 +23,9 @@
 #include <csignal>
 #include <cstdlib>
 #include <optional>
+#include <string>
+#include <utility>
+#include <vector>
 #include <thread>
 #include <variant>
 
@@ -41,6 +44,10 @@ int square(int x) { return x * x; }
 int throw_on_seven(int x) {
   if (x == 7) throw std::invalid_argument("seven is not allowed");
   return x;
+}
+int zero_waits(std::pair<mproc::event, int> go_and_x) {
+  if (go_and_x.second == 0) go_and_x.first.wait();
+  return go_and_x.second;
 }
 int wait_then_return(mproc::event go, int x) {
   go.wait();
@@ -217,6 +224,71 @@ BOOST_AUTO_TEST_CASE(a_cancelled_wait_leaves_the_task_and_its_result_intact) {
       ctx, [&](auto token) { held.async_get(ctx, std::move(token)); }, asio::cancellation_type::total));
   go.set();
   BOOST_TEST(held.get() == 5);
+}
+
+BOOST_AUTO_TEST_CASE(a_coroutine_iterates_imap_in_order_with_a_failed_item_in_between) {
+  mproc::pool workers(2);
+  asio::io_context ctx;
+  std::vector<int> inputs{1, 2, 7, 4, 5, 6};
+  auto results = workers.imap(throw_on_seven, inputs, 2);
+  std::string seen;
+  bool done = false;
+  asio::co_spawn(
+      ctx,
+      [&]() -> asio::awaitable<void> {
+        for (;;) {
+          try {
+            const std::optional<int> next = co_await results.async_next(ctx, asio::use_awaitable);
+            if (!next) break;
+            seen += std::to_string(*next) + " ";
+          } catch (const mproc::remote_error&) {
+            seen += "failed ";  // every item of the failed chunk, and the iteration goes on
+          }
+        }
+        done = true;
+      },
+      asio::detached);
+  BOOST_TEST(run_until(ctx, [&] { return done; }));
+  BOOST_TEST(seen == "1 2 failed failed 5 6 ");
+}
+
+BOOST_AUTO_TEST_CASE(imap_unordered_results_are_awaited_in_completion_order) {
+  mproc::pool workers(2);
+  mproc::event go;
+  asio::io_context ctx;
+  // The first input waits for `go`, which is set once the others have been seen.
+  std::vector<std::pair<mproc::event, int>> inputs{{go, 0}, {go, 1}, {go, 2}, {go, 3}};
+  auto results = workers.imap_unordered(zero_waits, inputs);
+  std::vector<int> order;
+  bool done = false;
+  asio::co_spawn(
+      ctx,
+      [&]() -> asio::awaitable<void> {
+        while (auto next = co_await results.async_next(ctx, asio::use_awaitable)) {
+          order.push_back(*next);
+          if (order.size() == 3) go.set();
+        }
+        done = true;
+      },
+      asio::detached);
+  BOOST_TEST(run_until(ctx, [&] { return done; }));
+  BOOST_REQUIRE(order.size() == 4u);
+  BOOST_TEST(order.back() == 0);
+}
+
+BOOST_AUTO_TEST_CASE(a_cancelled_imap_wait_takes_no_result) {
+  mproc::pool workers(1);
+  mproc::event go;
+  std::vector<std::pair<mproc::event, int>> inputs{{go, 0}, {go, 6}};
+  auto results = workers.imap_unordered(zero_waits, inputs);
+  asio::io_context ctx;
+  BOOST_TEST(mproc::test::wait_cancelled(
+      ctx, [&](auto token) { results.async_next(ctx, std::move(token)); }, asio::cancellation_type::total));
+  go.set();
+  std::optional<int> first;
+  results.async_next(ctx, [&](std::exception_ptr, std::optional<int> r) { first = r.value_or(-1); });
+  BOOST_TEST(run_until(ctx, [&] { return first.has_value(); }));
+  BOOST_TEST(first.value_or(-1) == 0);  // the result the cancelled wait was waiting for
 }
 
 BOOST_AUTO_TEST_CASE(a_context_destroyed_with_pending_gets_drops_them) {

@@ -104,6 +104,8 @@ void begin(const std::shared_ptr<pending_wait>& wait, const async_executor& exec
   wait->registry->add(wait);
 }
 
+}  // namespace
+
 // Runs `done(failure)` on its own executor, by way of the context's thread:
 // the handler's executor (a coroutine's, a strand) is looked up and used
 // there, not shared with this thread (ThreadSanitizer cannot follow Asio's
@@ -117,6 +119,8 @@ void post_completion(async_executor io, async_handler<> done, std::exception_ptr
     boost::asio::dispatch(handler_executor, [done = std::move(done), failure]() mutable { std::move(done)(failure); });
   });
 }
+
+namespace {
 
 // Completes the wait with `failure` (null: what it waited for is there),
 // under its lock, which says it has not completed yet. Posted, never run here:
@@ -148,10 +152,10 @@ void on_cancel(const std::shared_ptr<Wait>& wait, boost::asio::cancellation_slot
   });
 }
 
-// ---- a pool's result ----
+// ---- a callback (a pool's result) ----
 
-struct job_wait final : pending_wait {
-  std::shared_ptr<job_state> job;
+struct callback_wait final : pending_wait {
+  callback_source source;
   std::uint64_t callback_id = 0;
 
   void stop_waiting() noexcept override {
@@ -160,7 +164,7 @@ struct job_wait final : pending_wait {
       std::scoped_lock lock(mutex);
       callback = std::exchange(callback_id, 0);
     }
-    forget_job_callback(*job, callback);
+    if (callback != 0) source.forget(callback);
   }
 };
 
@@ -235,13 +239,14 @@ struct word_wait final : pending_wait, std::enable_shared_from_this<word_wait> {
 
 }  // namespace
 
-void async_wait_for_job(std::shared_ptr<job_state> job, async_executor executor, async_handler<> done) {
-  auto wait = std::make_shared<job_wait>();
-  wait->job = std::move(job);
+void async_wait_for_callback(callback_source source, async_executor executor, async_handler<> done,
+                             const char* what) {
+  auto wait = std::make_shared<callback_wait>();
+  wait->source = std::move(source);
   auto slot = boost::asio::get_associated_cancellation_slot(done);
   begin(wait, executor, done);
-  on_cancel(wait, slot, "the wait for a pool result was cancelled");
-  const std::uint64_t id = when_job_done(*wait->job, [weak = std::weak_ptr<job_wait>(wait)] {
+  on_cancel(wait, slot, what);
+  const std::uint64_t id = wait->source.watch([weak = std::weak_ptr<callback_wait>(wait)] {
     if (auto pending = weak.lock()) finish(pending, nullptr);
   });
   {
@@ -251,7 +256,14 @@ void async_wait_for_job(std::shared_ptr<job_state> job, async_executor executor,
       return;
     }
   }
-  forget_job_callback(*wait->job, id);  // cancelled meanwhile, from another thread
+  if (id != 0) wait->source.forget(id);  // cancelled meanwhile, from another thread
+}
+
+void async_wait_for_job(std::shared_ptr<job_state> job, async_executor executor, async_handler<> done) {
+  callback_source source{[job](std::function<void()> callback) { return when_job_done(*job, std::move(callback)); },
+                         [job](std::uint64_t id) { forget_job_callback(*job, id); }};
+  async_wait_for_callback(std::move(source), std::move(executor), std::move(done),
+                          "the wait for a pool result was cancelled");
 }
 
 void async_attempt_until(wake_word& changes, std::function<bool()> attempt, async_executor executor,

@@ -3,13 +3,45 @@
 // its own (so a chunk's end, cancel and failure are a job's).
 #include "pool_engine.hpp"
 
+#include <map>
+
 namespace mproc::detail {
 
-// The chunks of an imap_unordered that finished, in the order they did.
+// The chunks of an imap_unordered that finished, in the order they did, and
+// the callbacks of asynchronous waits for the next one.
 struct imap_feed::finished_list {
   std::mutex mutex;
   std::condition_variable changed;
   std::deque<job_state*> jobs;
+  std::uint64_t last_id = 0;
+  std::map<std::uint64_t, std::function<void()>> watchers;
+
+  void add(job_state* done) {
+    std::map<std::uint64_t, std::function<void()>> woken;
+    {
+      std::scoped_lock lock(mutex);
+      jobs.push_back(done);
+      woken.swap(watchers);
+    }
+    changed.notify_all();
+    for (auto& [id, callback] : woken) callback();
+  }
+  // Runs `callback` when a chunk is there (at once, returning 0, if one is).
+  std::uint64_t watch(std::function<void()> callback) {
+    {
+      std::scoped_lock lock(mutex);
+      if (jobs.empty()) {
+        watchers.emplace(++last_id, std::move(callback));
+        return last_id;
+      }
+    }
+    callback();
+    return 0;
+  }
+  void forget(std::uint64_t id) {
+    std::scoped_lock lock(mutex);
+    watchers.erase(id);
+  }
 };
 
 imap_feed::imap_feed(std::shared_ptr<pool_core> pool, producer next_chunk, std::size_t buffersize, bool in_order,
@@ -65,13 +97,7 @@ void imap_feed::top_up(bool continuing) {
   }
   for (auto& job : jobs) {
     if (!in_order_) {
-      when_job_done(*job, [finished = finished_, done = job.get()] {
-        {
-          std::scoped_lock lock(finished->mutex);
-          finished->jobs.push_back(done);
-        }
-        finished->changed.notify_all();
-      });
+      when_job_done(*job, [finished = finished_, done = job.get()] { finished->add(done); });
     }
     in_flight_.push_back(std::move(job));
   }
@@ -101,6 +127,16 @@ std::shared_ptr<job_state> imap_feed::next() {
   }
   top_up();  // the pool works on while this chunk is read
   return job;
+}
+
+void imap_feed::async_wait_next(async_executor executor, async_handler<> done) {
+  top_up();
+  if (in_flight_.empty()) return post_completion(std::move(executor), std::move(done), nullptr);
+  if (in_order_) return async_wait_for_job(in_flight_.front(), std::move(executor), std::move(done));
+  callback_source source{[finished = finished_](std::function<void()> callback) { return finished->watch(std::move(callback)); },
+                         [finished = finished_](std::uint64_t id) { finished->forget(id); }};
+  async_wait_for_callback(std::move(source), std::move(executor), std::move(done),
+                          "the wait for the next result of imap_unordered was cancelled");
 }
 
 }  // namespace mproc::detail

@@ -9,6 +9,8 @@
 #include <mproc/detail/handles.hpp>
 #include <mproc/sync.hpp>
 
+#include <boost/asio/bind_cancellation_slot.hpp>
+
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -329,6 +331,40 @@ bool condition::wait_within(std::optional<detail::nanoseconds> timeout) {
   s.waiters.fetch_sub(1);
   detail::lock_mutex(held.mutex, std::nullopt);
   return woken;
+}
+
+void condition::start_async_wait(detail::async_executor executor, detail::async_handler<> done) {
+  auto& s = detail::as<detail::condition_state>(state());
+  s.waiters.fetch_add(1);
+  try {
+    detail::unlock_and_wake(detail::as<detail::lock_state>(lock_.state()));
+  } catch (...) {  // not held by this thread: the wait completes with that error, posted
+    s.waiters.fetch_sub(1);
+    detail::async_attempt_until(
+        s.changes, [failure = std::current_exception()]() -> bool { std::rethrow_exception(failure); }, executor,
+        std::move(done), "the wait for a notification was cancelled");
+    return;
+  }
+  detail::async_attempt_until(
+      s.changes, [self = *this]() mutable { return take_permit(detail::as<detail::condition_state>(self.state())); },
+      executor,
+      detail::make_then_handler(std::move(done),
+                                [self = *this, executor](auto finish, std::exception_ptr failure) mutable {
+                                  detail::as<detail::condition_state>(self.state()).waiters.fetch_sub(1);
+                                  // The lock is taken back whatever happened, as the
+                                  // blocking wait does: the caller held it before.
+                                  detail::async_attempt_until(
+                                      self.lock_.released_word(), [self]() mutable { return self.lock_.try_lock(); },
+                                      executor,
+                                      detail::make_then_handler(
+                                          boost::asio::bind_cancellation_slot(boost::asio::cancellation_slot(),
+                                                                              std::move(finish)),
+                                          [failure](auto finished, std::exception_ptr lock_failure) mutable {
+                                            std::move(finished)(failure ? failure : lock_failure);
+                                          }),
+                                      "the wait for the lock was cancelled");
+                                }),
+      "the wait for a notification was cancelled (the lock is held again)");
 }
 
 void condition::notify(std::size_t n) { give_permits(detail::as<detail::condition_state>(state()), n); }

@@ -2,6 +2,7 @@
 // result waited for as it is reached.
 #pragma once
 
+#include <mproc/detail/asio_waits.hpp>
 #include <mproc/detail/pool_imap.hpp>
 #include <mproc/detail/pool_tasks.hpp>
 
@@ -9,6 +10,7 @@
 #include <exception>
 #include <iterator>
 #include <memory>
+#include <optional>
 #include <vector>
 
 namespace mproc {
@@ -53,7 +55,52 @@ class imap_result {
   iterator begin() { return iterator(this); }
   std::default_sentinel_t end() { return {}; }
 
+  /// The next result without blocking a thread (Asio), for a coroutine's
+  /// `while (auto r = co_await results.async_next(ex, use_awaitable))`:
+  /// `token` completes on `where` (an executor or io_context) with
+  /// `(std::exception_ptr, std::optional<R>)`: the result, none after the
+  /// last, or what its task failed with (the next call goes on). Cancellable
+  /// while it waits; a cancelled wait takes no result. The imap_result must
+  /// outlive the wait; iterate it with begin() or with async_next, not both.
+  template <class ExecutorOrContext, class Token>
+  auto async_next(ExecutorOrContext&& where, Token&& token) {
+    return boost::asio::async_initiate<Token, void(std::exception_ptr, std::optional<R>)>(
+        [this](auto handler, detail::async_executor executor) {
+          auto deliver = detail::make_then_handler(std::move(handler), [this](auto done, std::exception_ptr failure) {
+            std::optional<R> item;
+            if (!failure) {
+              try {
+                item = take_next();
+              } catch (...) {
+                failure = std::current_exception();
+              }
+            }
+            std::move(done)(failure, std::move(item));
+          });
+          if (next_index_ < current_count_ || !feed_) {
+            detail::post_completion(std::move(executor), std::move(deliver), nullptr);
+          } else {
+            feed_->async_wait_next(std::move(executor), std::move(deliver));
+          }
+        },
+        token, detail::executor_of(where));
+  }
+
  private:
+  // The next result for async_next, whose wait said the next chunk is there.
+  std::optional<R> take_next() {
+    while (next_index_ >= current_count_) {
+      next_index_ = 0;
+      if (!next_chunk()) {
+        current_count_ = 0;
+        return std::nullopt;
+      }
+    }
+    const std::size_t at = next_index_++;
+    if (current_error_) std::rethrow_exception(current_error_);
+    return std::move(current_[at]);
+  }
+
   bool next_chunk() {
     if (!feed_) return false;
     const auto job = feed_->next();
@@ -72,6 +119,7 @@ class imap_result {
   std::vector<R> current_;
   std::exception_ptr current_error_;
   std::size_t current_count_ = 0;
+  std::size_t next_index_ = 0;  // async_next's place in the chunk in hand
 };
 
 }  // namespace mproc

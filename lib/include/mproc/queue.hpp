@@ -36,6 +36,9 @@
 #include <mproc/error.hpp>
 #include <mproc/shared_memory.hpp>
 
+#include <boost/asio/append.hpp>
+#include <boost/asio/post.hpp>
+
 #include <atomic>
 #include <chrono>
 #include <cstddef>
@@ -213,6 +216,18 @@ class queue {
                   "mproc: async_get() needs a default-constructible item type (it completes with one on error)");
     return boost::asio::async_initiate<Token, void(std::exception_ptr, T)>(
         [self = *this](auto handler, detail::async_executor executor) mutable {
+          // An item there now is taken here and posted with the handler, in
+          // one allocation (a busy queue's usual case); an error here is the
+          // slow path's to report.
+          std::optional<T> now;
+          try {
+            now = self.try_get();
+          } catch (...) {
+          }
+          if (now) {
+            boost::asio::post(executor, boost::asio::append(std::move(handler), std::exception_ptr(), std::move(*now)));
+            return;
+          }
           auto got = std::make_shared<std::optional<T>>();
           detail::wake_word& changes = self.items_.data_changes();
           detail::async_attempt_until(

@@ -222,6 +222,19 @@ class condition : public detail::sync_object {
     }
     return true;
   }
+  /// wait() without blocking a thread (Asio): releases the lock at once;
+  /// `token` completes on `where` (an executor or io_context) with
+  /// `(std::exception_ptr)` once notified and the lock is taken again, by the
+  /// thread that runs `where`. Cancelled, it still takes the lock back first,
+  /// as the blocking wait does, then completes as cancelled.
+  template <class ExecutorOrContext, class Token>
+  auto async_wait(ExecutorOrContext&& where, Token&& token) {
+    return boost::asio::async_initiate<Token, void(std::exception_ptr)>(
+        [self = *this](auto handler, detail::async_executor executor) mutable {
+          self.start_async_wait(std::move(executor), std::move(handler));
+        },
+        token, detail::executor_of(where));
+  }
   /// Wakes `n` waiters (as many as wait, if fewer).
   void notify(std::size_t n = 1);
   void notify_all();
@@ -239,6 +252,7 @@ class condition : public detail::sync_object {
 
  private:
   bool wait_within(std::optional<detail::nanoseconds> timeout);
+  void start_async_wait(detail::async_executor executor, detail::async_handler<> done);
   mutex lock_;
 };
 

@@ -12,6 +12,7 @@
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/execution_context.hpp>
 
+#include <cstdint>
 #include <exception>
 #include <functional>
 #include <memory>
@@ -71,6 +72,25 @@ std::exception_ptr cancelled_wait(const char* what);
 
 struct job_state;
 struct wake_word;
+
+/// Completes `done` with `failure` (null: success) on its executor (or
+/// `executor`), posted: never in this call.
+void post_completion(async_executor executor, async_handler<> done, std::exception_ptr failure);
+
+/// Something that runs a callback once, when what it stands for happens:
+/// `watch(callback)` arranges that (from any thread) and returns an id for
+/// `forget`, or runs it at once and returns 0 if it has happened already.
+struct callback_source {
+  std::function<std::uint64_t(std::function<void()>)> watch;
+  std::function<void(std::uint64_t)> forget;
+};
+
+/// Completes `done` on its executor (or `executor`) once `source` calls back,
+/// without a thread waiting. Cancellable (any cancellation type; `what` is
+/// the error's text) through `done`'s cancellation slot; a wait pending when
+/// its execution context is destroyed is dropped with it.
+void async_wait_for_callback(callback_source source, async_executor executor, async_handler<> done,
+                             const char* what);
 
 /// Completes `done` on its executor (or `executor`) once `job` is complete,
 /// without a thread waiting. Cancellable (any cancellation type) through

@@ -2,6 +2,7 @@
 // in the pool (built in lib/src/pool_imap.cpp).
 #pragma once
 
+#include <mproc/detail/asio_waits.hpp>
 #include <mproc/detail/pool_core.hpp>
 
 #include <deque>
@@ -37,6 +38,9 @@ class imap_feed {
   /// null at the end. Errors: those of encoding, closed_error once the pool
   /// was joined or terminated.
   std::shared_ptr<job_state> next();
+  /// Completes `done` (posted) once next() would not block: the next chunk
+  /// (in order, or any one unordered) has finished, or nothing is left.
+  void async_wait_next(async_executor executor, async_handler<> done);
 
  private:
   struct finished_list;
