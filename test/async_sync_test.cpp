@@ -202,6 +202,36 @@ BOOST_AUTO_TEST_CASE(a_queue_shut_down_while_awaited_gives_closed_error) {
   BOOST_CHECK_THROW(std::rethrow_exception(failure), mproc::closed_error);
 }
 
+namespace {
+void put_three_then_sleep(mproc::queue<int> items) {
+  for (int i = 1; i <= 3; ++i) items.put(i);
+  sleep_seconds(60);
+}
+}  // namespace
+
+MPROC_TEST_EACH_METHOD(a_producer_killed_while_awaited_loses_no_item_and_the_queue_goes_on) {
+  mproc::queue<int> items;
+  mproc::process p(with(method), put_three_then_sleep, items);
+  p.start();
+  asio::io_context ctx;
+  std::vector<int> got;
+  asio::co_spawn(
+      ctx,
+      [&]() -> asio::awaitable<void> {
+        for (int i = 0; i < 4; ++i) got.push_back(co_await items.async_get(ctx, asio::use_awaitable));
+      },
+      asio::detached);
+  BOOST_TEST(run_until(ctx, [&] { return got.size() == 3; }));
+  ctx.poll();  // the fourth wait is pending when the producer dies
+  p.kill();
+  p.join();
+  ctx.poll();
+  BOOST_TEST(got.size() == 3u);
+  items.put(4);  // the queue goes on: the waiting coroutine gets the next item
+  BOOST_TEST(run_until(ctx, [&] { return got.size() == 4; }));
+  BOOST_TEST((got == std::vector<int>{1, 2, 3, 4}));
+}
+
 BOOST_AUTO_TEST_CASE(a_put_waits_for_room_and_a_cancelled_one_puts_nothing) {
   mproc::queue<int> items(1);
   items.put(1);
@@ -320,6 +350,42 @@ MPROC_TEST_EACH_METHOD(a_condition_a_child_notifies_is_awaited_and_the_lock_take
   BOOST_CHECK_NO_THROW(ready.unlock());  // this thread ran the context: it holds the lock again
   p.join();
   BOOST_TEST(p.exitcode().value_or(-1) == 0);
+}
+
+namespace {
+void notify_and_die_holding_the_lock(mproc::condition ready, mproc::event told, mproc::event notified) {
+  told.wait();
+  ready.lock();
+  ready.notify();
+  notified.set();
+  sleep_seconds(60);  // killed here, holding the lock
+}
+}  // namespace
+
+MPROC_TEST_EACH_METHOD(a_condition_whose_notifier_dies_holding_the_lock_takes_the_lock_over) {
+  mproc::condition ready;
+  mproc::event told;
+  mproc::event notified;
+  mproc::process p(with(method), notify_and_die_holding_the_lock, ready, told, notified);
+  p.start();
+  asio::io_context ctx;
+  bool completed = false;
+  std::exception_ptr failure;
+  ready.lock();
+  ready.async_wait(ctx, [&](std::exception_ptr e) {
+    failure = e;
+    completed = true;
+  });
+  ctx.poll();
+  told.set();
+  BOOST_TEST(notified.wait(30s));
+  ctx.poll();
+  BOOST_TEST(!completed);  // notified, but the lock is the child's
+  p.kill();
+  p.join();
+  BOOST_TEST(run_until(ctx, [&] { return completed; }));
+  BOOST_TEST(!failure);
+  BOOST_CHECK_NO_THROW(ready.unlock());
 }
 
 BOOST_AUTO_TEST_CASE(a_cancelled_condition_wait_holds_the_lock_again) {

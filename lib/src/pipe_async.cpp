@@ -6,6 +6,7 @@
 
 #include "connection_io.hpp"
 #include "connection_state.hpp"
+#include "failed_operation.hpp"
 
 #include <boost/asio/compose.hpp>
 #include <boost/asio/post.hpp>
@@ -109,22 +110,6 @@ struct send_operation {
   }
 };
 
-// Completes at once (posted, never inline) with a usage error.
-template <class... Values>
-struct failed_operation {
-  std::exception_ptr failure;
-  bool posted = false;
-
-  template <class Self>
-  void operator()(Self& self) {
-    if (!posted) {
-      posted = true;
-      boost::asio::post(self.get_io_executor(), std::move(self));
-      return;
-    }
-    self.complete(failure, Values{}...);
-  }
-};
 
 }  // namespace
 
@@ -137,7 +122,7 @@ void connection::start_async_recv(detail::async_executor executor, detail::async
     io = std::make_shared<detail::connection_io>(executor, state_->handle);
   } catch (...) {
     boost::asio::async_compose<detail::async_handler<std::string>, signature>(
-        failed_operation<std::string>{std::current_exception()}, done, executor);
+        detail::failed_operation<std::string>{std::current_exception()}, done, executor);
     return;
   }
   boost::asio::async_compose<detail::async_handler<std::string>, signature>(recv_operation{state_, std::move(io)},
@@ -152,7 +137,7 @@ void connection::start_async_send(detail::async_executor executor, std::string b
     if (!state_->can_write) throw error("this end of the pipe can only receive");
     io = std::make_shared<detail::connection_io>(executor, state_->handle);
   } catch (...) {
-    boost::asio::async_compose<detail::async_handler<>, signature>(failed_operation<>{std::current_exception()},
+    boost::asio::async_compose<detail::async_handler<>, signature>(detail::failed_operation<>{std::current_exception()},
                                                                     done, executor);
     return;
   }

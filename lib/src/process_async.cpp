@@ -4,6 +4,7 @@
 #include <mproc/process.hpp>
 
 #include "end_watch.hpp"
+#include "failed_operation.hpp"
 #include "runtime.hpp"
 
 #include <boost/asio/compose.hpp>
@@ -43,21 +44,6 @@ struct join_operation {
   }
 };
 
-// Completes at once (posted, never inline) with a usage error.
-struct failed_operation {
-  std::exception_ptr failure;
-  bool posted = false;
-
-  template <class Self>
-  void operator()(Self& self) {
-    if (!posted) {
-      posted = true;
-      boost::asio::post(self.get_io_executor(), std::move(self));
-      return;
-    }
-    self.complete(failure, 0);
-  }
-};
 
 }  // namespace
 
@@ -74,7 +60,7 @@ void process::start_async_join(detail::async_executor executor, detail::async_ha
   }
   // async_compose takes the handler by reference and moves it on.
   if (failure) {
-    boost::asio::async_compose<detail::async_handler<int>, signature>(failed_operation{failure}, handler, executor);
+    boost::asio::async_compose<detail::async_handler<int>, signature>(detail::failed_operation<int>{failure}, handler, executor);
     return;
   }
   boost::asio::async_compose<detail::async_handler<int>, signature>(

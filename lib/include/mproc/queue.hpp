@@ -37,7 +37,9 @@
 #include <mproc/shared_memory.hpp>
 
 #include <boost/asio/append.hpp>
+#include <boost/asio/awaitable.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -212,40 +214,14 @@ class queue {
   /// item, or the error get() would throw. A cancelled wait has taken no item.
   template <class ExecutorOrContext, class Token>
   auto async_get(ExecutorOrContext&& where, Token&& token) {
-    static_assert(std::is_default_constructible_v<T>,
-                  "mproc: async_get() needs a default-constructible item type (it completes with one on error)");
-    return boost::asio::async_initiate<Token, void(std::exception_ptr, T)>(
-        [self = *this](auto handler, detail::async_executor executor) mutable {
-          // An item there now is taken here and posted with the handler, in
-          // one allocation (a busy queue's usual case); an error here is the
-          // slow path's to report.
-          std::optional<T> now;
-          try {
-            now = self.try_get();
-          } catch (...) {
-          }
-          if (now) {
-            boost::asio::post(executor, boost::asio::append(std::move(handler), std::exception_ptr(), std::move(*now)));
-            return;
-          }
-          auto got = std::make_shared<std::optional<T>>();
-          detail::wake_word& changes = self.items_.data_changes();
-          detail::async_attempt_until(
-              changes,
-              [self, got]() mutable {
-                *got = self.try_get();
-                return got->has_value();
-              },
-              std::move(executor),
-              detail::make_then_handler(std::move(handler),
-                                        [got](auto done, std::exception_ptr failure) mutable {
-                                          T item{};
-                                          if (!failure) item = std::move(**got);
-                                          std::move(done)(failure, std::move(item));
-                                        }),
-              "the wait for a queue item was cancelled");
-        },
-        token, detail::executor_of(where));
+    return initiate_get(detail::executor_of(where), std::forward<Token>(token));
+  }
+  /// The same for asio::use_awaitable, where an item that is there now is
+  /// returned at once, without a round trip through the executor (a third of
+  /// the time).
+  template <class ExecutorOrContext>
+  boost::asio::awaitable<T> async_get(ExecutorOrContext&& where, const boost::asio::use_awaitable_t<>&) {
+    return get_now_or_await(*this, detail::executor_of(where));
   }
   /// Puts `item` without blocking a thread, once there is room: `token`
   /// completes on `where` with `(std::exception_ptr)`: null, or the error
@@ -296,6 +272,55 @@ class queue {
 
   detail::byte_queue items_;
   std::shared_ptr<std::atomic<bool>> closed_here_ = std::make_shared<std::atomic<bool>>(false);
+
+ private:
+  static boost::asio::awaitable<T> get_now_or_await(queue self, detail::async_executor where) {
+    std::optional<T> now;
+    try {
+      now = self.try_get();
+    } catch (...) {  // the waiting path's to report
+    }
+    if (now) co_return std::move(*now);
+    co_return co_await self.initiate_get(std::move(where), boost::asio::use_awaitable);
+  }
+
+  template <class Token>
+  auto initiate_get(detail::async_executor executor, Token&& token) {
+    static_assert(std::is_default_constructible_v<T>,
+                  "mproc: async_get() needs a default-constructible item type (it completes with one on error)");
+    return boost::asio::async_initiate<Token, void(std::exception_ptr, T)>(
+        [self = *this](auto handler, detail::async_executor executor) mutable {
+          // An item there now is taken here and posted with the handler, in
+          // one allocation (a busy queue's usual case); an error here is the
+          // slow path's to report.
+          std::optional<T> now;
+          try {
+            now = self.try_get();
+          } catch (...) {
+          }
+          if (now) {
+            boost::asio::post(executor, boost::asio::append(std::move(handler), std::exception_ptr(), std::move(*now)));
+            return;
+          }
+          auto got = std::make_shared<std::optional<T>>();
+          detail::wake_word& changes = self.items_.data_changes();
+          detail::async_attempt_until(
+              changes,
+              [self, got]() mutable {
+                *got = self.try_get();
+                return got->has_value();
+              },
+              std::move(executor),
+              detail::make_then_handler(std::move(handler),
+                                        [got](auto done, std::exception_ptr failure) mutable {
+                                          T item{};
+                                          if (!failure) item = std::move(**got);
+                                          std::move(done)(failure, std::move(item));
+                                        }),
+              "the wait for a queue item was cancelled");
+        },
+        token, std::move(executor));
+  }
 };
 
 /// Python's JoinableQueue: a queue that counts unfinished items.
