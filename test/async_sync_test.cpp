@@ -335,18 +335,14 @@ MPROC_TEST_EACH_METHOD(a_condition_a_child_notifies_is_awaited_and_the_lock_take
   mproc::process p(with(method), notify_when_told, ready, told);
   p.start();
   asio::io_context ctx;
-  bool completed = false;
-  std::exception_ptr failure;
+  mproc::test::completion wait;
   ready.lock();
-  ready.async_wait(ctx, [&](std::exception_ptr e) {
-    failure = e;
-    completed = true;
-  });
+  ready.async_wait(ctx, wait.handler());
   ctx.poll();
-  BOOST_TEST(!completed);
+  BOOST_TEST(!wait.completed);
   told.set();  // the child can take the lock: the wait let it go
-  BOOST_TEST(run_until(ctx, [&] { return completed; }));
-  BOOST_TEST(!failure);
+  BOOST_TEST(run_until(ctx, [&] { return wait.completed; }));
+  BOOST_TEST(!wait.failure);
   BOOST_CHECK_NO_THROW(ready.unlock());  // this thread ran the context: it holds the lock again
   p.join();
   BOOST_TEST(p.exitcode().value_or(-1) == 0);
@@ -369,22 +365,18 @@ MPROC_TEST_EACH_METHOD(a_condition_whose_notifier_dies_holding_the_lock_takes_th
   mproc::process p(with(method), notify_and_die_holding_the_lock, ready, told, notified);
   p.start();
   asio::io_context ctx;
-  bool completed = false;
-  std::exception_ptr failure;
+  mproc::test::completion wait;
   ready.lock();
-  ready.async_wait(ctx, [&](std::exception_ptr e) {
-    failure = e;
-    completed = true;
-  });
+  ready.async_wait(ctx, wait.handler());
   ctx.poll();
   told.set();
   BOOST_TEST(notified.wait(30s));
   ctx.poll();
-  BOOST_TEST(!completed);  // notified, but the lock is the child's
+  BOOST_TEST(!wait.completed);  // notified, but the lock is the child's
   p.kill();
   p.join();
-  BOOST_TEST(run_until(ctx, [&] { return completed; }));
-  BOOST_TEST(!failure);
+  BOOST_TEST(run_until(ctx, [&] { return wait.completed; }));
+  BOOST_TEST(!wait.failure);
   BOOST_CHECK_NO_THROW(ready.unlock());
 }
 

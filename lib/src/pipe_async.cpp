@@ -20,6 +20,17 @@ using boost::asio::cancellation_type;
 // is not allowed, and most of the time the bytes are there at once.
 enum class step { starting, posted, waited };
 
+// The first step of each: cancellable by any type, and posted. True if it was
+// that step (`self` is gone).
+template <class Self>
+bool posted_first(step& at, Self& self) {
+  if (at != step::starting) return false;
+  at = step::posted;
+  self.reset_cancellation_state(boost::asio::enable_total_cancellation());
+  boost::asio::post(self.get_io_executor(), std::move(self));
+  return true;
+}
+
 struct recv_operation {
   std::shared_ptr<detail::connection_state> state;
   std::shared_ptr<detail::connection_io> io;
@@ -27,12 +38,7 @@ struct recv_operation {
 
   template <class Self>
   void operator()(Self& self, boost::system::error_code ec = {}) {
-    if (at == step::starting) {
-      at = step::posted;
-      self.reset_cancellation_state(boost::asio::enable_total_cancellation());
-      boost::asio::post(self.get_io_executor(), std::move(self));
-      return;
-    }
+    if (posted_first(at, self)) return;
     try {
       if (ec || self.cancelled() != cancellation_type::none) {
         return finish(self, detail::cancelled_wait("the receive on a connection was cancelled"));
@@ -76,12 +82,7 @@ struct send_operation {
 
   template <class Self>
   void operator()(Self& self, boost::system::error_code ec = {}) {
-    if (at == step::starting) {
-      at = step::posted;
-      self.reset_cancellation_state(boost::asio::enable_total_cancellation());
-      boost::asio::post(self.get_io_executor(), std::move(self));
-      return;
-    }
+    if (posted_first(at, self)) return;
     try {
       if (ec || self.cancelled() != cancellation_type::none) {
         return finish(self, detail::cancelled_wait("the send on a connection was cancelled; nothing was sent"));

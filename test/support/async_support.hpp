@@ -28,6 +28,19 @@ inline bool was_cancelled(const std::exception_ptr& failure) {
   return false;
 }
 
+/// What a wait completed with, and whether it has: `handler()` records it.
+struct completion {
+  bool completed = false;
+  std::exception_ptr failure;
+
+  auto handler() {
+    return [this](std::exception_ptr e, auto&&...) {
+      failure = e;
+      completed = true;
+    };
+  }
+};
+
 /// Runs `ctx` until `done` or 30 s; true if done (a bounded wait, never a hang).
 template <class Done>
 bool run_until(boost::asio::io_context& ctx, Done done) {
