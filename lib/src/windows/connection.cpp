@@ -9,9 +9,9 @@
 
 #include <mproc/error.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <string>
-#include <thread>
 
 namespace mproc::detail {
 namespace {
@@ -97,26 +97,28 @@ std::size_t read_some(native_handle handle, char* buffer, std::size_t size) {
   return got;
 }
 
-// Polled with PeekNamedPipe: a pipe handle opened for blocking reads has no
-// readiness wait on Windows (that takes overlapped I/O on every operation).
-// The pause grows from nothing to 1 ms, so a busy exchange stays fast and an
-// idle wait costs little.
+// A zero-byte overlapped read completes when bytes are there (or the other
+// end is gone) and takes none: the wait is the system's, not a poll.
 bool wait_readable(native_handle handle, std::optional<std::chrono::nanoseconds> timeout) {
-  const auto deadline = timeout ? std::chrono::steady_clock::now() + *timeout
-                                : std::chrono::steady_clock::time_point::max();
-  for (int round = 0;; ++round) {
-    DWORD available = 0;
-    if (!::PeekNamedPipe(windows::to_handle(handle), nullptr, 0, nullptr, &available, nullptr)) {
-      return true;  // the other end is gone: a read says so at once
-    }
-    if (available > 0) return true;
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    if (round < 50) {
-      std::this_thread::yield();
-    } else {
-      ::Sleep(1);
-    }
+  HANDLE pipe = windows::to_handle(handle);
+  DWORD available = 0;
+  if (!::PeekNamedPipe(pipe, nullptr, 0, nullptr, &available, nullptr) || available > 0) return true;
+  if (timeout && *timeout <= std::chrono::nanoseconds{0}) return false;
+  OVERLAPPED overlapped{};
+  overlapped.hEvent = call_event();
+  if (!::ReadFile(pipe, nullptr, 0, nullptr, &overlapped) && ::GetLastError() != ERROR_IO_PENDING) {
+    return true;  // failed at once (the other end is gone): a read says so
   }
+  DWORD wait_ms = INFINITE;
+  if (timeout) {
+    const auto ms = std::chrono::ceil<std::chrono::milliseconds>(*timeout).count();
+    wait_ms = static_cast<DWORD>(std::min<long long>(ms, INFINITE - 1));
+  }
+  const bool ready = ::WaitForSingleObject(overlapped.hEvent, wait_ms) == WAIT_OBJECT_0;
+  if (!ready) ::CancelIoEx(pipe, &overlapped);
+  DWORD unused = 0;
+  ::GetOverlappedResult(pipe, &overlapped, &unused, TRUE);  // the system is done with `overlapped`
+  return ready;
 }
 
 }  // namespace mproc::detail
