@@ -1,6 +1,7 @@
 // Asio-native waits beside their blocking twins, in one run: a child's end
-// (async_join vs join), a pool result (async_get vs get), and a thousand
-// children awaited at once on one thread (time, and threads the parent adds).
+// (async_join vs join), a pool result (async_get vs get), queue items, a pipe
+// round trip, and a thousand children awaited at once on one thread (time,
+// and threads the parent adds).
 //
 //   bench_async [--json] [--rounds N]
 #include <mproc/mproc.hpp>
@@ -17,6 +18,7 @@
 #include <chrono>
 #include <filesystem>
 #include <functional>
+#include <stdexcept>
 #include <iostream>
 #include <string>
 #include <thread>
@@ -83,6 +85,45 @@ double queue_items_per_s(bool awaited, int count) {
   producer.join();
   if (sum != std::int64_t{count} * (count - 1) / 2) throw std::runtime_error("items were lost");
   return count / seconds;
+}
+
+// A forked child echoes 8-byte messages until 0.
+void echo(mproc::connection end) {
+  while (const std::int64_t x = end.recv<std::int64_t>()) end.send(x);
+}
+
+// Round trips of an 8-byte message to an echoing child: send + recv, or
+// awaited async_send + async_recv. Microseconds per round trip.
+double pipe_round_trip_us(bool awaited, int count) {
+  auto [mine, theirs] = mproc::pipe();
+  mproc::process child(mproc::process_options{.method = mproc::start_method::fork}, echo, theirs);
+  child.start();
+  theirs.close();
+  const auto begin = clock_type::now();
+  std::int64_t sum = 0;
+  if (awaited) {
+    asio::io_context ctx;
+    asio::co_spawn(
+        ctx,
+        [&, end = mine]() mutable -> asio::awaitable<void> {
+          for (std::int64_t i = 1; i <= count; ++i) {
+            co_await end.async_send(ctx, i, asio::use_awaitable);
+            sum += co_await end.async_recv<std::int64_t>(ctx, asio::use_awaitable);
+          }
+        },
+        asio::detached);
+    ctx.run();
+  } else {
+    for (std::int64_t i = 1; i <= count; ++i) {
+      mine.send(i);
+      sum += mine.recv<std::int64_t>();
+    }
+  }
+  const double us = std::chrono::duration<double, std::micro>(clock_type::now() - begin).count() / count;
+  mine.send(std::int64_t{0});
+  child.join();
+  if (sum != std::int64_t{count} * (count + 1) / 2) throw std::runtime_error("messages were lost");
+  return us;
 }
 
 // A thousand children sleeping 200 ms, started at once, each awaited by its
@@ -162,6 +203,16 @@ int main(int argc, char** argv) {
              "forked producer, co_await async_get() (median of 5)");
   report.add("async_queue_get_vs_get", report.find("queue_get_8B_per_s")->value / report.find("queue_async_get_8B_per_s")->value,
              "ratio", "time per awaited item over time per got item; goal <= 1.5");
+  std::vector<double> blocking_trips;
+  std::vector<double> awaited_trips;
+  for (int i = 0; i < 5; ++i) {
+    blocking_trips.push_back(pipe_round_trip_us(false, 20000));
+    awaited_trips.push_back(pipe_round_trip_us(true, 20000));
+  }
+  report.add("pipe_round_trip_8B_us", bench::median(blocking_trips), "us", "forked echo child, send + recv (median of 5)");
+  report.add("pipe_async_round_trip_8B_us", bench::median(awaited_trips), "us",
+             "forked echo child, co_await async_send + async_recv (median of 5)");
+  report.add_ratio("async_pipe_vs_pipe", "pipe_async_round_trip_8B_us", "pipe_round_trip_8B_us");
   report.add_ratio("async_join_vs_join", "async_join_us", "join_us", "goal <= 1.5");
   report.add_ratio("async_get_vs_get", "async_get_us", "get_us", "goal <= 1.5");
   thousand_children(report);
