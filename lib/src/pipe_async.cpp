@@ -20,6 +20,16 @@ using boost::asio::cancellation_type;
 // is not allowed, and most of the time the bytes are there at once.
 enum class step { starting, posted, waited };
 
+// True if the wait was cancelled (or its reactor failed it).
+template <class Self>
+bool stopped(const boost::system::error_code& ec, Self& self) {
+  return ec || self.cancelled() != cancellation_type::none;
+}
+
+void check_open(const detail::connection_state& state) {
+  if (state.handle < 0) throw closed_error("the connection is closed");
+}
+
 // The first step of each: cancellable by any type, and posted. True if it was
 // that step (`self` is gone).
 template <class Self>
@@ -31,7 +41,11 @@ bool posted_first(step& at, Self& self) {
   return true;
 }
 
-struct recv_operation {
+// What both operations do at each step: the posted first one, then a check
+// for a cancellation and a closed end, then the operation's own `go_on`, which
+// completes it or awaits readiness; what it throws completes it.
+template <class Operation>
+struct connection_operation {
   std::shared_ptr<detail::connection_state> state;
   std::shared_ptr<detail::connection_io> io;
   step at = step::starting;
@@ -39,30 +53,38 @@ struct recv_operation {
   template <class Self>
   void operator()(Self& self, boost::system::error_code ec = {}) {
     if (posted_first(at, self)) return;
+    auto& operation = static_cast<Operation&>(*this);
     try {
-      if (ec || self.cancelled() != cancellation_type::none) {
-        return finish(self, detail::cancelled_wait("the receive on a connection was cancelled"));
-      }
-      for (;;) {
-        if (state->handle < 0) throw closed_error("the connection is closed");
-        const detail::message_room room = detail::room_for_more(*state);
-        if (room.empty()) return finish(self, nullptr, *detail::take_message(*state));
-        const bool nothing_yet = room.buffer == &state->head && room.from == 0;
-        const std::optional<std::size_t> got = io->read_now(room.data(), room.size());
-        room.received(got.value_or(0));
-        if (!got) {
-          at = step::waited;
-          return io->async_wait_readable(std::move(self));
-        }
-        if (*got == 0) {
-          if (nothing_yet) throw eof_error("the other end of the connection is closed");
-          state->broken = true;
-          detail::drop_message(*state);
-          throw eof_error("the other end of the connection closed in the middle of a message");
-        }
-      }
+      if (stopped(ec, self)) return operation.finish(self, detail::cancelled_wait(Operation::cancelled_text));
+      check_open(*state);
+      operation.go_on(self);
     } catch (...) {
-      finish(self, std::current_exception());
+      operation.finish(self, std::current_exception());
+    }
+  }
+};
+
+struct recv_operation : connection_operation<recv_operation> {
+  static constexpr const char* cancelled_text = "the receive on a connection was cancelled";
+
+  template <class Self>
+  void go_on(Self& self) {
+    for (;;) {
+      const detail::message_room room = detail::room_for_more(*state);
+      if (room.empty()) return finish(self, nullptr, *detail::take_message(*state));
+      const bool nothing_yet = room.buffer == &state->head && room.from == 0;
+      const std::optional<std::size_t> got = io->read_now(room.data(), room.size());
+      room.received(got.value_or(0));
+      if (!got) {
+        at = step::waited;
+        return io->async_wait_readable(std::move(self));
+      }
+      if (*got == 0) {
+        if (nothing_yet) throw eof_error("the other end of the connection is closed");
+        state->broken = true;
+        detail::drop_message(*state);
+        throw eof_error("the other end of the connection closed in the middle of a message");
+      }
     }
   }
 
@@ -73,35 +95,22 @@ struct recv_operation {
   }
 };
 
-struct send_operation {
-  std::shared_ptr<detail::connection_state> state;
-  std::shared_ptr<detail::connection_io> io;
+struct send_operation : connection_operation<send_operation> {
+  static constexpr const char* cancelled_text = "the send on a connection was cancelled; nothing was sent";
   std::string frame;
   std::size_t done = 0;
-  step at = step::starting;
 
   template <class Self>
-  void operator()(Self& self, boost::system::error_code ec = {}) {
-    if (posted_first(at, self)) return;
-    try {
-      if (ec || self.cancelled() != cancellation_type::none) {
-        return finish(self, detail::cancelled_wait("the send on a connection was cancelled; nothing was sent"));
-      }
-      for (;;) {
-        if (state->handle < 0) throw closed_error("the connection is closed");
-        done += io->write_now(frame.data() + done, frame.size() - done);
-        if (done == frame.size()) return finish(self, nullptr);
-        if (done > 0 || io->write_under_way()) {
-          // Part of the message is on its way: it goes whole, or the stream
-          // would lose its place.
-          self.reset_cancellation_state([](cancellation_type) { return cancellation_type::none; });
-        }
-        at = step::waited;
-        return io->async_wait_writable(std::move(self));
-      }
-    } catch (...) {
-      finish(self, std::current_exception());
+  void go_on(Self& self) {
+    done += io->write_now(frame.data() + done, frame.size() - done);
+    if (done == frame.size()) return finish(self, nullptr);
+    if (done > 0 || io->write_under_way()) {
+      // Part of the message is on its way: it goes whole, or the stream
+      // would lose its place.
+      self.reset_cancellation_state([](cancellation_type) { return cancellation_type::none; });
     }
+    at = step::waited;
+    io->async_wait_writable(std::move(self));
   }
 
   template <class Self>
@@ -111,14 +120,14 @@ struct send_operation {
   }
 };
 
-
 }  // namespace
 
 void connection::start_async_recv(detail::async_executor executor, detail::async_handler<std::string> done) {
   using signature = void(std::exception_ptr, std::string);
   std::shared_ptr<detail::connection_io> io;
   try {
-    if (!state_ || state_->handle < 0) throw closed_error("the connection is closed");
+    if (!state_) throw closed_error("the connection is closed");
+    check_open(*state_);
     check_receivable(*state_);
     io = std::make_shared<detail::connection_io>(executor, state_->handle);
   } catch (...) {
@@ -126,7 +135,7 @@ void connection::start_async_recv(detail::async_executor executor, detail::async
         detail::failed_operation<std::string>{std::current_exception()}, done, executor);
     return;
   }
-  boost::asio::async_compose<detail::async_handler<std::string>, signature>(recv_operation{state_, std::move(io)},
+  boost::asio::async_compose<detail::async_handler<std::string>, signature>(recv_operation{{state_, std::move(io)}},
                                                                              done, executor);
 }
 
@@ -134,7 +143,8 @@ void connection::start_async_send(detail::async_executor executor, std::string b
   using signature = void(std::exception_ptr);
   std::shared_ptr<detail::connection_io> io;
   try {
-    if (!state_ || state_->handle < 0) throw closed_error("the connection is closed");
+    if (!state_) throw closed_error("the connection is closed");
+    check_open(*state_);
     if (!state_->can_write) throw error("this end of the pipe can only receive");
     io = std::make_shared<detail::connection_io>(executor, state_->handle);
   } catch (...) {
@@ -144,7 +154,7 @@ void connection::start_async_send(detail::async_executor executor, std::string b
   }
   std::string frame = detail::frame_head(bytes.size()) + bytes;
   boost::asio::async_compose<detail::async_handler<>, signature>(
-      send_operation{state_, std::move(io), std::move(frame)}, done, executor);
+      send_operation{{state_, std::move(io)}, std::move(frame)}, done, executor);
 }
 
 }  // namespace mproc
