@@ -111,7 +111,10 @@ void begin(const std::shared_ptr<pending_wait>& wait, const async_executor& exec
 // there, not shared with this thread (ThreadSanitizer cannot follow Asio's
 // fenced reference counts).
 void post_completion(async_executor io, async_handler<> done, std::exception_ptr failure) {
-  auto target = io;
+  // Posted through an untracked copy: a tracked one, dropped here after the
+  // post, could be the context's last work, and stopping the context from
+  // this thread would wake the context's thread a second time.
+  auto target = boost::asio::prefer(io, boost::asio::execution::outstanding_work.untracked);
   boost::asio::post(target, [done = std::move(done), io = std::move(io), failure]() mutable {
     auto slot = boost::asio::get_associated_cancellation_slot(done);
     if (slot.is_connected()) slot.clear();
