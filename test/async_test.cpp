@@ -14,6 +14,8 @@
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
 #include <boost/system/system_error.hpp>
@@ -305,6 +307,47 @@ BOOST_AUTO_TEST_CASE(a_context_destroyed_with_pending_gets_drops_them) {
   go.set();  // the job completes after its context is gone: nothing may reach it
   BOOST_TEST(held.get() == 6);
   BOOST_TEST(!completed);
+}
+
+BOOST_AUTO_TEST_CASE(a_result_that_arrives_while_its_context_is_idle_is_dropped_with_the_context) {
+  mproc::pool workers(1);
+  mproc::event go;
+  auto held = workers.apply_async(wait_then_return, go, 6);
+  bool completed = false;
+  {
+    asio::io_context ctx;
+    held.async_get(ctx, [&](std::exception_ptr, int) { completed = true; });
+    go.set();
+    held.wait();  // returns once the job's callbacks ran: the completion is queued on the context
+    BOOST_TEST(!completed);
+  }
+  BOOST_TEST(!completed);  // dropped unrun (ASan: and freed)
+  BOOST_TEST(held.get() == 6);
+}
+
+BOOST_AUTO_TEST_CASE(a_result_that_arrives_while_its_context_is_idle_completes_on_the_next_run) {
+  mproc::pool workers(1);
+  auto done = workers.apply_async(square, 5);
+  asio::io_context ctx;
+  std::optional<int> value;
+  done.async_get(ctx, [&](std::exception_ptr, int v) { value = v; });
+  done.wait();
+  BOOST_TEST(!value.has_value());
+  ctx.run();  // returns: nothing is left to wait for
+  BOOST_TEST(value.value_or(0) == 25);
+}
+
+BOOST_AUTO_TEST_CASE(results_are_awaited_on_a_strand_and_on_a_thread_pool) {
+  mproc::pool workers(2);
+  asio::io_context ctx;
+  auto strand = asio::make_strand(ctx);
+  auto on_strand = workers.apply_async(square, 6).async_get(strand, asio::use_future);
+  ctx.run();
+  BOOST_TEST(on_strand.get() == 36);
+  asio::thread_pool threads(1);
+  auto on_pool = workers.apply_async(square, 7).async_get(threads, asio::use_future);
+  BOOST_TEST(on_pool.get() == 49);
+  threads.join();
 }
 
 BOOST_AUTO_TEST_CASE(a_thousand_pending_gets_take_no_thread_each) {

@@ -8,6 +8,7 @@
 #include <mproc/detail/asio_waits.hpp>
 #include <mproc/detail/pool_tasks.hpp>
 
+#include "post_from_elsewhere.hpp"
 #include "word_watcher.hpp"
 
 #include <boost/asio/associated_cancellation_slot.hpp>
@@ -106,21 +107,29 @@ void begin(const std::shared_ptr<pending_wait>& wait, const async_executor& exec
 
 }  // namespace
 
-// Runs `done(failure)` on its own executor, by way of the context's thread:
-// the handler's executor (a coroutine's, a strand) is looked up and used
-// there, not shared with this thread (ThreadSanitizer cannot follow Asio's
-// fenced reference counts).
+namespace {
+
+// The completion: on the context's thread, `done(failure)` on the handler's
+// own executor, looked up and used there, not shared with the thread that
+// completes the wait (ThreadSanitizer cannot follow Asio's fenced reference
+// counts). `io` is tracked: the context's run() goes on until it has run.
+auto completion(async_executor io, async_handler<> done, std::exception_ptr failure) {
+  return [done = std::move(done), io = std::move(io), failure]() mutable {
+    auto slot = boost::asio::get_associated_cancellation_slot(done);
+    if (slot.is_connected()) slot.clear();
+    auto handler_executor = boost::asio::get_associated_executor(done, io);
+    boost::asio::dispatch(handler_executor, [done = std::move(done), failure]() mutable { std::move(done)(failure); });
+  };
+}
+
+}  // namespace
+
 void post_completion(async_executor io, async_handler<> done, std::exception_ptr failure) {
   // Posted through an untracked copy: a tracked one, dropped here after the
   // post, could be the context's last work, and stopping the context from
   // this thread would wake the context's thread a second time.
   auto target = boost::asio::prefer(io, boost::asio::execution::outstanding_work.untracked);
-  boost::asio::post(target, [done = std::move(done), io = std::move(io), failure]() mutable {
-    auto slot = boost::asio::get_associated_cancellation_slot(done);
-    if (slot.is_connected()) slot.clear();
-    auto handler_executor = boost::asio::get_associated_executor(done, io);
-    boost::asio::dispatch(handler_executor, [done = std::move(done), failure]() mutable { std::move(done)(failure); });
-  });
+  boost::asio::post(target, completion(std::move(io), std::move(done), failure));
 }
 
 namespace {
@@ -128,19 +137,29 @@ namespace {
 // Completes the wait with `failure` (null: what it waited for is there),
 // under its lock, which says it has not completed yet. Posted, never run here:
 // this may be another thread, or the initiating call itself.
-void complete_locked(pending_wait& wait, const std::shared_ptr<pending_wait>& self, std::exception_ptr failure) {
+// `caller` says whether this is the context's thread (or the initiating call)
+// or another thread (see post_from_elsewhere.hpp).
+enum class caller { context, elsewhere };
+
+void complete_locked(pending_wait& wait, const std::shared_ptr<pending_wait>& self, std::exception_ptr failure,
+                     caller from) {
   wait.finished = true;
   // Under the wait's lock: the context cannot shut down between the caller's
   // check and this post (its shutdown takes this lock too).
   wait.registry->remove(self);
-  post_completion(std::move(wait.work), std::move(wait.done), failure);
+  if (from == caller::elsewhere) {
+    const auto target = boost::asio::prefer(wait.work, boost::asio::execution::outstanding_work.untracked);
+    post_from_elsewhere(target, posted_call(completion(std::move(wait.work), std::move(wait.done), failure)));
+  } else {
+    post_completion(std::move(wait.work), std::move(wait.done), failure);
+  }
 }
 
 // Completes the wait unless it has completed; true if this call did.
-bool finish(const std::shared_ptr<pending_wait>& wait, std::exception_ptr failure) {
+bool finish(const std::shared_ptr<pending_wait>& wait, std::exception_ptr failure, caller from = caller::context) {
   std::scoped_lock lock(wait->mutex);
   if (wait->finished) return false;
-  complete_locked(*wait, wait, failure);
+  complete_locked(*wait, wait, failure, from);
   return true;
 }
 
@@ -223,9 +242,9 @@ struct word_wait final : pending_wait, std::enable_shared_from_this<word_wait> {
     // be dropped there, after the waiter has moved on): it posts a weak one,
     // with its own copy of the context's executor.
     watch_id = watch_word(hold, [weak = weak_from_this(), io = work] {
-      boost::asio::post(io, [weak] {
+      post_from_elsewhere(io, posted_call([weak] {
         if (auto self = weak.lock()) self->try_again();
-      });
+      }));
     });
   }
 
@@ -250,7 +269,7 @@ void async_wait_for_callback(callback_source source, async_executor executor, as
   begin(wait, executor, done);
   on_cancel(wait, slot, what);
   const std::uint64_t id = wait->source.watch([weak = std::weak_ptr<callback_wait>(wait)] {
-    if (auto pending = weak.lock()) finish(pending, nullptr);
+    if (auto pending = weak.lock()) finish(pending, nullptr, caller::elsewhere);
   });
   {
     std::scoped_lock lock(wait->mutex);

@@ -1,0 +1,106 @@
+// POSIX: an io_context's calls from other threads go through its doorbell, an
+// eventfd that the context's reactor awaits while calls are queued (and only
+// then: an armed wait would keep run() from returning). The eventfd is rung
+// after the queue's lock is let go, so the woken context thread finds nothing
+// held. Other executors (a strand, a thread_pool's) get Asio's post().
+#include "../post_from_elsewhere.hpp"
+
+#include "file_descriptor.hpp"
+
+#include <boost/asio/execution/outstanding_work.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/prefer.hpp>
+
+#include <cerrno>
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <vector>
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+namespace mproc::detail {
+namespace {
+
+class doorbell final : public boost::asio::execution_context::service {
+ public:
+  static inline boost::asio::execution_context::id id;
+
+  explicit doorbell(boost::asio::io_context& context) : service(context) {
+    bell_.emplace(context);
+    const int fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (fd < 0) posix::throw_errno("cannot make an eventfd for an io_context's calls from other threads");
+    bell_->assign(fd);
+  }
+
+  void post(posted_call call) {
+    {
+      std::scoped_lock lock(mutex_);
+      if (shut_down_) return;  // `call` is dropped, unrun, as the context's own queue drops its own
+      const bool first = calls_.empty();
+      calls_.push_back(std::move(call));
+      if (!first) return;  // rung already, not yet answered
+      if (!armed_) arm();
+    }
+    // The wait is armed before the ring: the ring's edge always finds it.
+    const std::uint64_t one = 1;
+    while (::write(bell_fd_, &one, sizeof one) < 0 && errno == EINTR) {
+    }
+  }
+
+ private:
+  void arm() {
+    armed_ = true;
+    bell_fd_ = bell_->native_handle();
+    bell_->async_wait(boost::asio::posix::stream_descriptor::wait_read, [this](boost::system::error_code failed) {
+      if (!failed) answer();
+    });
+  }
+
+  // On the context's thread. The eventfd is emptied before the calls are
+  // taken: a ring after that empties nothing and finds the wait armed again
+  // (by whoever queues the next call).
+  void answer() {
+    std::vector<posted_call> calls;
+    {
+      std::scoped_lock lock(mutex_);
+      armed_ = false;
+      std::uint64_t rings = 0;
+      while (::read(bell_fd_, &rings, sizeof rings) < 0 && errno == EINTR) {
+      }
+      calls.swap(calls_);
+    }
+    for (auto& call : calls) call();
+  }
+
+  void shutdown() override {
+    std::vector<posted_call> dropped;
+    std::scoped_lock lock(mutex_);
+    shut_down_ = true;
+    dropped.swap(calls_);
+    bell_.reset();  // its pending wait is destroyed by the reactor's own shutdown
+  }
+
+  std::mutex mutex_;
+  std::vector<posted_call> calls_;
+  bool armed_ = false;
+  bool shut_down_ = false;
+  int bell_fd_ = -1;
+  std::optional<boost::asio::posix::stream_descriptor> bell_;
+};
+
+}  // namespace
+
+void post_from_elsewhere(const async_executor& io, posted_call call) {
+  const auto target = boost::asio::prefer(io, boost::asio::execution::outstanding_work.untracked);
+  if (const auto* plain = target.target<boost::asio::io_context::executor_type>()) {
+    boost::asio::use_service<doorbell>(plain->context()).post(std::move(call));
+    return;
+  }
+  boost::asio::post(target, std::move(call));  // a strand, a thread_pool, ...
+}
+
+}  // namespace mproc::detail
