@@ -57,6 +57,9 @@ message_room room_for_more(connection_state& state);
 std::optional<std::string> take_message(connection_state& state);
 /// Forgets the message being received (a cut or corrupt one).
 void drop_message(connection_state& state) noexcept;
+/// Keeps the `got` bytes that arrived in `room`. 0 is the end of the stream:
+/// eof_error, and if it cut a message, the stream is broken and the part gone.
+void keep_received(connection_state& state, const message_room& room, std::size_t got);
 
 /// Two connected handles.
 std::pair<native_handle, native_handle> make_connected_handles();

@@ -90,6 +90,16 @@ void drop_message(connection_state& state) noexcept {
   state.body.clear();
 }
 
+void keep_received(connection_state& state, const message_room& room, std::size_t got) {
+  const bool nothing_yet = room.buffer == &state.head && room.from == 0;
+  room.received(got);
+  if (got > 0) return;
+  if (nothing_yet) throw eof_error("the other end of the connection is closed");
+  state.broken = true;
+  drop_message(state);
+  throw eof_error("the other end of the connection closed in the middle of a message");
+}
+
 }  // namespace detail
 
 namespace {
@@ -99,21 +109,13 @@ detail::connection_state& open_state(const std::shared_ptr<detail::connection_st
   return *state;
 }
 
-// Reads until the message being received is complete; false at end of file
-// before its first byte. What an asynchronous receive left off counts.
-bool read_message(detail::connection_state& state) {
+// Reads until the message being received is complete. What an asynchronous
+// receive left off counts.
+void read_message(detail::connection_state& state) {
   for (;;) {
     const detail::message_room room = detail::room_for_more(state);
-    if (room.empty()) return true;
-    const bool nothing_yet = room.buffer == &state.head && room.from == 0;
-    const std::size_t got = detail::read_some(state.handle, room.data(), room.size());
-    room.received(got);
-    if (got == 0) {
-      if (nothing_yet) return false;
-      state.broken = true;
-      detail::drop_message(state);
-      throw eof_error("the other end of the connection closed in the middle of a message");
-    }
+    if (room.empty()) return;
+    detail::keep_received(state, room, detail::read_some(state.handle, room.data(), room.size()));
   }
 }
 
@@ -131,7 +133,7 @@ void connection::send_message(std::string_view bytes) {
 std::string connection::recv_message() {
   auto& state = open_state(state_);
   check_receivable(state);
-  if (!read_message(state)) throw eof_error("the other end of the connection is closed");
+  read_message(state);
   return *detail::take_message(state);
 }
 

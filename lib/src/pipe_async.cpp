@@ -72,19 +72,13 @@ struct recv_operation : connection_operation<recv_operation> {
     for (;;) {
       const detail::message_room room = detail::room_for_more(*state);
       if (room.empty()) return finish(self, nullptr, *detail::take_message(*state));
-      const bool nothing_yet = room.buffer == &state->head && room.from == 0;
       const std::optional<std::size_t> got = io->read_now(room.data(), room.size());
-      room.received(got.value_or(0));
       if (!got) {
+        room.received(0);
         at = step::waited;
         return io->async_wait_readable(std::move(self));
       }
-      if (*got == 0) {
-        if (nothing_yet) throw eof_error("the other end of the connection is closed");
-        state->broken = true;
-        detail::drop_message(*state);
-        throw eof_error("the other end of the connection closed in the middle of a message");
-      }
+      detail::keep_received(*state, room, *got);
     }
   }
 
