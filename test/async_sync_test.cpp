@@ -194,6 +194,20 @@ BOOST_AUTO_TEST_CASE(a_cancelled_semaphore_wait_takes_no_unit) {
   BOOST_TEST(units.value() == 1);
 }
 
+BOOST_AUTO_TEST_CASE(a_cancelled_event_wait_changes_nothing) {
+  mproc::event flag;
+  asio::io_context ctx;
+  BOOST_TEST(mproc::test::wait_cancelled(
+      ctx, [&](auto token) { flag.async_wait(ctx, std::move(token)); }, asio::cancellation_type::terminal));
+  BOOST_TEST(!flag.is_set());
+  flag.set();
+  mproc::test::completion later;
+  flag.async_wait(ctx, later.handler());
+  BOOST_TEST(run_until(ctx, [&] { return later.completed; }));
+  BOOST_TEST(!later.failure);
+  BOOST_TEST(flag.is_set());  // a wait takes nothing from an event
+}
+
 BOOST_AUTO_TEST_CASE(a_queue_shut_down_while_awaited_gives_closed_error) {
   mproc::queue<int> items;
   asio::io_context ctx;

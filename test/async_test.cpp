@@ -55,6 +55,11 @@ int wait_then_return(mproc::event go, int x) {
   go.wait();
   return x;
 }
+int say_started_then_sleep(mproc::event started, int seconds) {
+  started.set();
+  sleep_seconds(seconds);
+  return seconds;
+}
 
 }  // namespace
 
@@ -204,6 +209,38 @@ BOOST_AUTO_TEST_CASE(a_coroutine_awaits_results_and_their_typed_errors) {
       asio::use_future);
   ctx.run();
   BOOST_TEST(result.get() == 81);
+}
+
+MPROC_TEST_EACH_METHOD(a_pool_of_each_start_method_delivers_results_to_a_coroutine) {
+  mproc::pool workers(mproc::pool_options{.processes = 2, .method = method});
+  std::vector<mproc::async_result<int>> results;
+  for (int i = 0; i < 20; ++i) results.push_back(workers.apply_async(square, i));
+  asio::io_context ctx;
+  long long sum = 0;
+  int finished = 0;
+  mproc::test::sum_each_async_get(ctx, results, sum, finished);
+  BOOST_TEST(run_until(ctx, [&] { return finished == 20; }));
+  BOOST_TEST(sum == 2470);  // 0 + 1 + 4 + ... + 361
+}
+
+MPROC_TEST_EACH_METHOD(a_worker_killed_while_its_result_is_awaited_ends_the_wait_with_worker_lost_error) {
+  mproc::pool workers(mproc::pool_options{.processes = 1, .method = method});
+  mproc::event started;
+  auto held = workers.apply_async(say_started_then_sleep, started, 30);
+  BOOST_REQUIRE(started.wait(30s));
+  asio::io_context ctx;
+  const auto failure = mproc::test::failure_after(
+      ctx, [&](auto handler) { held.async_get(ctx, std::move(handler)); },
+      [&] { mproc::test::kill_process(workers.worker_pids().at(0)); });
+  try {
+    std::rethrow_exception(failure);
+  } catch (const mproc::worker_lost_error& e) {
+    BOOST_TEST(e.exit_code() == -9, e.what());
+  } catch (const std::exception& e) {
+    BOOST_FAIL("not worker_lost_error: " << e.what());
+  }
+  BOOST_CHECK_THROW(held.get(), mproc::worker_lost_error);  // what the blocking call says too
+  BOOST_TEST(workers.apply(square, 4) == 16);              // and the pool goes on
 }
 
 BOOST_AUTO_TEST_CASE(a_ready_result_still_completes_later_never_inside_the_call) {
