@@ -13,6 +13,15 @@
 
 namespace mproc::detail {
 
+/// Part of a message being received: its room so far, and how much of it holds
+/// bytes that arrived (the rest is not given back between reads: resizing to
+/// the bytes in hand made every read zero the whole room again, which made
+/// receiving 1 GiB take minutes).
+struct received_part {
+  std::string bytes;
+  std::size_t filled = 0;
+};
+
 struct connection_state {
   native_handle handle = -1;
   bool can_read = false;
@@ -21,8 +30,8 @@ struct connection_state {
   // The message being received: what of its head and body has arrived. A
   // receive goes on from here, so what an asynchronous receive read before it
   // was cancelled is not lost. Reads stop at a message's end.
-  std::string head;
-  std::string body;
+  received_part head;
+  received_part body;
 
   connection_state() = default;
   connection_state(const connection_state&) = delete;
@@ -38,14 +47,13 @@ std::string frame_head(std::size_t body_size);
 /// Where the next bytes of a message being received go: the end of its head
 /// or of its body, grown for them.
 struct message_room {
-  std::string* buffer = nullptr;  // none: the message is complete
-  std::size_t from = 0;
+  received_part* part = nullptr;  // none: the message is complete
 
-  bool empty() const noexcept { return buffer == nullptr; }
-  char* data() const noexcept { return buffer->data() + from; }
-  std::size_t size() const noexcept { return buffer->size() - from; }
-  /// `got` bytes arrived in it; the rest of the room is given back.
-  void received(std::size_t got) const { buffer->resize(from + got); }
+  bool empty() const noexcept { return part == nullptr; }
+  char* data() const noexcept { return part->bytes.data() + part->filled; }
+  std::size_t size() const noexcept { return part->bytes.size() - part->filled; }
+  /// `got` bytes arrived in it.
+  void received(std::size_t got) const noexcept { part->filled += got; }
 };
 
 /// Room for the next bytes of the message being received: its head first, then

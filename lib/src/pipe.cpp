@@ -52,46 +52,44 @@ constexpr std::size_t first_chunk = std::size_t{1} << 20;
 }  // namespace
 
 message_room room_for_more(connection_state& state) {
-  std::string& head = state.head;
-  if (head.size() < frame_head_size) {
-    const std::size_t had = head.size();
-    head.resize(frame_head_size);
-    return {&head, had};
+  received_part& head = state.head;
+  if (head.filled < frame_head_size) {
+    head.bytes.resize(frame_head_size);
+    return {&head};
   }
   std::uint32_t magic = 0;
   std::uint64_t size = 0;
-  std::memcpy(&magic, head.data(), sizeof magic);
-  std::memcpy(&size, head.data() + sizeof magic, sizeof size);
+  std::memcpy(&magic, head.bytes.data(), sizeof magic);
+  std::memcpy(&size, head.bytes.data() + sizeof magic, sizeof size);
   if (magic != frame_magic || size > max_payload_size) {
     state.broken = true;
     drop_message(state);
     throw serialization_error("corrupt bytes on the connection: not a message of mproc's");
   }
-  std::string& body = state.body;
-  const std::size_t had = body.size();
+  received_part& body = state.body;
+  const std::size_t had = body.filled;
   if (had == size) return {};
-  const std::uint64_t step = std::min<std::uint64_t>(size - had, std::max(first_chunk, had));
-  body.resize(had + static_cast<std::size_t>(step));
-  return {&body, had};
+  if (body.bytes.size() == had) {  // the room is full: one more step of growth
+    const std::uint64_t step = std::min<std::uint64_t>(size - had, std::max(first_chunk, had));
+    body.bytes.resize(had + static_cast<std::size_t>(step));
+  }
+  return {&body};
 }
 
 std::optional<std::string> take_message(connection_state& state) {
-  if (const message_room room = room_for_more(state); !room.empty()) {
-    room.received(0);
-    return std::nullopt;
-  }
-  std::string body = std::move(state.body);
+  if (!room_for_more(state).empty()) return std::nullopt;
+  std::string body = std::move(state.body.bytes);
   drop_message(state);
   return body;
 }
 
 void drop_message(connection_state& state) noexcept {
-  state.head.clear();
-  state.body.clear();
+  state.head = {};
+  state.body = {};
 }
 
 void keep_received(connection_state& state, const message_room& room, std::size_t got) {
-  const bool nothing_yet = room.buffer == &state.head && room.from == 0;
+  const bool nothing_yet = room.part == &state.head && state.head.filled == 0;
   room.received(got);
   if (got > 0) return;
   if (nothing_yet) throw eof_error("the other end of the connection is closed");

@@ -74,7 +74,6 @@ struct recv_operation : connection_operation<recv_operation> {
       if (room.empty()) return finish(self, nullptr, *detail::take_message(*state));
       const std::optional<std::size_t> got = io->read_now(room.data(), room.size());
       if (!got) {
-        room.received(0);
         at = step::waited;
         return io->async_wait_readable(std::move(self));
       }
