@@ -150,6 +150,7 @@ struct pool_core::state {
   // short ones queued after it.
   bool steal_for_idle();
   bool cancel_job(job_state& job);
+  bool take_back_team_chunks(job_state& job);
   chunk_end take_task(std::uint64_t id, std::optional<std::string> result, std::exception_ptr failure);
   void finish(std::vector<chunk_end>& ends);
   void release_outbox(job_state& job);

@@ -1,6 +1,7 @@
 // The lazy feed of imap and imap_unordered: chunks made from the inputs as the
 // results are read, at most `buffersize` in the pool at a time, each a job of
-// its own (so a chunk's end, cancel and failure are a job's).
+// its own (so a chunk's end, cancel and failure are a job's); or, for an
+// in-order imap of plain values, windows of chunks, each a team job.
 #include "pool_engine.hpp"
 
 #include <map>
@@ -55,6 +56,15 @@ imap_feed::imap_feed(std::shared_ptr<pool_core> pool, producer next_chunk, std::
   top_up(false);  // the pool starts at once, and a closed pool refuses the imap now, as Python's does
 }
 
+imap_feed::imap_feed(std::shared_ptr<pool_core> pool, window_producer next_window, std::size_t windows)
+    : pool_(std::move(pool)),
+      next_window_(std::move(next_window)),
+      buffersize_(std::max<std::size_t>(windows, 1)),
+      in_order_(true),
+      finished_(std::make_shared<finished_list>()) {
+  top_up(false);
+}
+
 imap_feed::~imap_feed() {
   for (auto& job : in_flight_) {
     if (job->cancel) job->cancel(*job);  // false for a chunk a worker has: it finishes unread
@@ -66,6 +76,7 @@ imap_feed::~imap_feed() {
 // fails here (an input that cannot be encoded, a pool joined meanwhile) is
 // thrown once the chunks already in the pool have been read: none is lost.
 void imap_feed::top_up(bool continuing) {
+  if (next_window_) return top_up_windows(continuing);
   if (continuing && (exhausted_ || in_flight_.size() > buffersize_ / 2)) return;
   std::vector<std::string> chunks;
   std::vector<std::size_t> sizes;
@@ -100,6 +111,25 @@ void imap_feed::top_up(bool continuing) {
       when_job_done(*job, [finished = finished_, done = job.get()] { finished->add(done); });
     }
     in_flight_.push_back(std::move(job));
+  }
+}
+
+// Windows are submitted one by one as the oldest is read: each is a single
+// submission already.
+void imap_feed::top_up_windows(bool continuing) {
+  try {
+    while (!exhausted_ && in_flight_.size() < buffersize_) {
+      auto window = next_window_(continuing);
+      if (!window) {
+        exhausted_ = true;
+        break;
+      }
+      in_flight_.push_back(std::move(window));
+    }
+  } catch (...) {
+    if (!continuing) throw;
+    failure_ = std::current_exception();
+    exhausted_ = true;
   }
 }
 

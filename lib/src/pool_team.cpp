@@ -11,7 +11,8 @@ constexpr std::size_t align64(std::size_t n) { return (n + 63) & ~std::size_t{63
 
 std::shared_ptr<job_state> pool_core::submit_team(const std::string& head, const void* items, std::size_t count,
                                                   std::size_t item_size, std::size_t result_size,
-                                                  std::size_t chunksize, std::optional<std::chrono::nanoseconds> timeout) {
+                                                  std::size_t chunksize, std::optional<std::chrono::nanoseconds> timeout,
+                                                  bool window, bool continuing) {
   auto& st = *state_;
   auto job = std::make_shared<job_state>();
   const std::size_t chunks = count == 0 ? 0 : (count + chunksize - 1) / chunksize;
@@ -21,12 +22,14 @@ std::shared_ptr<job_state> pool_core::submit_team(const std::string& head, const
   job->results.resize(chunks);
   job->errors.resize(chunks);
   std::scoped_lock lock(st.mutex);
-  if (st.closed) {
-    throw closed_error(st.terminated ? "the pool was terminated: it takes no more tasks"
-                                     : "the pool is closed: it takes no more tasks");
-  }
-  if (!st.broken.empty()) throw error(st.broken);
+  st.check_open(continuing, {});
   if (chunks == 0) return job;
+  if (window) {
+    job->cancel = [gate = st.gate](job_state& cancelled) {
+      std::scoped_lock hold(gate->mutex);
+      return gate->pool != nullptr && gate->pool->take_back_team_chunks(cancelled);
+    };
+  }
   const std::size_t states_at = align64(sizeof(team_layout));
   const std::size_t items_at = align64(states_at + chunks * sizeof(chunk_word));
   const std::size_t results_at = align64(items_at + count * item_size);
@@ -112,6 +115,32 @@ void pool_core::state::check_team(std::uint64_t team, std::vector<chunk_end>& en
   spare_arenas.emplace_back(t.arena, t.job);  // reused once the results are read and gone
   teams.erase(found);
   if (tasks.empty()) all_finished.notify_all();
+}
+
+// The chunks of a team job that no worker has claimed fail with
+// cancelled_error, and workers pass them by; those claimed run to their end.
+// True if every chunk was taken back.
+bool pool_core::state::take_back_team_chunks(job_state& job) {
+  std::vector<chunk_end> ends;
+  bool all = true;
+  {
+    std::scoped_lock lock(mutex);
+    auto found = std::find_if(teams.begin(), teams.end(), [&](const auto& t) { return t.second.job.get() == &job; });
+    if (found == teams.end()) return false;  // finished
+    team_job& t = found->second;
+    const auto cancelled = std::make_exception_ptr(cancelled_error("the task was cancelled before it started"));
+    for (std::uint64_t c = 0; c < t.layout().chunks; ++c) {
+      std::uint64_t free = word(t.tag, 0);
+      if (t.states()[c].compare_exchange_strong(free, word(t.tag, team_failed))) {
+        t.errors[c] = cancelled;
+      } else {
+        all = false;
+      }
+    }
+    check_team(found->first, ends);
+  }
+  finish(ends);
+  return all;
 }
 
 void pool_core::state::team_worker_died(std::uint64_t share, std::uint32_t slot, int pid, int code, const std::string& name,

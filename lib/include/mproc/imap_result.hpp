@@ -6,7 +6,9 @@
 #include <mproc/detail/pool_imap.hpp>
 #include <mproc/detail/pool_tasks.hpp>
 
+#include <algorithm>
 #include <cstddef>
+#include <cstring>
 #include <exception>
 #include <iterator>
 #include <memory>
@@ -29,7 +31,7 @@ class imap_result {
     explicit iterator(imap_result* owner) : owner_(owner) { advance(); }
     /// Errors: what the item's task failed with (the iterator can still go on).
     R& operator*() const {
-      if (owner_->current_error_) std::rethrow_exception(owner_->current_error_);
+      owner_->rethrow_if_failed(index_);
       return owner_->current_[index_];
     }
     iterator& operator++() {
@@ -97,8 +99,13 @@ class imap_result {
       }
     }
     const std::size_t at = next_index_++;
-    if (current_error_) std::rethrow_exception(current_error_);
+    rethrow_if_failed(at);
     return std::move(current_[at]);
+  }
+
+  void rethrow_if_failed(std::size_t at) const {
+    if (current_error_) std::rethrow_exception(current_error_);
+    if (!item_errors_.empty() && item_errors_[at]) std::rethrow_exception(item_errors_[at]);
   }
 
   bool next_chunk() {
@@ -106,7 +113,14 @@ class imap_result {
     const auto job = feed_->next();
     if (!job) return false;
     current_error_ = nullptr;
+    item_errors_.clear();
     current_.clear();
+    if constexpr (detail::plain_value<R>) {
+      if (!job->arena.closed()) {
+        take_window(*job);
+        return true;
+      }
+    }
     try {
       current_ = detail::chunk_results<R>(*job, 0);
     } catch (...) {  // each item of a failed chunk throws when it is read
@@ -115,9 +129,24 @@ class imap_result {
     current_count_ = current_error_ ? job->chunk_items[0] : current_.size();
     return true;
   }
+  // A window of an imap of plain values (a team job): its results are in its
+  // arena, in order, once it is whole; each chunk may have failed alone.
+  void take_window(detail::job_state& job) {
+    detail::wait_for_job(job, std::nullopt);
+    current_.resize(job.items);
+    std::memcpy(current_.data(), job.arena.bytes().data() + job.results_at, job.items * sizeof(R));
+    current_count_ = job.items;
+    for (std::size_t chunk = 0, first = 0; chunk < job.chunks; first += job.chunk_items[chunk++]) {
+      if (!job.errors[chunk]) continue;
+      if (item_errors_.empty()) item_errors_.resize(job.items);
+      std::fill_n(item_errors_.begin() + static_cast<std::ptrdiff_t>(first), job.chunk_items[chunk], job.errors[chunk]);
+    }
+  }
+
   std::unique_ptr<detail::imap_feed> feed_;  // null: a static_assert said why
   std::vector<R> current_;
-  std::exception_ptr current_error_;
+  std::exception_ptr current_error_;               // every item of the chunk in hand failed with it
+  std::vector<std::exception_ptr> item_errors_;    // or these items (a window): empty if none failed
   std::size_t current_count_ = 0;
   std::size_t next_index_ = 0;  // async_next's place in the chunk in hand
 };

@@ -148,9 +148,11 @@ class pool {
   /// Lazy map: results in order, each as soon as it and those before it are
   /// in. The inputs are read as the results are: any input range works, one
   /// that can be read only once or an endless one (`std::views::iota(0)`),
-  /// with at most `buffersize` chunks in the pool at a time (0: 64 per worker).
-  /// Leaving the loop early stops reading the inputs and takes back the chunks
-  /// not started. The range is kept (moved in if it is an rvalue) until the
+  /// with at most `buffersize` chunks in the pool at a time (0: 64 per worker;
+  /// for plain values, also at least 8,192 items). Plain values in and out, in
+  /// chunks of fewer than 1,024, go in two windows of half the buffer that the
+  /// workers claim in shared memory, each read once it is whole. Leaving the loop early stops reading the
+  /// inputs and takes back the chunks not started. The range is kept (moved in if it is an rvalue) until the
   /// result is gone. After close() the inputs are still read; after join() or
   /// terminate(), reading on throws closed_error.
   template <class F, std::ranges::input_range Range>
@@ -190,7 +192,7 @@ class pool {
       return imap_result<R>(nullptr);  // a static_assert said why; nothing below is instantiated
     } else {
       return imap_result<R>(detail::lazy_feed<F, T>(core_, f, std::forward<Range>(inputs), chunksize,
-                                                    buffersize == 0 ? 64 * processes() : buffersize, in_order));
+                                                    buffersize, in_order));
     }
   }
 

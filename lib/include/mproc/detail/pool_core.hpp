@@ -82,10 +82,13 @@ class pool_core {
   void close();
   void terminate();
   void join();
-  /// A map of plain values as one team job (see team_layout).
+  /// A map of plain values as one team job (see team_layout). `window`: a
+  /// lazy imap's window of its inputs (`continuing` as for submit()), whose
+  /// job's cancel takes back the chunks no worker has claimed.
   std::shared_ptr<job_state> submit_team(const std::string& head, const void* items, std::size_t count,
                                          std::size_t item_size, std::size_t result_size, std::size_t chunksize,
-                                         std::optional<std::chrono::nanoseconds> timeout);
+                                         std::optional<std::chrono::nanoseconds> timeout, bool window = false,
+                                         bool continuing = false);
   /// False when chunks must be reported one by one (a progress callback).
   bool takes_team_jobs() const noexcept;
   std::size_t processes() const noexcept;

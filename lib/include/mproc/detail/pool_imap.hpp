@@ -30,6 +30,13 @@ class imap_feed {
   /// `total_items`: the inputs' count for the progress callback, 0 if not known.
   imap_feed(std::shared_ptr<pool_core> pool, producer next_chunk, std::size_t buffersize, bool in_order,
             std::size_t total_items);
+  /// Reads the next window of inputs and submits it as one team job (null
+  /// once the inputs are exhausted); `continuing` as for pool_core::submit.
+  using window_producer = std::function<std::shared_ptr<job_state>(bool continuing)>;
+  /// An in-order imap of plain values: `windows` team jobs in the pool at a
+  /// time, each a window of the inputs that the workers claim in shared memory
+  /// (no message per chunk). Each window's results are read once it is whole.
+  imap_feed(std::shared_ptr<pool_core> pool, window_producer next_window, std::size_t windows);
   /// Takes back the chunks no worker has started; those running finish unread.
   ~imap_feed();
   imap_feed(const imap_feed&) = delete;
@@ -45,8 +52,10 @@ class imap_feed {
  private:
   struct finished_list;
   void top_up(bool continuing = true);
+  void top_up_windows(bool continuing);
   std::shared_ptr<pool_core> pool_;
   producer next_chunk_;
+  window_producer next_window_;
   std::size_t buffersize_;
   bool in_order_;
   bool exhausted_ = false;

@@ -105,15 +105,44 @@ std::shared_ptr<job_state> submit_map(pool_core& core, F f, const Range& inputs,
 }
 
 /// The lazy maps (imap, imap_unordered): a feed that reads `inputs` (kept,
-/// moved in if an rvalue) a chunk at a time as results are read.
+/// moved in if an rvalue) a chunk, or a window of chunks, at a time as results
+/// are read. `buffersize`: chunks in the pool at a time, 0 for the default.
 template <class F, class T, class Range>
 std::unique_ptr<imap_feed> lazy_feed(std::shared_ptr<pool_core> core, F f, Range&& inputs, std::size_t chunksize,
                                      std::size_t buffersize, bool in_order) {
   std::size_t total = 0;  // for the progress callback: not known for an unsized range
   if constexpr (std::ranges::sized_range<Range>) total = static_cast<std::size_t>(std::ranges::size(inputs));
   auto source = std::make_shared<input_source<std::views::all_t<Range>>>(std::views::all(std::forward<Range>(inputs)));
-  const std::string& head = task_head(reinterpret_cast<std::uintptr_t>(&map_entry<F, T>), target_address(f));
   chunksize = std::max<std::size_t>(chunksize, 1);
+  const std::size_t in_pool = buffersize != 0 ? buffersize : 64 * core->processes();
+  if constexpr (plain_value<T>) {
+    using R = std::invoke_result_t<F&, T&>;
+    if constexpr (plain_value<R> && std::is_same_v<R, stored_result<R>>) {
+      // Small chunks only: a message per chunk costs microseconds, which big
+      // chunks make up for (and a window is read only once it is whole).
+      if (in_order && chunksize < 1024 && core->takes_team_jobs()) {
+        // Two windows of half the buffer each: one is read while the other
+        // runs. A window costs the pool a few microseconds, so by default it
+        // is also at least 4,096 items (at most 1 MiB of them).
+        const std::string& team_head =
+            task_head(reinterpret_cast<std::uintptr_t>(&team_chunk_for<F, T, R>), target_address(f));
+        std::size_t window_chunks = std::max<std::size_t>(in_pool / 2, 1);
+        if (buffersize == 0) {
+          const std::size_t items = std::clamp<std::size_t>((std::size_t{1} << 20) / sizeof(T), 1, 4096);
+          window_chunks = std::max(window_chunks, (items + chunksize - 1) / chunksize);
+        }
+        const std::size_t window = chunksize * window_chunks;
+        auto next_window = [source, pool = core.get(), &team_head, chunksize, window](bool continuing) {
+          std::vector<T> part = source->template take<T>(window);
+          if (part.empty()) return std::shared_ptr<job_state>();
+          return pool->submit_team(team_head, part.data(), part.size(), sizeof(T), sizeof(R), chunksize,
+                                   std::nullopt, true, continuing);
+        };
+        return std::make_unique<imap_feed>(std::move(core), std::move(next_window), 2);
+      }
+    }
+  }
+  const std::string& head = task_head(reinterpret_cast<std::uintptr_t>(&map_entry<F, T>), target_address(f));
   auto next_chunk = [source, &head, chunksize](std::string& message, std::size_t& items,
                                                std::shared_ptr<handle_outbox>& outbox) {
     std::vector<T> part = source->template take<T>(chunksize);
@@ -127,7 +156,7 @@ std::unique_ptr<imap_feed> lazy_feed(std::shared_ptr<pool_core> core, F f, Range
     items = part.size();
     return true;
   };
-  return std::make_unique<imap_feed>(std::move(core), std::move(next_chunk), buffersize, in_order, total);
+  return std::make_unique<imap_feed>(std::move(core), std::move(next_chunk), in_pool, in_order, total);
 }
 
 }  // namespace mproc::detail
