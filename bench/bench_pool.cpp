@@ -154,19 +154,17 @@ int main(int argc, char** argv) {
   // imap of plain values in small chunks goes in windows that the workers
   // claim in shared memory; imap_unordered sends a task message and a result
   // message per chunk, what any other type costs.
-  const double imap_s = best_of(rounds, [&] {
-    long sum = 0;
-    for (int square_of : pool.imap(square, ten_thousand, 1)) sum += square_of;
-    if (sum == 0) std::cout << "";
-  });
-  report.add("imap_chunk1_items_per_s", 1e4 / imap_s, "1/s",
+  auto imap_seconds = [&](auto results_of) {
+    return best_of(rounds, [&] {
+      long sum = 0;
+      for (int square_of : results_of()) sum += square_of;
+      if (sum == 0) std::cout << "";
+    });
+  };
+  report.add("imap_chunk1_items_per_s", 1e4 / imap_seconds([&] { return pool.imap(square, ten_thousand, 1); }), "1/s",
              "pool(2).imap(x*x, chunksize=1) over 10,000 ints; goal >= 3e6");
-  const double unordered_s = best_of(rounds, [&] {
-    long sum = 0;
-    for (int square_of : pool.imap_unordered(square, ten_thousand, 1)) sum += square_of;
-    if (sum == 0) std::cout << "";
-  });
-  report.add("imap_unordered_chunk1_items_per_s", 1e4 / unordered_s, "1/s",
+  report.add("imap_unordered_chunk1_items_per_s",
+             1e4 / imap_seconds([&] { return pool.imap_unordered(square, ten_thousand, 1); }), "1/s",
              "pool(2).imap_unordered(x*x, chunksize=1): a message per item");
 
   const int calls = 2000;
