@@ -25,6 +25,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
@@ -364,6 +365,22 @@ BOOST_AUTO_TEST_CASE(a_result_that_arrives_while_its_context_is_idle_completes_o
   BOOST_TEST(!value.has_value());
   ctx.run();  // returns: nothing is left to wait for
   BOOST_TEST(value.value_or(0) == 25);
+}
+
+BOOST_AUTO_TEST_CASE(a_handler_that_throws_leaves_the_other_completions_to_run) {
+  mproc::pool workers(1);  // one worker: the first result comes first
+  auto first = workers.apply_async(square, 2);
+  auto second = workers.apply_async(square, 3);
+  asio::io_context ctx;
+  int got = 0;
+  first.async_get(ctx, [](std::exception_ptr, int) { throw std::runtime_error("thrown by a handler"); });
+  second.async_get(ctx, [&](std::exception_ptr, int v) { got = v; });
+  first.wait();
+  second.wait();  // both completions are queued on the idle context
+  BOOST_CHECK_THROW(ctx.run(), std::runtime_error);
+  ctx.restart();
+  ctx.run();
+  BOOST_TEST(got == 9);
 }
 
 BOOST_AUTO_TEST_CASE(results_are_awaited_on_a_strand_and_on_a_thread_pool) {

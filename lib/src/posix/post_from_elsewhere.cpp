@@ -14,7 +14,9 @@
 #include <boost/asio/prefer.hpp>
 
 #include <cerrno>
+#include <cstddef>
 #include <cstdint>
+#include <iterator>
 #include <mutex>
 #include <optional>
 #include <vector>
@@ -29,12 +31,22 @@ class doorbell final : public boost::asio::execution_context::service {
  public:
   static inline boost::asio::execution_context::id id;
 
-  explicit doorbell(boost::asio::io_context& context) : service(context) {
-    bell_.emplace(context);
-    const int fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (fd < 0) posix::throw_errno("cannot make an eventfd for an io_context's calls from other threads");
-    bell_->assign(fd);
+  explicit doorbell(boost::asio::io_context& context)
+      : service(context), bell_fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
+    if (bell_fd_ < 0) posix::throw_errno("cannot make an eventfd for an io_context's calls from other threads");
+    try {
+      bell_.emplace(context);
+      bell_->assign(bell_fd_);
+    } catch (...) {
+      ::close(bell_fd_);
+      throw;
+    }
   }
+  // The eventfd outlives the context's shutdown: a thread that found the
+  // context running may still ring it then.
+  ~doorbell() override { ::close(bell_fd_); }
+  doorbell(const doorbell&) = delete;
+  doorbell& operator=(const doorbell&) = delete;
 
   void post(posted_call call) {
     {
@@ -45,16 +57,12 @@ class doorbell final : public boost::asio::execution_context::service {
       if (!first) return;  // rung already, not yet answered
       if (!armed_) arm();
     }
-    // The wait is armed before the ring: the ring's edge always finds it.
-    const std::uint64_t one = 1;
-    while (::write(bell_fd_, &one, sizeof one) < 0 && errno == EINTR) {
-    }
+    ring();  // armed before the ring: the ring's edge always finds the wait
   }
 
  private:
   void arm() {
     armed_ = true;
-    bell_fd_ = bell_->native_handle();
     bell_->async_wait(boost::asio::posix::stream_descriptor::wait_read, [this](boost::system::error_code failed) {
       if (!failed) answer();
     });
@@ -73,7 +81,32 @@ class doorbell final : public boost::asio::execution_context::service {
       }
       calls.swap(calls_);
     }
-    for (auto& call : calls) call();
+    for (std::size_t i = 0; i < calls.size(); ++i) {
+      try {
+        calls[i]();
+      } catch (...) {  // out of run() (Asio's executors hold a handler's own exception back): the rest stay queued
+        queue_again(calls, i + 1);
+        throw;
+      }
+    }
+  }
+
+  void queue_again(std::vector<posted_call>& calls, std::size_t from) {
+    {
+      std::scoped_lock lock(mutex_);
+      if (shut_down_ || from == calls.size()) return;
+      calls_.insert(calls_.begin(), std::make_move_iterator(calls.begin() + static_cast<std::ptrdiff_t>(from)),
+                    std::make_move_iterator(calls.end()));
+      if (armed_) return;  // queued since, and rung
+      arm();
+    }
+    ring();
+  }
+
+  void ring() const {
+    const std::uint64_t one = 1;
+    while (::write(bell_fd_, &one, sizeof one) < 0 && errno == EINTR) {
+    }
   }
 
   void shutdown() override {
@@ -81,15 +114,18 @@ class doorbell final : public boost::asio::execution_context::service {
     std::scoped_lock lock(mutex_);
     shut_down_ = true;
     dropped.swap(calls_);
-    bell_.reset();  // its pending wait is destroyed by the reactor's own shutdown
+    // Out of the reactor, the eventfd kept open; the pending wait is
+    // destroyed, unrun, by the scheduler's own shutdown.
+    bell_->release();
+    bell_.reset();
   }
 
+  int bell_fd_;
+  std::optional<boost::asio::posix::stream_descriptor> bell_;
   std::mutex mutex_;
   std::vector<posted_call> calls_;
   bool armed_ = false;
   bool shut_down_ = false;
-  int bell_fd_ = -1;
-  std::optional<boost::asio::posix::stream_descriptor> bell_;
 };
 
 }  // namespace
