@@ -125,10 +125,7 @@ auto completion(async_executor io, async_handler<> done, std::exception_ptr fail
 }  // namespace
 
 void post_completion(async_executor io, async_handler<> done, std::exception_ptr failure) {
-  // Posted through an untracked copy: a tracked one, dropped here after the
-  // post, could be the context's last work, and stopping the context from
-  // this thread would wake the context's thread a second time.
-  auto target = boost::asio::prefer(io, boost::asio::execution::outstanding_work.untracked);
+  const auto target = untracked(io);
   boost::asio::post(target, completion(std::move(io), std::move(done), failure));
 }
 
@@ -148,7 +145,7 @@ void complete_locked(pending_wait& wait, const std::shared_ptr<pending_wait>& se
   // check and this post (its shutdown takes this lock too).
   wait.registry->remove(self);
   if (from == caller::elsewhere) {
-    const auto target = boost::asio::prefer(wait.work, boost::asio::execution::outstanding_work.untracked);
+    const auto target = untracked(wait.work);  // before the work moves into the call
     post_from_elsewhere(target, posted_call(completion(std::move(wait.work), std::move(wait.done), failure)));
   } else {
     post_completion(std::move(wait.work), std::move(wait.done), failure);

@@ -197,10 +197,7 @@ void pool_core::state::queue_job(const std::shared_ptr<job_state>& job, std::vec
                                  std::optional<std::chrono::nanoseconds> timeout,
                                  std::shared_ptr<handle_outbox> outbox) {
   outboxes.emplace(job.get(), std::move(outbox));
-  job->cancel = [gate = gate](job_state& cancelled) {
-    std::scoped_lock hold(gate->mutex);
-    return gate->pool != nullptr && gate->pool->cancel_job(cancelled);
-  };
+  job->cancel = through_gate(gate, &state::cancel_job);
   for (std::size_t i = 0; i < chunks.size(); ++i) {
     const std::uint64_t id = next_task++;
     tasks.emplace(id, task_record{job, i, std::move(chunks[i]), timeout ? timeout : options.task_timeout});

@@ -88,6 +88,15 @@ struct cancel_gate {
   pool_core::state* pool = nullptr;
 };
 
+/// A job's cancel(): `take_back` called on the pool, if it is still there.
+inline std::function<bool(job_state&)> through_gate(std::shared_ptr<cancel_gate> gate,
+                                                    bool (pool_core::state::*take_back)(job_state&)) {
+  return [gate = std::move(gate), take_back](job_state& job) {
+    std::scoped_lock hold(gate->mutex);
+    return gate->pool != nullptr && (gate->pool->*take_back)(job);
+  };
+}
+
 struct pool_core::state {
   static constexpr std::size_t depth = 16;  // tasks a worker holds at most; an idle worker takes queued ones back
   static constexpr std::size_t max_processes = 4096;

@@ -24,12 +24,7 @@ std::shared_ptr<job_state> pool_core::submit_team(const std::string& head, const
   std::scoped_lock lock(st.mutex);
   st.check_open(continuing, {});
   if (chunks == 0) return job;
-  if (window) {
-    job->cancel = [gate = st.gate](job_state& cancelled) {
-      std::scoped_lock hold(gate->mutex);
-      return gate->pool != nullptr && gate->pool->take_back_team_chunks(cancelled);
-    };
-  }
+  if (window) job->cancel = through_gate(st.gate, &state::take_back_team_chunks);
   const std::size_t states_at = align64(sizeof(team_layout));
   const std::size_t items_at = align64(states_at + chunks * sizeof(chunk_word));
   const std::size_t results_at = align64(items_at + count * item_size);

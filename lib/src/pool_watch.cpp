@@ -14,6 +14,16 @@ void pool_core::state::run_watch() {
     {
       std::scoped_lock lock(mutex);
       if (stopping) break;
+      // A give() fails when the worker's queue is busy at that instant; the
+      // next result or submit hands the task out again, and if none comes
+      // (nothing else running), this does, within a second.
+      if (!pending.empty()) {
+        try {
+          dispatch();
+        } catch (const std::exception& e) {
+          std::cerr << "mproc pool: cannot hand out a task: " << e.what() << std::endl;
+        }
+      }
       auto* stamp = reinterpret_cast<task_stamp*>(stamps.bytes().data());
       const std::int64_t now = now_ns();
       for (std::size_t i = 0; i < slots.size(); ++i) {

@@ -10,6 +10,9 @@
 
 #include <mproc/detail/asio_waits.hpp>
 
+#include <boost/asio/execution/outstanding_work.hpp>
+#include <boost/asio/prefer.hpp>
+
 #include <memory>
 #include <utility>
 
@@ -35,6 +38,13 @@ class posted_call {
   };
   std::unique_ptr<base> call_;
 };
+
+/// `io` without a count of work: posting through a tracked copy that is then
+/// dropped could end the context's last work from this thread, and stopping
+/// the context here would wake its thread a second time.
+inline async_executor untracked(const async_executor& io) {
+  return boost::asio::prefer(io, boost::asio::execution::outstanding_work.untracked);
+}
 
 /// Runs `call` on `io`'s context, never in this call. The call is dropped,
 /// unrun, if the context has shut down; it should hold what keeps the

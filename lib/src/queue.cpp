@@ -366,8 +366,14 @@ std::optional<std::string_view> byte_queue::get(std::optional<nanoseconds> timeo
       // the rest whatever the timeout, or the item would be lost.
       bool abandoned = false;  // the rest will never come: only a corrupt ring does that
       auto ready = [&] { return available() || abandoned || (!in_message && h.closed.load() != 0); };
-      if (!wait_until(h.data_ready, in_message ? std::nullopt : deadline, ready,
-                      [&] { abandoned = no_producer_after(h, pos) && in_message; })) {
+      // Between items, the put lock is looked at only while a producer is
+      // in a put (alive, or dead with an item counted but unfinished): taken
+      // by an idle consumer, it made a producer's zero-timeout put fail, and
+      // a pool's dispatcher leave a task undelivered.
+      auto check = [&] {
+        if (in_message || h.producer_state.load() != idle) abandoned = no_producer_after(h, pos) && in_message;
+      };
+      if (!wait_until(h.data_ready, in_message ? std::nullopt : deadline, ready, check)) {
         return std::nullopt;
       }
       if (abandoned && !available()) {

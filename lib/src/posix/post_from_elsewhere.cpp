@@ -7,11 +7,9 @@
 
 #include "file_descriptor.hpp"
 
-#include <boost/asio/execution/outstanding_work.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/prefer.hpp>
 
 #include <cerrno>
 #include <cstddef>
@@ -48,19 +46,26 @@ class doorbell final : public boost::asio::execution_context::service {
   doorbell(const doorbell&) = delete;
   doorbell& operator=(const doorbell&) = delete;
 
+  // After shutdown, `call` is dropped, unrun, as the context's own queue drops its own.
   void post(posted_call call) {
+    enqueue([&] { calls_.push_back(std::move(call)); });
+  }
+
+ private:
+  // Queues what `insert` adds; unless the wait is armed already (armed_ while
+  // calls are queued: rung, not yet answered), arms it and rings.
+  template <class Insert>
+  void enqueue(Insert insert) {
     {
       std::scoped_lock lock(mutex_);
-      if (shut_down_) return;  // `call` is dropped, unrun, as the context's own queue drops its own
-      const bool first = calls_.empty();
-      calls_.push_back(std::move(call));
-      if (!first) return;  // rung already, not yet answered
-      if (!armed_) arm();
+      if (shut_down_) return;
+      insert();
+      if (armed_ || calls_.empty()) return;
+      arm();
     }
     ring();  // armed before the ring: the ring's edge always finds the wait
   }
 
- private:
   void arm() {
     armed_ = true;
     bell_->async_wait(boost::asio::posix::stream_descriptor::wait_read, [this](boost::system::error_code failed) {
@@ -92,15 +97,10 @@ class doorbell final : public boost::asio::execution_context::service {
   }
 
   void queue_again(std::vector<posted_call>& calls, std::size_t from) {
-    {
-      std::scoped_lock lock(mutex_);
-      if (shut_down_ || from == calls.size()) return;
+    enqueue([&] {  // before any queued since: they came later
       calls_.insert(calls_.begin(), std::make_move_iterator(calls.begin() + static_cast<std::ptrdiff_t>(from)),
                     std::make_move_iterator(calls.end()));
-      if (armed_) return;  // queued since, and rung
-      arm();
-    }
-    ring();
+    });
   }
 
   void ring() const {
@@ -131,7 +131,7 @@ class doorbell final : public boost::asio::execution_context::service {
 }  // namespace
 
 void post_from_elsewhere(const async_executor& io, posted_call call) {
-  const auto target = boost::asio::prefer(io, boost::asio::execution::outstanding_work.untracked);
+  const auto target = untracked(io);
   if (const auto* plain = target.target<boost::asio::io_context::executor_type>()) {
     boost::asio::use_service<doorbell>(plain->context()).post(std::move(call));
     return;

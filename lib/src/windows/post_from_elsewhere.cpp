@@ -2,14 +2,12 @@
 // context under a lock; nothing to add.
 #include "../post_from_elsewhere.hpp"
 
-#include <boost/asio/execution/outstanding_work.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/prefer.hpp>
 
 namespace mproc::detail {
 
 void post_from_elsewhere(const async_executor& io, posted_call call) {
-  boost::asio::post(boost::asio::prefer(io, boost::asio::execution::outstanding_work.untracked), std::move(call));
+  boost::asio::post(untracked(io), std::move(call));
 }
 
 }  // namespace mproc::detail
