@@ -3,9 +3,11 @@
 // such a thread wakes a context sleeping in its reactor while it still holds
 // the context's lock (epoll_ctl under the scheduler mutex), so on a shared CPU
 // the woken thread runs, blocks on that lock, and the poster must run again
-// before it can go on: three switches for one wake. POSIX contexts therefore
-// get their calls through a doorbell of their own (an eventfd rung with no
-// lock held); Windows' completion port has no such lock, and posts.
+// before it can go on: three switches for one wake; and it signals the
+// context after unlocking it, when the context may be gone (a thread_pool
+// destroyed as soon as the call ran). POSIX contexts therefore get their calls
+// through a doorbell of their own (an eventfd rung with no lock held, before
+// the call can run); Windows' completion port has no such lock, and posts.
 #pragma once
 
 #include <mproc/detail/asio_waits.hpp>

@@ -1,15 +1,24 @@
-// POSIX: an io_context's calls from other threads go through its doorbell, an
-// eventfd that the context's reactor awaits while calls are queued (and only
-// then: an armed wait would keep run() from returning). The eventfd is rung
-// after the queue's lock is let go, so the woken context thread finds nothing
-// held. Other executors (a strand, a thread_pool's) get Asio's post().
+// POSIX: the calls from other threads to an io_context or a thread_pool (or a
+// strand on one) go through the context's doorbell, an eventfd that the
+// context's reactor awaits while calls are queued (and only then: an armed
+// wait would keep run() from returning). The eventfd is rung after the queue's
+// lock is let go, so the woken context thread finds nothing held; and the
+// ringing thread is done with the context before a call can run (the context
+// sees a call only once it is rung), so a context destroyed as soon as the
+// call has run is never touched afterwards. Asio's own post() from another
+// thread signals the context after unlocking it, so a context destroyed by
+// then (a thread_pool joined and destroyed once its handler ran) was signalled
+// after its end. Other contexts (system_context, users' own) get Asio's post().
 #include "../post_from_elsewhere.hpp"
 
 #include "file_descriptor.hpp"
 
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
 
 #include <cerrno>
 #include <cstddef>
@@ -25,15 +34,17 @@
 namespace mproc::detail {
 namespace {
 
+// `Context`: an io_context or a thread_pool, whose reactor awaits the eventfd.
+template <class Context>
 class doorbell final : public boost::asio::execution_context::service {
  public:
   static inline boost::asio::execution_context::id id;
 
-  explicit doorbell(boost::asio::io_context& context)
+  explicit doorbell(boost::asio::execution_context& context)
       : service(context), bell_fd_(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
-    if (bell_fd_ < 0) posix::throw_errno("cannot make an eventfd for an io_context's calls from other threads");
+    if (bell_fd_ < 0) posix::throw_errno("cannot make an eventfd for an Asio context's calls from other threads");
     try {
-      bell_.emplace(context);
+      bell_.emplace(static_cast<Context&>(context).get_executor());  // made for a Context only (post_through_doorbell)
       bell_->assign(bell_fd_);
     } catch (...) {
       ::close(bell_fd_);
@@ -128,15 +139,31 @@ class doorbell final : public boost::asio::execution_context::service {
   bool shut_down_ = false;
 };
 
+template <class Context>
+void post_through_doorbell(Context& context, posted_call call) {
+  boost::asio::use_service<doorbell<Context>>(context).post(std::move(call));
+}
+
 }  // namespace
 
 void post_from_elsewhere(const async_executor& io, posted_call call) {
+  using io_executor = boost::asio::io_context::executor_type;
+  using pool_executor = boost::asio::thread_pool::executor_type;
   const auto target = untracked(io);
-  if (const auto* plain = target.target<boost::asio::io_context::executor_type>()) {
-    boost::asio::use_service<doorbell>(plain->context()).post(std::move(call));
-    return;
+  // Any thread of the context is where a call to the context's own executor runs.
+  if (const auto* plain = target.target<io_executor>()) return post_through_doorbell(plain->context(), std::move(call));
+  if (const auto* plain = target.target<pool_executor>()) return post_through_doorbell(plain->context(), std::move(call));
+  // A strand's call goes onto the strand from the context's thread.
+  auto onto_strand = [&] {
+    return posted_call([target, call = std::move(call)]() mutable { boost::asio::dispatch(target, std::move(call)); });
+  };
+  if (const auto* strand = target.target<boost::asio::strand<io_executor>>()) {
+    return post_through_doorbell(strand->get_inner_executor().context(), onto_strand());
   }
-  boost::asio::post(target, std::move(call));  // a strand, a thread_pool, ...
+  if (const auto* strand = target.target<boost::asio::strand<pool_executor>>()) {
+    return post_through_doorbell(strand->get_inner_executor().context(), onto_strand());
+  }
+  boost::asio::post(target, std::move(call));  // contexts with no reactor of ours: system_context, users' own
 }
 
 }  // namespace mproc::detail
