@@ -40,6 +40,42 @@ void waited_child::end_with(DWORD code) {
 
 namespace mproc::detail {
 
+namespace {
+
+// The exception codes a crashed Windows program ends with, by the names its
+// users know (winnt.h; the last three are NTSTATUS values from ntstatus.h,
+// which MinGW's windows.h does not include).
+const char* exception_name(DWORD code) noexcept {
+  switch (code) {
+    case EXCEPTION_ACCESS_VIOLATION: return "EXCEPTION_ACCESS_VIOLATION";
+    case EXCEPTION_ARRAY_BOUNDS_EXCEEDED: return "EXCEPTION_ARRAY_BOUNDS_EXCEEDED";
+    case EXCEPTION_BREAKPOINT: return "EXCEPTION_BREAKPOINT";
+    case EXCEPTION_DATATYPE_MISALIGNMENT: return "EXCEPTION_DATATYPE_MISALIGNMENT";
+    case EXCEPTION_FLT_DENORMAL_OPERAND: return "EXCEPTION_FLT_DENORMAL_OPERAND";
+    case EXCEPTION_FLT_DIVIDE_BY_ZERO: return "EXCEPTION_FLT_DIVIDE_BY_ZERO";
+    case EXCEPTION_FLT_INEXACT_RESULT: return "EXCEPTION_FLT_INEXACT_RESULT";
+    case EXCEPTION_FLT_INVALID_OPERATION: return "EXCEPTION_FLT_INVALID_OPERATION";
+    case EXCEPTION_FLT_OVERFLOW: return "EXCEPTION_FLT_OVERFLOW";
+    case EXCEPTION_FLT_STACK_CHECK: return "EXCEPTION_FLT_STACK_CHECK";
+    case EXCEPTION_FLT_UNDERFLOW: return "EXCEPTION_FLT_UNDERFLOW";
+    case EXCEPTION_ILLEGAL_INSTRUCTION: return "EXCEPTION_ILLEGAL_INSTRUCTION";
+    case EXCEPTION_IN_PAGE_ERROR: return "EXCEPTION_IN_PAGE_ERROR";
+    case EXCEPTION_INT_DIVIDE_BY_ZERO: return "EXCEPTION_INT_DIVIDE_BY_ZERO";
+    case EXCEPTION_INT_OVERFLOW: return "EXCEPTION_INT_OVERFLOW";
+    case EXCEPTION_INVALID_DISPOSITION: return "EXCEPTION_INVALID_DISPOSITION";
+    case EXCEPTION_NONCONTINUABLE_EXCEPTION: return "EXCEPTION_NONCONTINUABLE_EXCEPTION";
+    case EXCEPTION_PRIV_INSTRUCTION: return "EXCEPTION_PRIV_INSTRUCTION";
+    case EXCEPTION_SINGLE_STEP: return "EXCEPTION_SINGLE_STEP";
+    case EXCEPTION_STACK_OVERFLOW: return "EXCEPTION_STACK_OVERFLOW";
+    case 0xC000013Au: return "STATUS_CONTROL_C_EXIT";
+    case 0xC0000374u: return "STATUS_HEAP_CORRUPTION";
+    case 0xC0000409u: return "STATUS_STACK_BUFFER_OVERRUN";
+    default: return nullptr;
+  }
+}
+
+}  // namespace
+
 std::string describe_end(int exit_code) {
   static constexpr const char* names[] = {nullptr, "SIGHUP", "SIGINT", "SIGQUIT", "SIGILL", "SIGTRAP", "SIGABRT",
                                           "SIGBUS", "SIGFPE", "SIGKILL", "SIGUSR1", "SIGSEGV", "SIGUSR2",
@@ -49,7 +85,9 @@ std::string describe_end(int exit_code) {
   if (exit_code >= -64) return "was killed by signal " + std::to_string(-exit_code);
   char text[32];
   std::snprintf(text, sizeof text, "0x%08X", static_cast<unsigned>(exit_code));
-  return std::string("ended with exception ") + text;
+  const char* name = exception_name(static_cast<DWORD>(exit_code));
+  if (name == nullptr) return std::string("ended with exception ") + text;
+  return std::string("ended with exception ") + name + " (" + text + ")";
 }
 
 }  // namespace mproc::detail
