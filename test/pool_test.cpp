@@ -313,9 +313,10 @@ MPROC_TEST_EACH_METHOD(a_worker_that_dies_fails_its_task_and_is_replaced) {
   const std::pair<std::string, int> segfault{"code 1", 1};
 #else
   // Windows reports an access violation as its exception code, said by name.
-  const std::pair<std::string, int> segfault =
-      mproc::test::posix_system ? std::pair<std::string, int>{"SIGSEGV", -SIGSEGV}
-                                : std::pair<std::string, int>{"EXCEPTION_ACCESS_VIOLATION (0xC0000005)", int(0xC0000005u)};
+  using ending = std::pair<std::string, int>;
+  const ending segfault = mproc::test::posix_system
+                              ? ending{"SIGSEGV", -SIGSEGV}
+                              : ending{"EXCEPTION_ACCESS_VIOLATION (0xC0000005)", int(0xC0000005u)};
 #endif
   // abort() ends a Windows program with exit code 3.
   const auto aborted = mproc::test::posix_system ? std::pair<std::string, int>{"SIGABRT", -SIGABRT}
