@@ -308,27 +308,25 @@ BOOST_AUTO_TEST_CASE(a_result_that_cannot_be_serialised_fails_its_task_only) {
 
 MPROC_TEST_EACH_METHOD(a_worker_that_dies_fails_its_task_and_is_replaced) {
   mproc::pool workers(mproc::pool_options{.processes = 2, .method = method});
+  using ending = std::pair<std::string, int>;  // what the error says, the exit code
 #if defined(__SANITIZE_ADDRESS__)
   // AddressSanitizer turns a segfault into its report and exit code 1.
-  const std::pair<std::string, int> segfault{"code 1", 1};
+  const ending segfault{"code 1", 1};
 #else
   // Windows reports an access violation as its exception code, said by name.
-  using ending = std::pair<std::string, int>;
   const ending segfault = mproc::test::posix_system
                               ? ending{"SIGSEGV", -SIGSEGV}
                               : ending{"EXCEPTION_ACCESS_VIOLATION (0xC0000005)", int(0xC0000005u)};
 #endif
   // abort() ends a Windows program with exit code 3.
-  const auto aborted = mproc::test::posix_system ? std::pair<std::string, int>{"SIGABRT", -SIGABRT}
-                                                 : std::pair<std::string, int>{"code 3", 3};
+  const ending aborted = mproc::test::posix_system ? ending{"SIGABRT", -SIGABRT} : ending{"code 3", 3};
 #if defined(__SANITIZE_THREAD__)
   // ThreadSanitizer reports a segfault itself (exit code 66) and runs a
   // forked child's inherited Boost.Test handler on abort(): only the endings
   // it leaves alone are checked in that build.
-  const std::map<int, std::pair<std::string, int>> endings{{1, {"SIGKILL", -9}}, {4, {"code 3", 3}}};
+  const std::map<int, ending> endings{{1, {"SIGKILL", -9}}, {4, {"code 3", 3}}};
 #else
-  const std::map<int, std::pair<std::string, int>> endings{
-      {1, {"SIGKILL", -9}}, {2, aborted}, {3, segfault}, {4, {"code 3", 3}}};
+  const std::map<int, ending> endings{{1, {"SIGKILL", -9}}, {2, aborted}, {3, segfault}, {4, {"code 3", 3}}};
 #endif
   for (const auto& [how, expected] : endings) {
     auto others = workers.map_async(sleep_ms_then_return, std::vector<int>(10, 20), 1);
