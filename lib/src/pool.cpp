@@ -134,6 +134,9 @@ pool_core::pool_core(pool_options options) : state_(std::make_unique<state>()) {
     throw error("a pool needs between 1 and " + std::to_string(state::max_processes) + " processes (0: cpu_count()), not " +
                 std::to_string(options.processes));
   }
+  if (options.stop_grace < std::chrono::nanoseconds{0}) {
+    throw error("a pool's stop_grace cannot be negative (zero: a task asked to stop has its worker killed at once)");
+  }
   st.size = options.processes == 0 ? cpu_count() : static_cast<std::size_t>(options.processes);
   st.options = std::move(options);
   st.stamps = shared_memory::create(sizeof(task_stamp) * st.size);

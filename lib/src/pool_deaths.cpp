@@ -25,6 +25,7 @@ void pool_core::state::start_worker(std::size_t slot) {
   slots[slot].worker = std::move(worker);
   slots[slot].finished_since_start = 0;
   slots[slot].timed_out_task = 0;
+  slots[slot].asked.reset();
   ++slots[slot].generation;
   watch_wait.wake();
 }
@@ -57,7 +58,10 @@ void pool_core::state::worker_died(std::uint32_t slot, std::uint64_t generation,
       team_worker_died(id, slot, pid, code, dead.name(), s.timed_out_task == id);
       continue;
     }
-    if (s.timed_out_task == id) {
+    if (cancelled.contains(id)) {  // its job failed already
+      forget_skip(slot, id);
+      ends.push_back(take_task(id, std::nullopt, std::make_exception_ptr(cancelled_error("cancelled"))));
+    } else if (s.timed_out_task == id) {
       const auto seconds = std::chrono::duration<double>(record.timeout.value_or(std::chrono::nanoseconds{0}));
       ends.push_back(take_task(id, std::nullopt, std::make_exception_ptr(timeout_error(
           "the task ran longer than its timeout of " + std::to_string(seconds.count()) + " s; its worker (pid " +
@@ -113,6 +117,7 @@ void pool_core::state::fail_everything(const std::exception_ptr& failure, std::v
   }
   teams.clear();
   tasks.clear();
+  cancelled.clear();
   pending.clear();
   for (auto& s : slots) s.held.clear();
   all_finished.notify_all();

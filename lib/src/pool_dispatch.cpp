@@ -1,5 +1,5 @@
 // Handing tasks to workers (at most `depth` each, an idle worker taking back
-// what waits behind a busy one), cancelling a job none has started, and
+// what waits behind a busy one), cancelling a job none of whose chunks finished, and
 // finishing chunks: results, progress and callbacks.
 #include "pool_engine.hpp"
 
@@ -55,6 +55,11 @@ bool pool_core::state::steal_for_idle() {
       if (!message) continue;
       const auto id = read_at<std::uint64_t>(*message, 0);
       std::erase(busy.held, id);
+      if (cancelled.contains(id)) {  // never to run; its job has failed already
+        forget_skip(static_cast<std::size_t>(&busy - slots.data()), id);
+        take_task(id, std::nullopt, nullptr);
+        continue;
+      }
       pending.push_front(id);
       stolen = true;
       break;
@@ -71,25 +76,60 @@ bool pool_core::state::cancel_job(job_state& job) {
     for (const auto& [id, record] : tasks) {
       if (record.job.get() != &job) continue;
       if (record.team != 0) return false;  // a team job's shares went out at once
+      if (cancelled.contains(id)) return false;  // cancelled already
       ids.insert(id);
     }
-    // every chunk still known and none given out: none started, none finished
+    // every chunk still known: none finished
     if (ids.empty() || ids.size() != job.chunks) return false;
-    std::size_t waiting = 0;
-    for (const std::uint64_t id : pending) waiting += ids.count(id);
-    if (waiting != ids.size()) return false;
-    std::erase_if(pending, [&](std::uint64_t id) { return ids.count(id) != 0; });
-    const auto cancelled = std::make_exception_ptr(cancelled_error("the task was cancelled before it started"));
-    for (const std::uint64_t id : ids) ends.push_back(take_task(id, std::nullopt, cancelled));
+    std::set<std::uint64_t> waiting;
+    for (const std::uint64_t id : pending) {
+      if (ids.contains(id)) waiting.insert(id);
+    }
+    std::erase_if(pending, [&](std::uint64_t id) { return waiting.contains(id); });
+    const auto not_started = std::make_exception_ptr(cancelled_error("the task was cancelled before it started"));
+    for (const std::uint64_t id : waiting) ends.push_back(take_task(id, std::nullopt, not_started));
+    // The others went to a worker: skipped if it has not started them, asked
+    // to stop if it has (pool_watch.cpp). Their chunks fail now; what the
+    // worker sends later is dropped.
+    const auto went_out = std::make_exception_ptr(cancelled_error(
+        "the task was cancelled after it went to a worker: it is skipped, or asked to stop "
+        "(mproc::this_task::stop_requested()) and its worker replaced if it runs on past the pool's stop_grace"));
+    for (std::size_t slot = 0; slot < slots.size(); ++slot) {
+      for (const std::uint64_t id : slots[slot].held) {
+        if (!ids.contains(id) || waiting.contains(id)) continue;
+        cancelled.insert(id);
+        skip_task(slot, id);
+        const auto& record = tasks.at(id);
+        ends.push_back({record.job, record.chunk, std::nullopt, went_out});
+      }
+    }
+    watch_wait.wake();
   }
   finish(ends);
   return true;
+}
+
+void pool_core::state::skip_task(std::size_t slot, std::uint64_t id) {
+  for (auto& entry : stamp_of(slot).skip) {
+    std::uint64_t free = 0;
+    if (entry.compare_exchange_strong(free, id)) return;
+  }
+  // All taken (cannot be: a worker holds at most depth tasks): the watch asks it to stop when it starts.
+}
+
+void pool_core::state::forget_skip(std::size_t slot, std::uint64_t id) {
+  if (!cancelled.contains(id)) return;
+  for (auto& entry : stamp_of(slot).skip) {
+    std::uint64_t mine = id;
+    entry.compare_exchange_strong(mine, 0);
+  }
 }
 
 chunk_end pool_core::state::take_task(std::uint64_t id, std::optional<std::string> result, std::exception_ptr failure) {
   auto found = tasks.find(id);
   chunk_end end{found->second.job, found->second.chunk, std::move(result), std::move(failure)};
   tasks.erase(found);
+  cancelled.erase(id);
   if (tasks.empty()) all_finished.notify_all();
   return end;
 }

@@ -63,13 +63,21 @@ struct team_job {
   }
 };
 
+// A stop the parent asked of the run a worker is in (pool_watch.cpp).
+struct stop_request {
+  std::uint64_t task = 0;
+  std::uint64_t run = 0;
+  std::int64_t kill_at = 0;  // steady clock: the worker is killed if the run goes on past it
+};
+
 struct slot_state {
   byte_queue tasks;
   std::optional<process> worker;
   std::uint64_t generation = 0;
   std::deque<std::uint64_t> held;  // task ids given, not yet finished
   std::uint64_t finished_since_start = 0;
-  std::uint64_t timed_out_task = 0;
+  std::uint64_t timed_out_task = 0;  // killed for it (timeout or cancel)
+  std::optional<stop_request> asked;
 };
 
 // A chunk's end, applied to its job outside the pool's lock.
@@ -99,6 +107,7 @@ inline std::function<bool(job_state&)> through_gate(std::shared_ptr<cancel_gate>
 
 struct pool_core::state {
   static constexpr std::size_t depth = 16;  // tasks a worker holds at most; an idle worker takes queued ones back
+  static_assert(depth <= skip_slots, "each task a worker holds has a place in its stamp's skip list");
   static constexpr std::size_t max_processes = 4096;
   static constexpr std::size_t ring_bytes = std::size_t{4} << 20;
   // A pool gives up after this many workers in a row failed to start: ended
@@ -118,6 +127,7 @@ struct pool_core::state {
   std::vector<slot_state> slots;
   std::unordered_map<std::uint64_t, task_record> tasks;  // given to the pool, not finished
   std::deque<std::uint64_t> pending;                     // not given to a worker yet
+  std::set<std::uint64_t> cancelled;  // cancelled after they went to a worker; their results are dropped
   std::unordered_map<job_state*, std::shared_ptr<handle_outbox>> outboxes;
   std::unordered_map<std::uint64_t, team_job> teams;
   std::vector<std::pair<shared_memory, std::weak_ptr<job_state>>> spare_arenas;
@@ -159,6 +169,9 @@ struct pool_core::state {
   // short ones queued after it.
   bool steal_for_idle();
   bool cancel_job(job_state& job);
+  // A task given to `slot` and cancelled: skipped if the worker has not started it.
+  void skip_task(std::size_t slot, std::uint64_t id);
+  void forget_skip(std::size_t slot, std::uint64_t id);
   bool take_back_team_chunks(job_state& job);
   chunk_end take_task(std::uint64_t id, std::optional<std::string> result, std::exception_ptr failure);
   void finish(std::vector<chunk_end>& ends);
@@ -181,9 +194,15 @@ struct pool_core::state {
   bool take_one_result();
   void task_done(std::uint64_t id, std::uint64_t aux, std::uint32_t slot, task_status status,
                  std::string_view payload, std::vector<chunk_end>& ends);
+  // Why a task that was asked to stop fails. Under the lock.
+  std::exception_ptr stopped_failure(std::uint64_t id) const;
 
   // -- pool_watch.cpp --
   void run_watch();
+  // Asks a task over its time or cancelled to stop, or kills its worker (at
+  // once without a stop_grace, or when the grace is over). How soon to look again.
+  std::chrono::nanoseconds watch_slot(std::size_t slot, std::int64_t now);
+  std::chrono::nanoseconds ask_to_stop(std::size_t slot, std::uint64_t task, std::uint64_t run, std::int64_t now);
   void stop_threads();
 
   template <class F>

@@ -13,6 +13,7 @@ std::exception_ptr failure_of(task_status status, std::string_view payload) {
     case task_status::undecodable_task:
       return std::make_exception_ptr(serialization_error(std::string(payload)));
     case task_status::done:
+    case task_status::stopped:  // the pool knows why (stopped_failure)
       break;
   }
   return nullptr;
@@ -59,8 +60,9 @@ void pool_core::state::task_done(std::uint64_t id, std::uint64_t aux, std::uint3
                std::string_view payload, std::vector<chunk_end>& ends) {
   std::optional<std::string> result;
   std::exception_ptr failure = failure_of(status, payload);
-  if (!failure) result.emplace(payload);
+  if (!failure && status != task_status::stopped) result.emplace(payload);
   std::scoped_lock lock(mutex);
+  if (status == task_status::stopped) failure = stopped_failure(id);
   auto record = tasks.find(id);
   const std::uint64_t team = record == tasks.end() ? 0 : record->second.team;
   if (team != 0 && aux != 0) {  // a chunk of a team job failed; the share goes on
@@ -72,6 +74,7 @@ void pool_core::state::task_done(std::uint64_t id, std::uint64_t aux, std::uint3
     return;
   }
   if (slot < slots.size()) {
+    forget_skip(slot, id);
     auto& held = slots[slot].held;
     held.erase(std::remove(held.begin(), held.end(), id), held.end());
     ++slots[slot].finished_since_start;
@@ -89,6 +92,16 @@ void pool_core::state::task_done(std::uint64_t id, std::uint64_t aux, std::uint3
     ends.push_back(take_task(id, std::move(result), failure));
   }
   dispatch();
+}
+
+std::exception_ptr pool_core::state::stopped_failure(std::uint64_t id) const {
+  if (cancelled.contains(id)) return std::make_exception_ptr(cancelled_error("the task was cancelled while it ran"));
+  auto record = tasks.find(id);
+  const auto limit = record == tasks.end() ? std::nullopt : record->second.timeout;
+  const auto seconds = std::chrono::duration<double>(limit.value_or(std::chrono::nanoseconds{0}));
+  return std::make_exception_ptr(timeout_error(
+      "the task ran past its timeout of " + std::to_string(seconds.count()) +
+      " s and was asked to stop; it returned within the pool's stop_grace, and its worker goes on"));
 }
 
 }  // namespace mproc::detail

@@ -17,11 +17,21 @@
 
 namespace mproc::detail {
 
-// Where a worker says which task it runs, and since when (for timeouts).
+constexpr std::size_t skip_slots = 16;  // as many as the tasks a worker holds (pool_core::state::depth)
+
+// Where a worker says which task it runs, and since when (for timeouts), and
+// where the parent asks it to stop one. Each task (each chunk of a team share)
+// a worker starts has a run number of its own: a stop asked for one run never
+// reaches the next. The worker writes the start time and task before the run
+// number, so a reader that sees the same run number before and after reading
+// them has a matching set.
 struct task_stamp {
   std::atomic<std::uint64_t> task;        // 0: none
   std::atomic<std::int64_t> started_ns;   // steady clock, the same in every process
   std::atomic<std::uint64_t> ready;       // the worker's start-up (initializer) is done
+  std::atomic<std::uint64_t> run;         // runs started in this slot, by all its workers
+  std::atomic<std::uint64_t> stop;        // the run asked to stop (this_task::stop_requested()); 0: none
+  std::atomic<std::uint64_t> skip[skip_slots];  // tasks cancelled before they started: not to be run; 0: free
 };
 
 constexpr std::size_t result_head_bytes = 24;  // [u64 task][u64 aux][u32 slot][u32 kind]

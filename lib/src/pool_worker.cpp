@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <exception>
+#include <iterator>
+#include <stdexcept>
 #include <map>
 #include <optional>
 #include <string>
@@ -14,6 +16,21 @@
 
 namespace mproc::detail {
 namespace {
+
+// The run the worker's task thread is in, for this_task::stop_requested().
+thread_local const task_stamp* running_stamp = nullptr;
+thread_local std::uint64_t running_run = 0;
+
+// A task or a team chunk begins: its start time, then its run number (see task_stamp).
+void begin_run(task_stamp& stamp) {
+  stamp.started_ns.store(now_ns());
+  running_run = stamp.run.fetch_add(1) + 1;
+  running_stamp = &stamp;
+}
+
+bool skipped(const task_stamp& stamp, std::uint64_t id) {
+  return std::any_of(std::begin(stamp.skip), std::end(stamp.skip), [&](const auto& entry) { return entry.load() == id; });
+}
 
 struct resolved_head {
   std::uintptr_t entry;  // a task_entry, or a team_chunk for a team share
@@ -80,8 +97,10 @@ const shared_memory& arena_named(const std::string& name) {
 // leaves the chunk marked with its slot, which the parent then fails itself.
 void report_failed_chunk(worker_links& links, chunk_word& state, std::uint32_t tag, std::uint64_t id,
                          std::uint64_t chunk, const std::exception* caught) {
-  std::string error = result_head(id, chunk + 1, links.slot, static_cast<std::uint32_t>(task_status::raised));
-  error += raised_payload(caught);
+  const bool stopped = this_task::stop_requested();  // what it did is dropped: the parent says why
+  std::string error = result_head(id, chunk + 1, links.slot,
+                                  static_cast<std::uint32_t>(stopped ? task_status::stopped : task_status::raised));
+  if (!stopped) error += raised_payload(caught);
   links.results.put(error, std::nullopt);
   state.store(word(tag, team_failed));
 }
@@ -150,10 +169,11 @@ std::uint64_t run_team_share(const task_message_parts& task, worker_links& links
     if (!states[chunk].compare_exchange_strong(free, word(tag, mine))) continue;
     const std::uint64_t first = chunk * layout.chunksize;
     const std::uint64_t count = std::min(layout.chunksize, layout.items - first);
-    stamp.started_ns.store(now_ns());
+    begin_run(stamp);
     try {
       run_chunk(how.target, arena + layout.items_at + first * layout.item_size,
                 arena + layout.results_at + first * layout.result_size, count);
+      if (this_task::stop_requested()) throw std::runtime_error("stopped");  // reported as stopped
       states[chunk].store(word(tag, team_done), std::memory_order_release);
     } catch (const std::exception& e) {
       report_failed_chunk(links, states[chunk], tag, id, chunk, &e);
@@ -191,15 +211,35 @@ void run_worker(worker_links& links) {
     if (parts.kind == team_kind) {
       done += run_team_share(parts, links, stamp, links.max_tasks == 0 ? 0 : links.max_tasks - done, out);
     } else {
-      run_task(parts, links.slot, out);
-      ++done;
+      begin_run(stamp);
+      if (skipped(stamp, parts.id)) {  // cancelled before it started
+        out = result_head(parts.id, 0, links.slot, static_cast<std::uint32_t>(task_status::stopped));
+      } else {
+        run_task(parts, links.slot, out);
+        if (this_task::stop_requested()) write_at(out, 20, static_cast<std::uint32_t>(task_status::stopped));
+        ++done;
+      }
     }
+    running_stamp = nullptr;
     stamp.task.store(0);
     links.results.put(out, std::nullopt);
   }
 }
 
 void pool_worker(worker_links links) { run_worker(links); }
+
+}  // namespace mproc::detail
+
+namespace mproc::this_task {
+
+bool stop_requested() noexcept {
+  using namespace detail;
+  return running_stamp != nullptr && running_stamp->stop.load(std::memory_order_relaxed) == running_run;
+}
+
+}  // namespace mproc::this_task
+
+namespace mproc::detail {
 
 task_head_parts decode_task_head(std::string_view head) {
   try {

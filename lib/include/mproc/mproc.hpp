@@ -15,4 +15,5 @@
 #include <mproc/shared_memory.hpp>
 #include <mproc/start_method.hpp>
 #include <mproc/sync.hpp>
+#include <mproc/this_task.hpp>
 #include <mproc/wait.hpp>

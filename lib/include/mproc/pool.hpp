@@ -13,7 +13,8 @@
 // A task that throws fails with remote_error (the type and message); a worker
 // that dies in the middle of a task fails that task with worker_lost_error, at
 // once, and is replaced; a task over its timeout fails with timeout_error and
-// its worker is killed and replaced. Every other task goes on.
+// its worker is killed and replaced, or with a stop_grace, asked to stop first
+// (mproc::this_task::stop_requested()). Every other task goes on.
 #pragma once
 
 #include <mproc/async_result.hpp>
@@ -25,6 +26,7 @@
 #include <mproc/imap_result.hpp>
 #include <mproc/process.hpp>
 #include <mproc/start_method.hpp>
+#include <mproc/this_task.hpp>
 
 #include <chrono>
 #include <concepts>
@@ -70,8 +72,13 @@ struct pool_options {
   /// Unset: get_start_method().
   std::optional<start_method> method{};
   /// A task (a chunk of a map) running longer fails with timeout_error, and its
-  /// worker is killed and replaced. Unset: no limit. apply_async may give its own.
+  /// worker is killed and replaced (after stop_grace, if set). Unset: no limit.
+  /// apply_async may give its own.
   std::optional<std::chrono::nanoseconds> task_timeout{};
+  /// How long a task asked to stop (past its task_timeout, or cancelled while it
+  /// runs) has to return before its worker is killed and replaced. The task sees
+  /// the request in mproc::this_task::stop_requested(). Zero: killed at once.
+  std::chrono::nanoseconds stop_grace{0};
   /// A task whose worker died is run once more (on another worker) before it
   /// fails with worker_lost_error. Only for tasks that may run twice.
   bool retry_lost_tasks = false;

@@ -37,6 +37,7 @@ enum class task_status : std::uint32_t {
   raised = 1,                 // payload: type name, '\0', message
   unserialisable_result = 2,  // payload: message
   undecodable_task = 3,       // payload: message
+  stopped = 4,                // asked to stop (timeout, cancel): the result, if any, is dropped
 };
 
 constexpr std::size_t task_ids_bytes = 16;
