@@ -58,9 +58,12 @@ class async_result {
     std::scoped_lock lock(job_->mutex);
     return job_->first_error;
   }
-  /// Takes the task back if no worker has started it (nor any chunk of a map):
-  /// true if it is cancelled, and get() then throws cancelled_error. False if
-  /// it runs or has finished (concurrent.futures' Future.cancel()).
+  /// Cancels the task unless it has finished (nor any chunk of a map): true if
+  /// it is cancelled, and get() then throws cancelled_error at once. A task not
+  /// handed out is taken back, one a worker holds is skipped, one that runs is
+  /// asked to stop (this_task::stop_requested()) and its worker replaced if it
+  /// runs on past the pool's stop_grace. False once it has finished. A map of
+  /// plain values cancels the chunks no worker claimed: true if that was all.
   bool cancel() { return job_->cancel && job_->cancel(*job_); }
   /// True once cancel() succeeded.
   bool cancelled() const {
