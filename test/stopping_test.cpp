@@ -1,6 +1,6 @@
 // Stopping work: a task past its timeout asked to stop (this_task::
-// stop_requested()) before its worker is killed, and cancel() of a task that a
-// worker holds or runs.
+// stop_requested()) before its worker is killed, cancel() of a task that a
+// worker holds or runs, and Ctrl-C of a program running a pool.
 #include "support/scratch.hpp"
 
 #include <mproc/pool.hpp>
@@ -10,12 +10,17 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <atomic>
 #include <chrono>
+#include <csignal>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
 using namespace std::chrono_literals;
+using mproc::test::read_file;
+using mproc::test::write_file;
 
 namespace {
 
@@ -49,6 +54,107 @@ int count_run(mproc::atomic_value<int> runs) { return runs.fetch_add(1) + 1; }
 int wait_for(mproc::event go) {
   go.wait(20s);
   return 7;
+}
+
+int slow_task(int x) {
+  std::this_thread::sleep_for(30s);
+  return x;
+}
+
+void sleep_long() { std::this_thread::sleep_for(30s); }
+
+volatile std::sig_atomic_t interrupted = 0;
+extern "C" void note_interrupt(int) { interrupted = 1; }
+
+// What each of `results` failed with, a line each.
+template <class Results>
+std::string failures_of(Results& results) {
+  std::string said;
+  for (auto& result : results) {
+    try {
+      result.get();
+      said += "no error\n";
+    } catch (const std::exception& e) {
+      said += std::string(e.what()) + "\n";
+    }
+  }
+  return said;
+}
+
+// A program run from a terminal: a pool busy with long tasks (a map of plain
+// values, which is a team job, and single tasks), a process, shared memory. It
+// writes its children's pids to `path`.pids, then waits for its tasks; if it
+// handles SIGINT, it writes what they failed with to `path` and returns.
+void terminal_program(std::string path, int method_number, bool handles) {
+  const auto method = static_cast<mproc::start_method>(method_number);
+  mproc::test::become_terminal_program();
+  mproc::value<int> shared(0);
+  mproc::pool workers(mproc::pool_options{.processes = 2, .method = method});
+  mproc::process sleeper(mproc::process_options{.method = method}, sleep_long);
+  sleeper.start();
+  if (handles) std::signal(SIGINT, note_interrupt);
+  std::vector<mproc::async_result<std::vector<int>>> maps{workers.map_async(slow_task, std::vector<int>{1, 2, 3, 4}, 1)};
+  std::vector<mproc::async_result<int>> singles;
+  for (int i = 0; i < 4; ++i) singles.push_back(workers.apply_async(slow_task, i));
+  std::string pids = std::to_string(sleeper.pid());
+  for (int pid : workers.worker_pids()) pids += " " + std::to_string(pid);
+  write_file(path + ".pids", pids);
+  const std::string said = failures_of(maps) + failures_of(singles);
+  write_file(path, said + "interrupted=" + std::to_string(interrupted));
+}
+
+std::vector<int> pids_in(const std::string& text) {
+  std::vector<int> pids;
+  std::istringstream words(text);
+  for (int pid = 0; words >> pid;) pids.push_back(pid);
+  return pids;
+}
+
+// Ctrl-C to the process group of a program running a pool: the program ends
+// (by SIGINT, or on its own if it handles it) within 10 s, every process it
+// started ends, and nothing of it is left in /dev/shm.
+void ctrl_c_reaches_a_program(mproc::start_method method, bool handles) {
+  mproc::test::adopt_orphans();  // the program's children, if it dies first
+  mproc::test::scratch_dir dir;
+  const std::string path = dir.file("program");
+  mproc::process program(mproc::process_options{.method = method}, terminal_program, path, static_cast<int>(method),
+                         handles);
+  program.start();
+  BOOST_REQUIRE(mproc::test::eventually([&] { return !read_file(path + ".pids").empty(); }));
+  const auto children = pids_in(read_file(path + ".pids"));
+  std::this_thread::sleep_for(300ms);  // the workers take their tasks
+  const auto start = std::chrono::steady_clock::now();
+  mproc::test::interrupt_process_group(program.pid());
+  BOOST_REQUIRE_MESSAGE(program.join(10s), "the program did not end within 10 s of Ctrl-C");
+  BOOST_TEST_MESSAGE("ended in " << std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()
+                                 << " s");
+  if (handles) {
+    BOOST_TEST(program.exitcode().value() == 0);
+    const std::string said = read_file(path);
+    BOOST_TEST(said.find("interrupted=1") != std::string::npos, said);
+    BOOST_TEST(said.find("no error") == std::string::npos, said);
+    BOOST_TEST(said.find("the pool was interrupted") != std::string::npos, said);
+  } else {
+    BOOST_TEST(program.exitcode().value() == -SIGINT);
+  }
+  for (int pid : children) {
+    BOOST_TEST(mproc::test::eventually([&] { return !mproc::test::process_running(pid); }), "pid " << pid);
+  }
+  // The orphans this test adopted (the program's children, its fork server) are reaped.
+  BOOST_TEST(mproc::test::eventually([&] {
+    for (int pid : mproc::test::zombie_children()) mproc::test::reap_adopted(pid);
+    for (int pid : children) {
+      if (mproc::test::process_running(pid)) return false;
+    }
+    return mproc::test::zombie_children().empty();
+  }));
+  const std::string ours = "mproc_" + std::to_string(program.pid()) + "_";
+  BOOST_TEST(mproc::test::eventually([&] {
+    for (const auto& name : mproc::test::shared_memory_names()) {
+      if (name.starts_with(ours)) return false;
+    }
+    return true;
+  }), "a block of the program was left in /dev/shm");
 }
 
 std::string what_of(mproc::async_result<int>& result) {
@@ -162,3 +268,38 @@ MPROC_TEST_EACH_METHOD(cancelled_tasks_a_worker_holds_but_has_not_started_never_
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(ctrl_c)
+
+#define MPROC_TEST_CTRL_C(name, handles)                                                                        \
+  BOOST_AUTO_TEST_CASE(name##_spawn, *mproc::test::posix_only("Ctrl-C of a process group")) {                   \
+    ctrl_c_reaches_a_program(mproc::start_method::spawn, handles);                                              \
+  }                                                                                                             \
+  BOOST_AUTO_TEST_CASE(name##_fork, *mproc::test::posix_only("fork")) {                                         \
+    ctrl_c_reaches_a_program(mproc::start_method::fork, handles);                                               \
+  }                                                                                                             \
+  BOOST_AUTO_TEST_CASE(name##_forkserver, *mproc::test::posix_only("forkserver")) {                             \
+    ctrl_c_reaches_a_program(mproc::start_method::forkserver, handles);                                         \
+  }
+
+MPROC_TEST_CTRL_C(ctrl_c_ends_a_program_running_a_pool_and_leaves_nothing, false)
+MPROC_TEST_CTRL_C(ctrl_c_fails_the_pool_work_of_a_program_that_handles_it_at_once, true)
+
+MPROC_TEST_EACH_METHOD(a_pool_whose_worker_is_ended_by_sigint_cancels_its_work_and_goes_on) {
+  if (!mproc::test::posix_system) return;  // SIGINT to one process
+  mproc::pool workers(mproc::pool_options{.processes = 2, .method = method});
+  std::vector<mproc::async_result<int>> results;
+  for (int i = 0; i < 6; ++i) results.push_back(workers.apply_async(slow_task, i));
+  std::this_thread::sleep_for(300ms);  // both workers run a task
+  const auto start = std::chrono::steady_clock::now();
+  mproc::test::interrupt_process(workers.worker_pids().front());
+  const std::string said = failures_of(results);
+  BOOST_TEST((std::chrono::steady_clock::now() - start < 10s));  // not the tasks' 30 s
+  BOOST_TEST(said.find("no error") == std::string::npos, said);
+  BOOST_TEST(said.find("killed by SIGINT") != std::string::npos, said);
+  BOOST_TEST(said.find("the pool was interrupted") != std::string::npos, said);
+  BOOST_TEST(workers.apply(square, 3) == 9);  // the pool goes on
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+

@@ -38,5 +38,8 @@ class child_handle {
 /// How a process with this exit code ended, for people: "exited with code 3",
 /// "was killed by SIGKILL".
 std::string describe_end(int exit_code);
+/// Whether a process with this exit code was ended as Ctrl-C ends one: SIGINT
+/// (Windows: also STATUS_CONTROL_C_EXIT, a console's Ctrl-C).
+bool ended_by_interrupt(int exit_code);
 
 }  // namespace mproc::detail

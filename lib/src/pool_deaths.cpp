@@ -40,6 +40,7 @@ void pool_core::state::worker_died(std::uint32_t slot, std::uint64_t generation,
   dead.join();
   const int code = dead.exitcode().value_or(-1);
   const int pid = dead.pid();
+  const bool interrupted = ended_by_interrupt(code);  // Ctrl-C: the pool's work stops (cancel_unfinished)
   // What is still in its queue was never taken; what it held besides, it had taken.
   std::vector<std::string> untaken;
   while (auto message = s.tasks.get(std::chrono::nanoseconds{0})) untaken.emplace_back(*message);
@@ -66,7 +67,7 @@ void pool_core::state::worker_died(std::uint32_t slot, std::uint64_t generation,
       ends.push_back(take_task(id, std::nullopt, std::make_exception_ptr(timeout_error(
           "the task ran longer than its timeout of " + std::to_string(seconds.count()) + " s; its worker (pid " +
           std::to_string(pid) + ") was killed and replaced"))));
-    } else if (options.retry_lost_tasks && !record.retried) {
+    } else if (options.retry_lost_tasks && !record.retried && !interrupted) {
       record.retried = true;
       pending.push_front(id);
     } else {
@@ -77,10 +78,15 @@ void pool_core::state::worker_died(std::uint32_t slot, std::uint64_t generation,
   }
   s.held.clear();
   for (const auto& message : untaken) s.held.push_back(read_at<std::uint64_t>(message, 0));
+  if (interrupted) {
+    cancel_unfinished(std::make_exception_ptr(cancelled_error(
+        "the pool was interrupted: its worker " + dead.name() + " (pid " + std::to_string(pid) + ") " +
+        describe_end(code) + " (as Ctrl-C does), and the pool cancelled the tasks it had not finished")), ends);
+  }
   // Workers that die before finishing anything, again and again, would be
   // replaced for ever: give up after a few and fail what is left.
   const bool failed_start = !took_any && !lost_any && !started_fine && code != 0;
-  const bool killed = code == -9 || code == -15;
+  const bool killed = code == -9 || code == -15 || interrupted;
   startup_deaths = failed_start && !killed ? startup_deaths + 1 : (failed_start ? startup_deaths : 0);
   startup_kills = failed_start && killed ? startup_kills + 1 : (failed_start ? startup_kills : 0);
   if (startup_deaths >= startup_deaths_to_give_up || startup_kills >= startup_kills_to_give_up) {
@@ -106,6 +112,32 @@ void pool_core::state::worker_died(std::uint32_t slot, std::uint64_t generation,
     check_team(team, ends);
   }
   dispatch();
+}
+
+void pool_core::state::cancel_unfinished(const std::exception_ptr& why, std::vector<chunk_end>& ends) {
+  for (const std::uint64_t id : pending) {
+    auto record = tasks.find(id);
+    if (record != tasks.end() && record->second.team == 0) ends.push_back(take_task(id, std::nullopt, why));
+  }
+  std::erase_if(pending, [&](std::uint64_t id) { return !tasks.contains(id); });
+  for (std::size_t slot = 0; slot < slots.size(); ++slot) {
+    for (const std::uint64_t id : slots[slot].held) {
+      auto record = tasks.find(id);
+      if (record == tasks.end() || record->second.team != 0 || !cancelled.insert(id).second) continue;
+      skip_task(slot, id);
+      ends.push_back({record->second.job, record->second.chunk, std::nullopt, why});
+    }
+  }
+  std::vector<std::uint64_t> team_ids;
+  for (auto& [id, team] : teams) {
+    for (std::uint64_t c = 0; c < team.layout().chunks; ++c) {
+      std::uint64_t free = word(team.tag, 0);
+      if (team.states()[c].compare_exchange_strong(free, word(team.tag, team_failed))) team.errors[c] = why;
+    }
+    team_ids.push_back(id);
+  }
+  for (const std::uint64_t id : team_ids) check_team(id, ends);
+  watch_wait.wake();
 }
 
 void pool_core::state::fail_everything(const std::exception_ptr& failure, std::vector<chunk_end>& ends) {

@@ -158,6 +158,10 @@ struct pool_core::state {
   // Every task not finished fails with `failure`: a team job's chunks, not
   // its shares. Under the lock.
   void fail_everything(const std::exception_ptr& failure, std::vector<chunk_end>& ends);
+  // A worker ended by SIGINT (Ctrl-C reached the process group): as Python's
+  // KeyboardInterrupt would, the pool's work stops. Every task not finished
+  // fails with `why` and is cancelled as cancel() does; the pool goes on.
+  void cancel_unfinished(const std::exception_ptr& why, std::vector<chunk_end>& ends);
 
   // -- pool_dispatch.cpp --
   bool give(std::size_t slot, std::uint64_t id);

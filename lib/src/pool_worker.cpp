@@ -6,6 +6,7 @@
 #include "remote_failure.hpp"
 
 #include <algorithm>
+#include <csignal>
 #include <exception>
 #include <iterator>
 #include <stdexcept>
@@ -226,7 +227,14 @@ void run_worker(worker_links& links) {
   }
 }
 
-void pool_worker(worker_links links) { run_worker(links); }
+void begin_worker() {
+  if (std::signal(SIGINT, SIG_DFL) == SIG_IGN) std::signal(SIGINT, SIG_IGN);
+}
+
+void pool_worker(worker_links links) {
+  begin_worker();
+  run_worker(links);
+}
 
 }  // namespace mproc::detail
 

@@ -109,6 +109,14 @@ void resume_process(int pid);
 void lead_process_group();
 /// SIGKILL to every process of the group that `leader` leads (POSIX).
 void kill_process_group(int leader);
+/// Leads a new process group, with SIGINT's default action, as a program a
+/// terminal started (a shell's background job ignores SIGINT) (POSIX).
+void become_terminal_program();
+/// SIGINT to every process of the group that `leader` leads, as Ctrl-C in a
+/// terminal sends it (POSIX).
+void interrupt_process_group(int leader);
+/// SIGINT to process `pid` (POSIX).
+void interrupt_process(int pid);
 
 /// True on POSIX systems; the POSIX-only tests are skipped elsewhere.
 extern const bool posix_system;

@@ -118,6 +118,9 @@ class served_child final : public child_handle {
 
 // ---- the server ----
 
+using signal_handler = void (*)(int);
+signal_handler children_sigint = SIG_DFL;  // SIGINT's disposition as the server was started with
+
 struct server_child {
   int pid;
   unique_fd pidfd;
@@ -131,6 +134,7 @@ void answer(int fd, std::int32_t value) {
 [[noreturn]] void run_forked_child(const child_payload& payload, std::vector<int> handles, int server_pid,
                                    unique_fd& control, std::vector<server_child>& others) {
   posix::set_death_signal(payload.daemon ? SIGKILL : SIGTERM, server_pid);
+  ::signal(SIGINT, children_sigint);
   control.reset();
   for (auto& other : others) {
     other.pidfd.reset();
@@ -215,6 +219,10 @@ std::unique_ptr<child_handle> launch_forkserver(const launch_request& request) {
 
 void run_forkserver(const std::string& channel) {
   unique_fd control(std::stoi(channel));
+  // Ctrl-C reaches the whole process group: the program decides what it
+  // means, and the server must go on serving it (it ends when the program
+  // does, by its channel's end). Its children get the program's disposition.
+  children_sigint = ::signal(SIGINT, SIG_IGN);
   std::vector<server_child> children;
   try {
     for (;;) {

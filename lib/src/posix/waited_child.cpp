@@ -3,6 +3,7 @@
 #include <mproc/error.hpp>
 
 #include <cerrno>
+#include <csignal>
 #include <cstring>
 #include <string>
 #include <csignal>
@@ -79,6 +80,8 @@ void waited_child::kill() { send(SIGKILL); }
 }  // namespace mproc::detail::posix
 
 namespace mproc::detail {
+
+bool ended_by_interrupt(int exit_code) { return exit_code == -SIGINT; }
 
 std::string describe_end(int exit_code) {
   if (exit_code >= 0) return "exited with code " + std::to_string(exit_code);

@@ -3,6 +3,7 @@
 #include <mproc/error.hpp>
 
 #include <algorithm>
+#include <csignal>
 #include <cstdio>
 #include <string>
 
@@ -75,6 +76,10 @@ const char* exception_name(DWORD code) noexcept {
 }
 
 }  // namespace
+
+bool ended_by_interrupt(int exit_code) {
+  return exit_code == -SIGINT || static_cast<unsigned>(exit_code) == 0xC000013Au;  // STATUS_CONTROL_C_EXIT
+}
 
 std::string describe_end(int exit_code) {
   static constexpr const char* names[] = {nullptr, "SIGHUP", "SIGINT", "SIGQUIT", "SIGILL", "SIGTRAP", "SIGABRT",

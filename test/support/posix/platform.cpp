@@ -203,6 +203,18 @@ void resume_process(int pid) { ::kill(pid, SIGCONT); }
 
 void lead_process_group() { ::setpgid(0, 0); }
 
+void become_terminal_program() {
+  ::setpgid(0, 0);
+  ::signal(SIGINT, SIG_DFL);
+}
+
+void interrupt_process_group(int leader) {
+  BOOST_REQUIRE(::getpgid(leader) == leader);
+  ::kill(-leader, SIGINT);
+}
+
+void interrupt_process(int pid) { ::kill(pid, SIGINT); }
+
 void kill_process_group(int leader) {
   BOOST_REQUIRE(::getpgid(leader) == leader);
   ::kill(-leader, SIGKILL);

@@ -260,5 +260,8 @@ void resume_process(int pid) { call_ntdll("NtResumeProcess", pid); }
 
 void lead_process_group() {}
 void kill_process_group(int leader) { kill_process(leader); }
+void become_terminal_program() {}
+void interrupt_process_group(int) {}
+void interrupt_process(int) {}
 
 }  // namespace mproc::test

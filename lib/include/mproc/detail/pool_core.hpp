@@ -44,9 +44,14 @@ struct worker_links {
 /// max_tasks of them.
 void run_worker(worker_links& links);
 void pool_worker(worker_links links);
+/// Before the initializer: a handler of SIGINT that a forked worker copied from
+/// the program goes back to the default action (an ignored SIGINT stays
+/// ignored), so that Ctrl-C ends the workers as it would spawned ones.
+void begin_worker();
 
 template <class F, class... Args>
 void pool_worker_with(worker_links links, code_address initializer, Args... args) {
+  begin_worker();
   F made{};
   if constexpr (std::is_pointer_v<F>) made = reinterpret_cast<F>(resolve_code(initializer));
   made(args...);
