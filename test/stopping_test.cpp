@@ -1,7 +1,10 @@
-// Stopping work: a task past its timeout asked to stop (this_task::
-// stop_requested()) before its worker is killed, cancel() of a task that a
-// worker holds or runs, and Ctrl-C of a program running a pool.
+// Stopping work and replacing workers: a task past its timeout asked to stop
+// (this_task::stop_requested()) before its worker is killed, cancel() of a task
+// that a worker holds or runs, Ctrl-C of a program running a pool, and workers
+// replaced when they hold too much memory.
 #include "support/scratch.hpp"
+
+#include "launch.hpp"
 
 #include <mproc/pool.hpp>
 #include <mproc/shared.hpp>
@@ -13,6 +16,8 @@
 #include <atomic>
 #include <chrono>
 #include <csignal>
+#include <cstring>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -157,6 +162,17 @@ void ctrl_c_reaches_a_program(mproc::start_method method, bool handles) {
   }), "a block of the program was left in /dev/shm");
 }
 
+// Keeps `mib` MiB more of written memory in the worker; says which worker it is.
+int grow_by(int mib) {
+  static std::vector<std::unique_ptr<char[]>> kept;
+  const std::size_t bytes = static_cast<std::size_t>(mib) << 20;
+  kept.push_back(std::make_unique<char[]>(bytes));
+  std::memset(kept.back().get(), 1, bytes);
+  return mproc::test::this_pid();
+}
+
+std::size_t resident_now(int) { return mproc::detail::resident_bytes(); }
+
 std::string what_of(mproc::async_result<int>& result) {
   try {
     result.get();
@@ -299,6 +315,23 @@ MPROC_TEST_EACH_METHOD(a_pool_whose_worker_is_ended_by_sigint_cancels_its_work_a
   BOOST_TEST(said.find("killed by SIGINT") != std::string::npos, said);
   BOOST_TEST(said.find("the pool was interrupted") != std::string::npos, said);
   BOOST_TEST(workers.apply(square, 3) == 9);  // the pool goes on
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(memory_per_child)
+
+MPROC_TEST_EACH_METHOD(a_worker_holding_more_than_max_memory_per_child_after_a_task_is_replaced) {
+  // A worker's own resident memory (larger under sanitizers), from a worker started the same way.
+  const std::size_t base = mproc::pool(mproc::pool_options{.processes = 1, .method = method}).apply(resident_now, 0);
+  BOOST_TEST_REQUIRE(base > 0u);
+  mproc::pool workers(
+      mproc::pool_options{.processes = 1, .max_memory_per_child = base + (std::size_t{100} << 20), .method = method});
+  const int first = workers.apply(grow_by, 10);
+  BOOST_TEST(workers.apply(grow_by, 10) == first);   // under the limit: the same worker
+  BOOST_TEST(workers.apply(grow_by, 200) == first);  // past it after this task, which still finishes
+  BOOST_TEST(workers.apply(grow_by, 10) != first);   // a new worker
+  BOOST_TEST(workers.apply(square, 4) == 16);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -39,6 +39,10 @@ void flush_standard_streams() noexcept;
 /// This process's id.
 int current_pid() noexcept;
 
+/// This process's resident memory in bytes (Linux: its resident set; Windows:
+/// its working set); 0 if the system does not say.
+std::uint64_t resident_bytes() noexcept;
+
 /// Reads what a spawned child was given; `channel` is the text after the marker
 /// argument. Throws serialization_error, eof_error or process_error.
 spawn_start read_spawn_start(const std::string& channel);

@@ -2,6 +2,7 @@
 // them, and puts their results (or errors) on the pool's result queue.
 #include <mproc/pool.hpp>
 
+#include "launch.hpp"
 #include "pool_wire.hpp"
 #include "remote_failure.hpp"
 
@@ -224,6 +225,8 @@ void run_worker(worker_links& links) {
     running_stamp = nullptr;
     stamp.task.store(0);
     links.results.put(out, std::nullopt);
+    // Ends as after maxtasksperchild: the pool starts another in its place.
+    if (links.max_memory != 0 && resident_bytes() > links.max_memory) return;
   }
 }
 

@@ -69,6 +69,10 @@ struct pool_options {
   detail::worker_factory initializer{};
   /// A worker is replaced after this many tasks (chunks); 0: never.
   std::size_t maxtasksperchild = 0;
+  /// A worker whose resident memory is above this many bytes after a task is
+  /// replaced (billiard's max_memory_per_child, in bytes): a task that leaks
+  /// or caches does not grow the pool for ever. 0: never.
+  std::size_t max_memory_per_child = 0;
   /// Unset: get_start_method().
   std::optional<start_method> method{};
   /// A task (a chunk of a map) running longer fails with timeout_error, and its

@@ -28,6 +28,16 @@ namespace detail {
 
 int current_pid() noexcept { return static_cast<int>(::getpid()); }
 
+std::uint64_t resident_bytes() noexcept {
+  std::FILE* statm = std::fopen("/proc/self/statm", "r");  // pages: size, resident, ...
+  if (statm == nullptr) return 0;
+  unsigned long long size = 0;
+  unsigned long long resident = 0;
+  const bool read = std::fscanf(statm, "%llu %llu", &size, &resident) == 2;
+  std::fclose(statm);
+  return read ? resident * static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE)) : 0;
+}
+
 namespace {
 
 // With libstdc++'s default sync_with_stdio(true) the C++ standard streams keep

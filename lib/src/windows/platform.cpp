@@ -7,6 +7,8 @@
 #include <iostream>
 
 #include <windows.h>
+// after windows.h
+#include <psapi.h>
 
 namespace mproc {
 
@@ -16,6 +18,13 @@ std::vector<start_method> all_start_methods() { return {start_method::spawn}; }
 namespace detail {
 
 int current_pid() noexcept { return static_cast<int>(::GetCurrentProcessId()); }
+
+std::uint64_t resident_bytes() noexcept {
+  PROCESS_MEMORY_COUNTERS counters{};
+  counters.cb = sizeof counters;
+  if (!::K32GetProcessMemoryInfo(::GetCurrentProcess(), &counters, sizeof counters)) return 0;
+  return counters.WorkingSetSize;
+}
 
 void flush_standard_streams() noexcept {
   try {

@@ -33,10 +33,11 @@ struct worker_links {
   shared_memory stamps;
   std::uint32_t slot = 0;
   std::uint64_t max_tasks = 0;
+  std::uint64_t max_memory = 0;  // bytes resident after a task past which the worker ends; 0: no limit
 
   template <class Archive>
   void serialize(Archive& archive) {
-    archive(tasks, results, stamps, slot, max_tasks);
+    archive(tasks, results, stamps, slot, max_tasks, max_memory);
   }
 };
 
