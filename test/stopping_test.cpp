@@ -1,7 +1,8 @@
 // Stopping work and replacing workers: a task past its timeout asked to stop
 // (this_task::stop_requested()) before its worker is killed, cancel() of a task
 // that a worker holds or runs, Ctrl-C of a program running a pool, and workers
-// replaced when they hold too much memory.
+// replaced when they hold too much memory, and tasks that keep killing their
+// workers quarantined.
 #include "support/scratch.hpp"
 
 #include "launch.hpp"
@@ -17,6 +18,8 @@
 #include <chrono>
 #include <csignal>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -172,6 +175,24 @@ int grow_by(int mib) {
 }
 
 std::size_t resident_now(int) { return mproc::detail::resident_bytes(); }
+
+int always_dies(mproc::atomic_value<int> runs) {
+  runs.fetch_add(1);
+  mproc::test::kill_this_process();
+}
+
+// Where the runs of item 7 are counted (a byte each), per test process.
+std::filesystem::path runs_of_seven(int test_pid) {
+  return std::filesystem::temp_directory_path() / ("mproc-stopping-test-" + std::to_string(test_pid) + "-seven");
+}
+
+int dies_at_seven(int x) {
+  if (x == 7) {
+    std::ofstream(runs_of_seven(mproc::test::parent_pid()), std::ios::app) << 'x';
+    mproc::test::kill_this_process();
+  }
+  return x;
+}
 
 std::string what_of(mproc::async_result<int>& result) {
   try {
@@ -332,6 +353,46 @@ MPROC_TEST_EACH_METHOD(a_worker_holding_more_than_max_memory_per_child_after_a_t
   BOOST_TEST(workers.apply(grow_by, 200) == first);  // past it after this task, which still finishes
   BOOST_TEST(workers.apply(grow_by, 10) != first);   // a new worker
   BOOST_TEST(workers.apply(square, 4) == 16);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(quarantine)
+
+MPROC_TEST_EACH_METHOD(a_task_that_keeps_killing_its_worker_is_quarantined) {
+  mproc::pool workers(mproc::pool_options{.processes = 2, .method = method, .retry_lost_tasks = true,
+                                          .quarantine_after = 3});
+  mproc::atomic_value<int> runs(0);
+  auto doomed = workers.apply_async(always_dies, runs);
+  BOOST_CHECK_THROW(doomed.get(), mproc::quarantined_error);
+  BOOST_TEST(runs.load() == 3);
+  BOOST_TEST(what_of(doomed).find("killed its worker 3 times in a row") != std::string::npos, what_of(doomed));
+  BOOST_TEST(workers.apply(square, 5) == 25);
+}
+
+BOOST_AUTO_TEST_CASE(a_chunk_of_a_plain_map_that_keeps_killing_its_worker_is_quarantined) {
+  const auto counted = runs_of_seven(mproc::test::this_pid());
+  std::filesystem::remove(counted);
+  mproc::pool workers(mproc::pool_options{.processes = 2, .retry_lost_tasks = true, .quarantine_after = 4});
+  std::vector<int> items(20);
+  for (int i = 0; i < 20; ++i) items[static_cast<std::size_t>(i)] = i;
+  BOOST_CHECK_THROW(workers.map(dies_at_seven, items, 1), mproc::quarantined_error);
+  BOOST_TEST(std::filesystem::file_size(counted) == 4u);  // ran 4 times, not a 5th
+  std::filesystem::remove(counted);
+}
+
+BOOST_AUTO_TEST_CASE(without_quarantine_a_lost_task_runs_once_more_as_before) {
+  mproc::pool workers(mproc::pool_options{.processes = 2, .retry_lost_tasks = true});
+  mproc::atomic_value<int> runs(0);
+  auto doomed = workers.apply_async(always_dies, runs);
+  BOOST_CHECK_THROW(doomed.get(), mproc::worker_lost_error);
+  try {
+    doomed.get();
+  } catch (const mproc::quarantined_error&) {
+    BOOST_ERROR("quarantined without quarantine_after");
+  } catch (const mproc::worker_lost_error&) {
+  }
+  BOOST_TEST(runs.load() == 2);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -67,13 +67,10 @@ void pool_core::state::worker_died(std::uint32_t slot, std::uint64_t generation,
       ends.push_back(take_task(id, std::nullopt, std::make_exception_ptr(timeout_error(
           "the task ran longer than its timeout of " + std::to_string(seconds.count()) + " s; its worker (pid " +
           std::to_string(pid) + ") was killed and replaced"))));
-    } else if (options.retry_lost_tasks && !record.retried && !interrupted) {
-      record.retried = true;
-      pending.push_front(id);
+    } else if (auto failure = lost_failure(++record.deaths, interrupted, pid, code, dead.name())) {
+      ends.push_back(take_task(id, std::nullopt, failure));
     } else {
-      ends.push_back(take_task(id, std::nullopt, std::make_exception_ptr(worker_lost_error(
-          pid, code, "the pool worker " + dead.name() + " (pid " + std::to_string(pid) + ") running the task " +
-                     describe_end(code)))));
+      pending.push_front(id);
     }
   }
   s.held.clear();
@@ -112,6 +109,20 @@ void pool_core::state::worker_died(std::uint32_t slot, std::uint64_t generation,
     check_team(team, ends);
   }
   dispatch();
+}
+
+std::exception_ptr pool_core::state::lost_failure(std::size_t deaths, bool interrupted, int pid, int code,
+                                                  const std::string& worker) const {
+  const std::size_t deaths_to_fail = options.quarantine_after != 0 ? options.quarantine_after : 2;
+  if (options.retry_lost_tasks && !interrupted && deaths < deaths_to_fail) return nullptr;
+  const std::string how = "the pool worker " + worker + " (pid " + std::to_string(pid) + ") running the task " +
+                          describe_end(code);
+  if (options.retry_lost_tasks && options.quarantine_after != 0 && !interrupted) {
+    return std::make_exception_ptr(quarantined_error(
+        pid, code, "the task killed its worker " + std::to_string(deaths) + " times in a row (the last time, " + how +
+                       "); it is quarantined: not run again"));
+  }
+  return std::make_exception_ptr(worker_lost_error(pid, code, how));
 }
 
 void pool_core::state::cancel_unfinished(const std::exception_ptr& why, std::vector<chunk_end>& ends) {

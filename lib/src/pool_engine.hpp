@@ -37,7 +37,7 @@ struct task_record {
   std::size_t chunk = 0;
   std::string message;
   std::optional<std::chrono::nanoseconds> timeout;
-  bool retried = false;
+  std::size_t deaths = 0;  // workers that died running it
   std::uint64_t team = 0;  // not 0: a worker's share of this team job
 };
 
@@ -47,7 +47,7 @@ struct team_job {
   std::string share;  // the message a worker gets for its share
   std::optional<std::chrono::nanoseconds> timeout;
   std::vector<std::exception_ptr> errors;  // each chunk's, once it failed
-  std::set<std::uint64_t> retried;        // chunks given back once after a death
+  std::map<std::uint64_t, std::size_t> deaths;  // workers that died running a chunk
 
   std::uint32_t tag = 0;  // in every state word of this job
 
@@ -153,6 +153,10 @@ struct pool_core::state {
                  std::optional<std::chrono::nanoseconds> timeout, std::shared_ptr<handle_outbox> outbox);
 
   // -- pool_deaths.cpp --
+  // What a task lost with its worker becomes after its `deaths`-th death:
+  // nothing if it runs again (retry_lost_tasks), else its failure.
+  std::exception_ptr lost_failure(std::size_t deaths, bool interrupted, int pid, int code,
+                                  const std::string& worker) const;
   void start_worker(std::size_t slot);
   void worker_died(std::uint32_t slot, std::uint64_t generation, std::vector<chunk_end>& ends);
   // Every task not finished fails with `failure`: a team job's chunks, not

@@ -153,18 +153,15 @@ void pool_core::state::team_worker_died(std::uint64_t share, std::uint32_t slot,
       t.errors[c] = std::make_exception_ptr(timeout_error(
           "the task ran longer than its timeout; its worker (pid " + std::to_string(pid) + ") was killed and replaced"));
       t.set_state(c, team_failed);
-    } else if (options.retry_lost_tasks && !t.retried.contains(c)) {
+    } else if (auto failure = lost_failure(++t.deaths[c], ended_by_interrupt(code), pid, code, name)) {
+      t.errors[c] = failure;
+      t.set_state(c, team_failed);
+    } else {
       // Marked as given back, not as free: workers claim such chunks before
       // any new one, so the retry runs now, not after all the others
       // (where the next kill would find it).
-      t.retried.insert(c);
       t.layout().returned.fetch_add(1);
       t.set_state(c, team_returned);
-    } else {
-      t.errors[c] = std::make_exception_ptr(worker_lost_error(
-          pid, code, "the pool worker " + name + " (pid " + std::to_string(pid) + ") running the task " +
-                         describe_end(code)));
-      t.set_state(c, team_failed);
     }
   }
 }

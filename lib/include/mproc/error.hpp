@@ -144,6 +144,13 @@ class worker_lost_error : public error {
   int exit_code_;
 };
 
+/// A task that killed its worker pool_options::quarantine_after times in a row
+/// is not run again (Dask's allowed-failures).
+class quarantined_error : public worker_lost_error {
+ public:
+  using worker_lost_error::worker_lost_error;
+};
+
 /// A named object that should be new already exists.
 class exists_error : public error {
  public:

@@ -86,6 +86,10 @@ struct pool_options {
   /// A task whose worker died is run once more (on another worker) before it
   /// fails with worker_lost_error. Only for tasks that may run twice.
   bool retry_lost_tasks = false;
+  /// With retry_lost_tasks: a lost task runs again until it has killed this
+  /// many workers in a row, then fails with quarantined_error and is not run
+  /// again. 0: it runs once more (2 deaths), then fails with worker_lost_error.
+  std::size_t quarantine_after = 0;
   /// Called in the parent as each chunk of a job finishes: items done, and the
   /// job's total (for imap: the input range's size, 0 if it has none, as an
   /// endless one). From the pool's own thread: keep it short.
