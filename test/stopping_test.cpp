@@ -2,7 +2,7 @@
 // (this_task::stop_requested()) before its worker is killed, cancel() of a task
 // that a worker holds or runs, Ctrl-C of a program running a pool, and workers
 // replaced when they hold too much memory, and tasks that keep killing their
-// workers quarantined.
+// workers quarantined; a worker the OOM killer ended is said to be.
 #include "support/scratch.hpp"
 
 #include "launch.hpp"
@@ -192,6 +192,29 @@ int dies_at_seven(int x) {
     mproc::test::kill_this_process();
   }
   return x;
+}
+
+// Writes memory until something stops it (8 GiB at most).
+int eat_memory(int) {
+  std::vector<std::unique_ptr<char[]>> eaten;
+  for (int i = 0; i < 8192; ++i) {
+    eaten.push_back(std::make_unique<char[]>(std::size_t{1} << 20));
+    std::memset(eaten.back().get(), 1, std::size_t{1} << 20);
+  }
+  return static_cast<int>(eaten.size());
+}
+
+// Runs a pool in the memory cgroup `cgroup` (its workers are in it too) and
+// writes what a task that eats memory failed with.
+void pool_in_cgroup(std::string cgroup, std::string path, int method) {
+  mproc::test::enter_cgroup(cgroup);
+  mproc::pool workers(mproc::pool_options{.processes = 1, .method = static_cast<mproc::start_method>(method)});
+  try {
+    workers.apply(eat_memory, 0);
+    write_file(path, "no error");
+  } catch (const mproc::worker_lost_error& e) {
+    write_file(path, e.what());
+  }
 }
 
 std::string what_of(mproc::async_result<int>& result) {
@@ -393,6 +416,38 @@ BOOST_AUTO_TEST_CASE(without_quarantine_a_lost_task_runs_once_more_as_before) {
   } catch (const mproc::worker_lost_error&) {
   }
   BOOST_TEST(runs.load() == 2);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(crash_forensics)
+
+MPROC_TEST_EACH_METHOD(a_worker_the_oom_killer_ended_is_said_to_be) {
+  if (!mproc::test::posix_system) return;  // no OOM killer count on Windows
+  const auto cgroup = mproc::test::make_memory_cgroup(std::uint64_t{512} << 20);
+  if (!cgroup) {
+    BOOST_TEST_MESSAGE("this machine cannot make a memory cgroup: the OOM verdict is not checked here");
+    return;
+  }
+  mproc::test::scratch_dir dir;
+  const std::string path = dir.file("said");
+  mproc::process program(mproc::process_options{.method = method}, pool_in_cgroup, *cgroup, path,
+                         static_cast<int>(method));
+  program.start();
+  BOOST_TEST_REQUIRE(program.join(120s));
+  const std::string said = read_file(path);
+  BOOST_TEST(said.find("was killed by SIGKILL, by the kernel's OOM killer") != std::string::npos, said);
+  BOOST_TEST(mproc::test::eventually([&] { return mproc::test::remove_cgroup(*cgroup); }));
+}
+
+BOOST_AUTO_TEST_CASE(a_worker_killed_by_someone_else_is_not_said_to_be_oom_killed) {
+  mproc::pool workers(1);
+  auto killed = workers.apply_async(slow_task, 0);
+  std::this_thread::sleep_for(300ms);
+  mproc::test::kill_process(workers.worker_pids().front());
+  const std::string said = what_of(killed);
+  BOOST_TEST(said.find("OOM") == std::string::npos, said);
+  BOOST_TEST(said.find("running the task") != std::string::npos, said);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

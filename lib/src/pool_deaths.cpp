@@ -22,6 +22,7 @@ void pool_core::state::start_worker(std::size_t slot) {
     ~not_inherited_after() { tasks.set_inherited_by_fork(false); }
   } restore{slots[slot].tasks};
   worker.start();
+  slots[slot].oom = oom_count_of(worker.pid());
   slots[slot].worker = std::move(worker);
   slots[slot].finished_since_start = 0;
   slots[slot].timed_out_task = 0;
@@ -40,7 +41,8 @@ void pool_core::state::worker_died(std::uint32_t slot, std::uint64_t generation,
   dead.join();
   const int code = dead.exitcode().value_or(-1);
   const int pid = dead.pid();
-  const bool interrupted = ended_by_interrupt(code);  // Ctrl-C: the pool's work stops (cancel_unfinished)
+  const bool interrupted = ended_by_interrupt(code);
+  const std::string ending = ending_of(s, code);  // Ctrl-C: the pool's work stops (cancel_unfinished)
   // What is still in its queue was never taken; what it held besides, it had taken.
   std::vector<std::string> untaken;
   while (auto message = s.tasks.get(std::chrono::nanoseconds{0})) untaken.emplace_back(*message);
@@ -56,7 +58,7 @@ void pool_core::state::worker_died(std::uint32_t slot, std::uint64_t generation,
     auto& record = tasks.at(id);
     if (record.team != 0) {
       teams_touched.insert(record.team);
-      team_worker_died(id, slot, pid, code, dead.name(), s.timed_out_task == id);
+      team_worker_died(id, slot, pid, code, dead.name(), ending, s.timed_out_task == id);
       continue;
     }
     if (cancelled.contains(id)) {  // its job failed already
@@ -67,7 +69,7 @@ void pool_core::state::worker_died(std::uint32_t slot, std::uint64_t generation,
       ends.push_back(take_task(id, std::nullopt, std::make_exception_ptr(timeout_error(
           "the task ran longer than its timeout of " + std::to_string(seconds.count()) + " s; its worker (pid " +
           std::to_string(pid) + ") was killed and replaced"))));
-    } else if (auto failure = lost_failure(++record.deaths, interrupted, pid, code, dead.name())) {
+    } else if (auto failure = lost_failure(++record.deaths, interrupted, pid, code, dead.name(), ending)) {
       ends.push_back(take_task(id, std::nullopt, failure));
     } else {
       pending.push_front(id);
@@ -111,12 +113,27 @@ void pool_core::state::worker_died(std::uint32_t slot, std::uint64_t generation,
   dispatch();
 }
 
+std::string pool_core::state::ending_of(slot_state& s, int code) {
+  std::string ending = describe_end(code);
+  if (code != -9 || !s.oom) return ending;
+  const auto now = oom_kills_in(s.oom->file);
+  if (!now) return ending;
+  if (*now > s.oom->kills) {
+    ending += ", by the kernel's OOM killer (the oom_kill count of its memory cgroup, in " + s.oom->file +
+              ", went from " + std::to_string(s.oom->kills) + " to " + std::to_string(*now) + ")";
+  }
+  for (auto& other : slots) {  // a kill is told once
+    if (other.oom && other.oom->file == s.oom->file) other.oom->kills = std::max(other.oom->kills, *now);
+  }
+  return ending;
+}
+
 std::exception_ptr pool_core::state::lost_failure(std::size_t deaths, bool interrupted, int pid, int code,
-                                                  const std::string& worker) const {
+                                                  const std::string& worker, const std::string& ending) const {
   const std::size_t deaths_to_fail = options.quarantine_after != 0 ? options.quarantine_after : 2;
   if (options.retry_lost_tasks && !interrupted && deaths < deaths_to_fail) return nullptr;
   const std::string how = "the pool worker " + worker + " (pid " + std::to_string(pid) + ") running the task " +
-                          describe_end(code);
+                          ending;
   if (options.retry_lost_tasks && options.quarantine_after != 0 && !interrupted) {
     return std::make_exception_ptr(quarantined_error(
         pid, code, "the task killed its worker " + std::to_string(deaths) + " times in a row (the last time, " + how +

@@ -17,6 +17,7 @@
 
 #include "child_handle.hpp"
 #include "launch.hpp"
+#include "oom_kills.hpp"
 #include "pool_wire.hpp"
 #include "remote_failure.hpp"
 #include "sentinel_wait.hpp"
@@ -78,6 +79,7 @@ struct slot_state {
   std::uint64_t finished_since_start = 0;
   std::uint64_t timed_out_task = 0;  // killed for it (timeout or cancel)
   std::optional<stop_request> asked;
+  std::optional<oom_count> oom;  // of the worker's memory cgroup, as it started
 };
 
 // A chunk's end, applied to its job outside the pool's lock.
@@ -156,7 +158,9 @@ struct pool_core::state {
   // What a task lost with its worker becomes after its `deaths`-th death:
   // nothing if it runs again (retry_lost_tasks), else its failure.
   std::exception_ptr lost_failure(std::size_t deaths, bool interrupted, int pid, int code,
-                                  const std::string& worker) const;
+                                  const std::string& worker, const std::string& ending) const;
+  // How a worker ended, for people: describe_end, and whether the OOM killer did it.
+  std::string ending_of(slot_state& s, int code);
   void start_worker(std::size_t slot);
   void worker_died(std::uint32_t slot, std::uint64_t generation, std::vector<chunk_end>& ends);
   // Every task not finished fails with `failure`: a team job's chunks, not
@@ -193,7 +197,7 @@ struct pool_core::state {
   // The chunks a dead worker held fail (or are given back once); whatever is
   // free again goes to the worker that replaces it.
   void team_worker_died(std::uint64_t share, std::uint32_t slot, int pid, int code, const std::string& name,
-                        bool timed_out);
+                        const std::string& ending, bool timed_out);
 
   // -- pool_results.cpp --
   // The result thread: nothing may end it but the stop notice.

@@ -138,8 +138,8 @@ bool pool_core::state::take_back_team_chunks(job_state& job) {
   return all;
 }
 
-void pool_core::state::team_worker_died(std::uint64_t share, std::uint32_t slot, int pid, int code, const std::string& name,
-                      bool timed_out) {
+void pool_core::state::team_worker_died(std::uint64_t share, std::uint32_t slot, int pid, int code,
+                                        const std::string& name, const std::string& ending, bool timed_out) {
   auto record = tasks.find(share);
   if (record == tasks.end()) return;
   const std::uint64_t team = record->second.team;
@@ -153,7 +153,7 @@ void pool_core::state::team_worker_died(std::uint64_t share, std::uint32_t slot,
       t.errors[c] = std::make_exception_ptr(timeout_error(
           "the task ran longer than its timeout; its worker (pid " + std::to_string(pid) + ") was killed and replaced"));
       t.set_state(c, team_failed);
-    } else if (auto failure = lost_failure(++t.deaths[c], ended_by_interrupt(code), pid, code, name)) {
+    } else if (auto failure = lost_failure(++t.deaths[c], ended_by_interrupt(code), pid, code, name, ending)) {
       t.errors[c] = failure;
       t.set_state(c, team_failed);
     } else {

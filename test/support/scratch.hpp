@@ -117,6 +117,13 @@ void become_terminal_program();
 void interrupt_process_group(int leader);
 /// SIGINT to process `pid` (POSIX).
 void interrupt_process(int pid);
+/// A new memory cgroup under this process's own, limited to `limit` bytes: its
+/// folder, or nothing where none can be made (not Linux, not allowed).
+std::optional<std::string> make_memory_cgroup(std::uint64_t limit);
+/// Moves this process into the cgroup in `folder`.
+void enter_cgroup(const std::string& folder);
+/// Removes an empty cgroup; false if it is not (yet) empty.
+bool remove_cgroup(const std::string& folder);
 
 /// True on POSIX systems; the POSIX-only tests are skipped elsewhere.
 extern const bool posix_system;

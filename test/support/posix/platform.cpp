@@ -1,10 +1,13 @@
 // The tests' look at the system, on POSIX.
 #include "support/scratch.hpp"
 
+#include "oom_kills.hpp"
+
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <sstream>
 #include <stdexcept>
 
@@ -214,6 +217,38 @@ void interrupt_process_group(int leader) {
 }
 
 void interrupt_process(int pid) { ::kill(pid, SIGINT); }
+
+std::optional<std::string> make_memory_cgroup(std::uint64_t limit) {
+  namespace fs = std::filesystem;
+  const auto own = mproc::detail::oom_count_of(::getpid());
+  if (!own) return std::nullopt;
+  const fs::path parent = fs::path(own->file).parent_path();
+  const bool v2 = fs::path(own->file).filename() == "memory.events";
+  const fs::path made = parent / ("mproc-test-" + std::to_string(::getpid()));
+  std::error_code failed;
+  fs::create_directory(made, failed);
+  if (failed) return std::nullopt;
+  const auto set = [&](const char* name, std::uint64_t value) {
+    std::ofstream file(made / name);
+    file << value;
+    file.flush();
+    return static_cast<bool>(file);
+  };
+  const bool limited = v2 ? set("memory.max", limit) : set("memory.limit_in_bytes", limit);
+  if (v2) set("memory.swap.max", 0);
+  else set("memory.memsw.limit_in_bytes", limit);  // no swapping instead of the OOM killer, where swap counts
+  if (!limited) {
+    fs::remove(made, failed);
+    return std::nullopt;
+  }
+  return made.string();
+}
+
+void enter_cgroup(const std::string& folder) {
+  std::ofstream(std::filesystem::path(folder) / "cgroup.procs") << ::getpid() << std::flush;
+}
+
+bool remove_cgroup(const std::string& folder) { return ::rmdir(folder.c_str()) == 0; }
 
 void kill_process_group(int leader) {
   BOOST_REQUIRE(::getpgid(leader) == leader);

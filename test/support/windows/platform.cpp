@@ -263,5 +263,8 @@ void kill_process_group(int leader) { kill_process(leader); }
 void become_terminal_program() {}
 void interrupt_process_group(int) {}
 void interrupt_process(int) {}
+std::optional<std::string> make_memory_cgroup(std::uint64_t) { return std::nullopt; }
+void enter_cgroup(const std::string&) {}
+bool remove_cgroup(const std::string&) { return false; }
 
 }  // namespace mproc::test
