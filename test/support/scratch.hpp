@@ -57,6 +57,8 @@ class stderr_capture {
 
 /// Pids of this process's children that have ended but were never reaped.
 std::vector<int> zombie_children();
+/// Pids of this process's children, running or ended (POSIX; empty elsewhere).
+std::vector<int> children_of_this_process();
 /// True while a process with this pid exists and is not a zombie.
 bool process_running(int pid);
 /// The names in /dev/shm.

@@ -63,7 +63,10 @@ std::string stderr_capture::text() {
   return read_file(path_);
 }
 
-std::vector<int> zombie_children() {
+namespace {
+
+// This process's children; only those in `state` ("Z") if one is given.
+std::vector<int> children_in_state(const char* wanted) {
   std::vector<int> zombies;
   const std::string me = std::to_string(::getpid());
   for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
@@ -75,10 +78,16 @@ std::vector<int> zombie_children() {
     std::istringstream fields(stat.substr(close + 2));
     std::string state, parent;
     fields >> state >> parent;
-    if (state == "Z" && parent == me) zombies.push_back(std::stoi(name));
+    if ((wanted == nullptr || state == wanted) && parent == me) zombies.push_back(std::stoi(name));
   }
   return zombies;
 }
+
+}  // namespace
+
+std::vector<int> zombie_children() { return children_in_state("Z"); }
+
+std::vector<int> children_of_this_process() { return children_in_state(nullptr); }
 
 bool process_running(int pid) {
   const std::string stat = read_file("/proc/" + std::to_string(pid) + "/stat");

@@ -84,6 +84,7 @@ std::string stderr_capture::text() {
 }
 
 std::vector<int> zombie_children() { return {}; }
+std::vector<int> children_of_this_process() { return {}; }
 
 bool process_running(int pid) {
   HANDLE process = ::OpenProcess(SYNCHRONIZE, FALSE, static_cast<DWORD>(pid));
