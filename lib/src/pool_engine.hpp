@@ -206,6 +206,8 @@ struct pool_core::state {
   bool take_one_result();
   void task_done(std::uint64_t id, std::uint64_t aux, std::uint32_t slot, task_status status,
                  std::string_view payload, std::vector<chunk_end>& ends);
+  // A task's report_progress(): the progress callback, for a job of one chunk.
+  void task_progress(std::uint64_t id, std::uint64_t done, std::string_view payload);
   // Why a task that was asked to stop fails. Under the lock.
   std::exception_ptr stopped_failure(std::uint64_t id) const;
 

@@ -45,6 +45,10 @@ bool pool_core::state::take_one_result() {
     return true;
   }
   if (result->kind == stop_notice) return false;
+  if (result->kind == progress_notice) {
+    task_progress(result->task, result->aux, result->payload);
+    return true;
+  }
   std::vector<chunk_end> ends;
   if (result->kind == death_notice) {
     worker_died(result->slot, result->aux, ends);
@@ -92,6 +96,23 @@ void pool_core::state::task_done(std::uint64_t id, std::uint64_t aux, std::uint3
     ends.push_back(take_task(id, std::move(result), failure));
   }
   dispatch();
+}
+
+void pool_core::state::task_progress(std::uint64_t id, std::uint64_t done, std::string_view payload) {
+  if (!options.progress || payload.size() != sizeof(std::uint64_t)) return;
+  std::shared_ptr<job_state> job;
+  {
+    std::scoped_lock lock(mutex);
+    auto record = tasks.find(id);
+    if (record == tasks.end() || cancelled.contains(id)) return;
+    job = record->second.job;
+  }
+  {
+    std::scoped_lock lock(job->mutex);
+    if (job->chunks != 1 || job->progress || job->finished != 0) return;  // chunks move the bar of a larger job
+  }
+  const auto total = read_at<std::uint64_t>(payload, 0);
+  guarded("the progress callback", [&] { options.progress(done, total); });
 }
 
 std::exception_ptr pool_core::state::stopped_failure(std::uint64_t id) const {

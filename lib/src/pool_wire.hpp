@@ -37,6 +37,7 @@ struct task_stamp {
 constexpr std::size_t result_head_bytes = 24;  // [u64 task][u64 aux][u32 slot][u32 kind]
 constexpr std::uint32_t death_notice = 100;    // aux: the worker's generation
 constexpr std::uint32_t stop_notice = 101;
+constexpr std::uint32_t progress_notice = 102;  // aux: done; payload: u64 total
 
 inline std::int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())

@@ -22,6 +22,10 @@ namespace {
 // The run the worker's task thread is in, for this_task::stop_requested().
 thread_local const task_stamp* running_stamp = nullptr;
 thread_local std::uint64_t running_run = 0;
+// The task the worker's task thread runs, for report_progress().
+thread_local worker_links* running_links = nullptr;
+thread_local std::uint64_t running_task = 0;
+thread_local std::int64_t last_report_ns = 0;
 
 // A task or a team chunk begins: its start time, then its run number (see task_stamp).
 void begin_run(task_stamp& stamp) {
@@ -217,7 +221,10 @@ void run_worker(worker_links& links) {
       if (skipped(stamp, parts.id)) {  // cancelled before it started
         out = result_head(parts.id, 0, links.slot, static_cast<std::uint32_t>(task_status::stopped));
       } else {
+        running_links = &links;
+        running_task = parts.id;
         run_task(parts, links.slot, out);
+        running_links = nullptr;
         if (this_task::stop_requested()) write_at(out, 20, static_cast<std::uint32_t>(task_status::stopped));
         ++done;
       }
@@ -249,6 +256,24 @@ bool stop_requested() noexcept {
 }
 
 }  // namespace mproc::this_task
+
+namespace mproc {
+
+void report_progress(std::size_t done, std::size_t total) noexcept {
+  using namespace detail;
+  if (running_links == nullptr) return;
+  const std::int64_t now = now_ns();
+  if (done < total && now - last_report_ns < 10'000'000) return;  // a bar needs no more
+  last_report_ns = now;
+  try {
+    std::string notice = result_head(running_task, done, running_links->slot, progress_notice);
+    notice.append(reinterpret_cast<const char*>(&total), sizeof total);
+    (void)running_links->results.put(notice, std::chrono::nanoseconds{0});  // never waits: a report may be lost
+  } catch (...) {  // a report is advice: the task goes on
+  }
+}
+
+}  // namespace mproc
 
 namespace mproc::detail {
 

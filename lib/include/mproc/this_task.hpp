@@ -8,6 +8,8 @@
 //   }
 #pragma once
 
+#include <cstddef>
+
 namespace mproc::this_task {
 
 /// True once the pool asked the running task to stop: it ran past its
@@ -17,5 +19,18 @@ namespace mproc::this_task {
 /// returned within the pool's stop_grace has its worker killed and replaced.
 /// False outside a pool's task (in the main process, in a plain process).
 bool stop_requested() noexcept;
+
+}  // namespace mproc::this_task
+
+namespace mproc {
+
+/// Tells the pool's progress callback (pool_options::progress) how far the
+/// running task is: `done` of `total`, in the task's own units. A call of one
+/// task (apply, apply_async, or a map of one chunk) moves the bar as the task
+/// reports; a call of several chunks moves it as chunks finish, as without it.
+/// Reports closer than 10 ms apart are dropped but the last (done == total),
+/// and so is one met by a busy result queue: it never blocks the task. Nothing
+/// outside a pool's task.
+void report_progress(std::size_t done, std::size_t total) noexcept;
 
 }  // namespace mproc::this_task
