@@ -102,7 +102,8 @@ void terminal_program(std::string path, int method_number, bool handles) {
   mproc::process sleeper(mproc::process_options{.method = method}, sleep_long);
   sleeper.start();
   if (handles) std::signal(SIGINT, note_interrupt);
-  std::vector<mproc::async_result<std::vector<int>>> maps{workers.map_async(slow_task, std::vector<int>{1, 2, 3, 4}, 1)};
+  std::vector<mproc::async_result<std::vector<int>>> maps{
+      workers.map_async(slow_task, std::vector<int>{1, 2, 3, 4}, 1)};
   std::vector<mproc::async_result<int>> singles;
   for (int i = 0; i < 4; ++i) singles.push_back(workers.apply_async(slow_task, i));
   std::string pids = std::to_string(sleeper.pid());

@@ -35,7 +35,8 @@ void begin_run(task_stamp& stamp) {
 }
 
 bool skipped(const task_stamp& stamp, std::uint64_t id) {
-  return std::any_of(std::begin(stamp.skip), std::end(stamp.skip), [&](const auto& entry) { return entry.load() == id; });
+  return std::any_of(std::begin(stamp.skip), std::end(stamp.skip),
+                     [&](const auto& entry) { return entry.load() == id; });
 }
 
 struct resolved_head {

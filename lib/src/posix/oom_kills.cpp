@@ -19,7 +19,8 @@ std::optional<std::string> cgroup_path(int pid, bool unified) {
     const auto second = line.find(':', first + 1);
     if (first == std::string::npos || second == std::string::npos) continue;
     const std::string controllers = line.substr(first + 1, second - first - 1);
-    if (unified ? controllers.empty() && line.starts_with("0:") : controllers == "memory") return line.substr(second + 1);
+    const bool wanted = unified ? controllers.empty() && line.starts_with("0:") : controllers == "memory";
+    if (wanted) return line.substr(second + 1);
   }
   return std::nullopt;
 }
@@ -41,11 +42,13 @@ std::optional<oom_count> oom_count_of(int pid) {
   std::error_code ignored;
   std::vector<std::string> files;
   if (const auto path = cgroup_path(pid, true)) {
-    const fs::path root = fs::exists("/sys/fs/cgroup/cgroup.controllers", ignored) ? "/sys/fs/cgroup" : "/sys/fs/cgroup/unified";
+    const bool only_v2 = fs::exists("/sys/fs/cgroup/cgroup.controllers", ignored);
+    const fs::path root = only_v2 ? "/sys/fs/cgroup" : "/sys/fs/cgroup/unified";
     files.push_back((root / fs::path(*path).relative_path() / "memory.events").string());
   }
   if (const auto path = cgroup_path(pid, false)) {
-    files.push_back((fs::path("/sys/fs/cgroup/memory") / fs::path(*path).relative_path() / "memory.oom_control").string());
+    const fs::path v1 = fs::path("/sys/fs/cgroup/memory") / fs::path(*path).relative_path();
+    files.push_back((v1 / "memory.oom_control").string());
   }
   for (const auto& file : files) {
     if (const auto kills = oom_kills_in(file)) return oom_count{file, *kills};
