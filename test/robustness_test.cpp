@@ -2,6 +2,7 @@
 // start messages, leaked descriptors, short-lived threads, program exit.
 #include "support/scratch.hpp"
 
+#include <mproc/pool.hpp>
 #include <mproc/process.hpp>
 
 #include "payload.hpp"
@@ -19,6 +20,11 @@ using mproc::test::write_file;
 namespace {
 
 void return_at_once() {}
+int square(int x) { return x * x; }
+int sleep_ms_then_return(int ms) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+  return ms;
+}
 void sleep_seconds(int seconds) { std::this_thread::sleep_for(std::chrono::seconds(seconds)); }
 
 // Writes how many descriptors (handles) beyond stdio it has, with details.
@@ -171,6 +177,24 @@ BOOST_AUTO_TEST_CASE(server_is_restarted_after_it_died,
   BOOST_REQUIRE(mproc::test::eventually([&] { return !mproc::test::process_running(first); }));
   const int third = server_pid("third");
   BOOST_TEST(third != first);
+}
+
+// The workers end with their server (death signal); their exit status, which
+// only the server could read, is lost. The pool must not wait for it for ever.
+BOOST_AUTO_TEST_CASE(a_pool_goes_on_when_its_server_is_killed,
+                     *mproc::test::method_available(mproc::start_method::forkserver)) {
+  mproc::test::scratch_dir dir;
+  mproc::pool workers(mproc::pool_options{.processes = 2, .method = mproc::start_method::forkserver});
+  auto running = workers.map_async(sleep_ms_then_return, std::vector<int>{3000, 3000, 3000, 3000}, 1);
+  mproc::process probe(mproc::process_options{.method = mproc::start_method::forkserver}, write_parent_pid,
+                       dir.file("server"));
+  probe.start();
+  probe.join();
+  const int server = std::stoi(read_file(dir.file("server")));
+  std::this_thread::sleep_for(300ms);  // the workers run their tasks
+  mproc::test::kill_process(server);
+  BOOST_CHECK_THROW(running.get(20s), mproc::worker_lost_error);  // not a timeout_error: no hang
+  BOOST_TEST(workers.apply(square, 6) == 36);                     // new workers, from a new server
 }
 
 BOOST_AUTO_TEST_SUITE_END()

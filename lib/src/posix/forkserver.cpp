@@ -90,8 +90,12 @@ class served_child final : public child_handle {
     if (code_) return code_;
     std::int32_t code = 0;
     if (!posix::read_exact(status_.get(), &code, sizeof code)) {
-      throw process_error("the forkserver ended before process " + std::to_string(pid_) +
-                          " did: its exit status is lost");
+      // The server ended first (killed): its children end by their death
+      // signal, and their exit status, which only the server could read, is
+      // lost. As Python's forkserver, the code is then 255, once the child has
+      // ended (its pidfd says so): a waiter never hangs on a dead server.
+      if (pidfd_ && !posix::wait_readable(pidfd_.get(), timeout)) return std::nullopt;
+      code = lost_status;
     }
     code_ = code;
     return code_;
@@ -108,6 +112,8 @@ class served_child final : public child_handle {
     if (pidfd_ && ::syscall(SYS_pidfd_send_signal, pidfd_.get(), signal, nullptr, 0) == 0) return;
     ::kill(pid_, signal);
   }
+
+  static constexpr int lost_status = 255;
 
   int pid_;
   unique_fd pidfd_;
