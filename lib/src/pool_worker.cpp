@@ -10,7 +10,6 @@
 #include <csignal>
 #include <exception>
 #include <iterator>
-#include <stdexcept>
 #include <map>
 #include <optional>
 #include <string>
@@ -22,9 +21,8 @@ namespace {
 // The run the worker's task thread is in, for this_task::stop_requested().
 thread_local const task_stamp* running_stamp = nullptr;
 thread_local std::uint64_t running_run = 0;
-// The task the worker's task thread runs, for report_progress().
+// The links of a task that may report progress (not a team chunk), for report_progress().
 thread_local worker_links* running_links = nullptr;
-thread_local std::uint64_t running_task = 0;
 thread_local std::int64_t last_report_ns = 0;
 
 // A task or a team chunk begins: its start time, then its run number (see task_stamp).
@@ -177,15 +175,20 @@ std::uint64_t run_team_share(const task_message_parts& task, worker_links& links
     const std::uint64_t first = chunk * layout.chunksize;
     const std::uint64_t count = std::min(layout.chunksize, layout.items - first);
     begin_run(stamp);
+    bool returned = false;
     try {
       run_chunk(how.target, arena + layout.items_at + first * layout.item_size,
                 arena + layout.results_at + first * layout.result_size, count);
-      if (this_task::stop_requested()) throw std::runtime_error("stopped");  // reported as stopped
-      states[chunk].store(word(tag, team_done), std::memory_order_release);
+      returned = true;
     } catch (const std::exception& e) {
       report_failed_chunk(links, states[chunk], tag, id, chunk, &e);
     } catch (...) {
       report_failed_chunk(links, states[chunk], tag, id, chunk, nullptr);
+    }
+    if (returned && this_task::stop_requested()) {
+      report_failed_chunk(links, states[chunk], tag, id, chunk, nullptr);  // reported as stopped
+    } else if (returned) {
+      states[chunk].store(word(tag, team_done), std::memory_order_release);
     }
     ++ran;
   }
@@ -223,7 +226,6 @@ void run_worker(worker_links& links) {
         out = result_head(parts.id, 0, links.slot, static_cast<std::uint32_t>(task_status::stopped));
       } else {
         running_links = &links;
-        running_task = parts.id;
         run_task(parts, links.slot, out);
         running_links = nullptr;
         if (this_task::stop_requested()) write_at(out, 20, static_cast<std::uint32_t>(task_status::stopped));
@@ -247,6 +249,19 @@ void pool_worker(worker_links links) {
   run_worker(links);
 }
 
+task_head_parts decode_task_head(std::string_view head) {
+  try {
+    input_archive in(head);
+    task_head_parts parts;
+    bool has_target = false;
+    in(parts.entry, has_target);
+    if (has_target) in(parts.target.emplace());
+    return parts;
+  } catch (const cereal::Exception& e) {
+    throw serialization_error(std::string("the task's head does not decode: ") + e.what());
+  }
+}
+
 }  // namespace mproc::detail
 
 namespace mproc::this_task {
@@ -267,7 +282,7 @@ void report_progress(std::size_t done, std::size_t total) noexcept {
   if (done < total && now - last_report_ns < 10'000'000) return;  // a bar needs no more
   last_report_ns = now;
   try {
-    std::string notice = result_head(running_task, done, running_links->slot, progress_notice);
+    std::string notice = result_head(running_stamp->task.load(), done, running_links->slot, progress_notice);
     notice.append(reinterpret_cast<const char*>(&total), sizeof total);
     (void)running_links->results.put(notice, std::chrono::nanoseconds{0});  // never waits: a report may be lost
   } catch (...) {  // a report is advice: the task goes on
@@ -275,20 +290,3 @@ void report_progress(std::size_t done, std::size_t total) noexcept {
 }
 
 }  // namespace mproc
-
-namespace mproc::detail {
-
-task_head_parts decode_task_head(std::string_view head) {
-  try {
-    input_archive in(head);
-    task_head_parts parts;
-    bool has_target = false;
-    in(parts.entry, has_target);
-    if (has_target) in(parts.target.emplace());
-    return parts;
-  } catch (const cereal::Exception& e) {
-    throw serialization_error(std::string("the task's head does not decode: ") + e.what());
-  }
-}
-
-}  // namespace mproc::detail
