@@ -87,7 +87,7 @@ MPROC_TEST_EACH_METHOD(exit_gives_its_value) {
 }
 
 MPROC_TEST_EACH_METHOD(exception_gives_one_and_its_text_on_stderr) {
-  mproc::test::stderr_capture capture;
+  mproc::test::stream_capture capture(2);
   mproc::process p(with(method, "thrower"), throw_runtime_error);
   p.start();
   p.join();

@@ -19,10 +19,11 @@ struct child_payload {
   std::string class_state;     // the subclass's serialised members
   std::string call;            // the encoded target call; empty when there is none
   int method = 0;              // the parent's default start method
+  std::vector<std::uint32_t> output_handles;  // empty, or the handles of its stdout and stderr
 
   template <class Archive>
   void serialize(Archive& archive) {
-    archive(name, daemon, identity, parent_name, parent_pid, class_name, class_state, call, method);
+    archive(name, daemon, identity, parent_name, parent_pid, class_name, class_state, call, method, output_handles);
   }
 };
 

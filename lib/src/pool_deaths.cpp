@@ -12,6 +12,7 @@ void pool_core::state::start_worker(std::size_t slot) {
   how.name = "PoolWorker-" + std::to_string(++workers_started);
   how.daemon = true;
   how.method = options.method;
+  how.capture_output = options.capture_output;
   process worker = options.initializer ? options.initializer(how, std::move(links))
                                        : process(how, &pool_worker, std::move(links));
   stamp_of(slot).ready.store(0);
@@ -42,7 +43,7 @@ void pool_core::state::worker_died(std::uint32_t slot, std::uint64_t generation,
   const int code = dead.exitcode().value_or(-1);
   const int pid = dead.pid();
   const bool interrupted = ended_by_interrupt(code);
-  const std::string ending = ending_of(s, code);  // Ctrl-C: the pool's work stops (cancel_unfinished)
+  const std::string ending = ending_of(s, code) + last_words(dead);  // Ctrl-C: the pool's work stops (cancel_unfinished)
   // What is still in its queue was never taken; what it held besides, it had taken.
   std::vector<std::string> untaken;
   while (auto message = s.tasks.get(std::chrono::nanoseconds{0})) untaken.emplace_back(*message);
@@ -126,6 +127,14 @@ std::string pool_core::state::ending_of(slot_state& s, int code) {
     if (other.oom && other.oom->file == s.oom->file) other.oom->kills = std::max(other.oom->kills, *now);
   }
   return ending;
+}
+
+std::string pool_core::state::last_words(const process& dead) {
+  const auto lines = last_error_lines_of(dead, 5);
+  if (lines.empty()) return {};
+  std::string said = "; the last lines it wrote to stderr:";
+  for (const auto& line : lines) said += "\n  " + line;
+  return said;
 }
 
 std::exception_ptr pool_core::state::lost_failure(std::size_t deaths, bool interrupted, int pid, int code,

@@ -15,6 +15,7 @@
 
 #include <mproc/pool.hpp>
 
+#include "captured_output.hpp"
 #include "child_handle.hpp"
 #include "launch.hpp"
 #include "oom_kills.hpp"
@@ -161,6 +162,8 @@ struct pool_core::state {
                                   const std::string& worker, const std::string& ending) const;
   // How a worker ended, for people: describe_end, and whether the OOM killer did it.
   std::string ending_of(slot_state& s, int code);
+  // "; the last lines it wrote to stderr: ..." when its output was captured.
+  static std::string last_words(const process& dead);
   void start_worker(std::size_t slot);
   void worker_died(std::uint32_t slot, std::uint64_t generation, std::vector<chunk_end>& ends);
   // Every task not finished fails with `failure`: a team job's chunks, not

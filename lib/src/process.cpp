@@ -1,5 +1,6 @@
 #include <mproc/process.hpp>
 
+#include "captured_output.hpp"
 #include "launch.hpp"
 #include "payload.hpp"
 #include "runtime.hpp"
@@ -69,6 +70,7 @@ struct process::state {
   std::vector<int> identity;
   bool daemon = false;
   std::optional<start_method> method;
+  output_capture capture;
   std::optional<detail::target_call> target;
   std::shared_ptr<detail::started_child> child;
   bool closed = false;
@@ -79,6 +81,7 @@ struct process::state {
 struct detail::process_access {
   static void run(process& p) { p.run(); }
   static process::state& state_of(process& p) { return *p.state_; }
+  static const process::state& state_of(const process& p) { return *p.state_; }
 };
 
 process::process() : process(process_options{}) {}
@@ -88,6 +91,7 @@ process::process(process_options options) : state_(std::make_unique<state>()) {
   state_->name = std::move(options.name);  // empty: the default name, see name()
   state_->daemon = options.daemon.value_or(false);
   state_->method = options.method;
+  state_->capture = std::move(options.capture_output);
 }
 
 process::process(process&&) noexcept = default;
@@ -175,11 +179,14 @@ void process::start() {
     ~start_failure_notice() { box.started(-1); }
   } notice{outbox};
   detail::child_identity who{name, st.daemon, st.identity, rt.self()};
+  std::optional<detail::child_output_pipes> pipes;
+  if (st.capture.captured()) pipes.emplace();
   if (method == start_method::fork) {
     // Captures by reference (`who` outlives the fork in both processes): a
     // closure this small lives inside the std::function, and the parent frees
     // nothing after the fork, where every page written costs a copy.
-    request.run_in_fork = [this, &who] {
+    request.run_in_fork = [this, &who, &pipes] {
+      if (pipes) detail::redirect_output(pipes->out.write, pipes->err.write);
       detail::runtime::become_forked_child(who);
       state_->is_self = true;
       state_->child.reset();
@@ -191,7 +198,9 @@ void process::start() {
                     "starting a process with the " + std::string(to_string(method)) + " method");
     }
     detail::outbox_scope outbox_scope(outbox);
-    request.payload = detail::encode_payload(start_message(who, rt.default_method));
+    detail::child_payload payload = start_message(who, rt.default_method);
+    if (pipes) payload.output_handles = {outbox.add(pipes->out.write), outbox.add(pipes->err.write)};
+    request.payload = detail::encode_payload(payload);
     request.handles = outbox.handles();
   }
 
@@ -204,6 +213,7 @@ void process::start() {
     case start_method::forkserver: child->handle = detail::launch_forkserver(request); break;
   }
   outbox.started(child->handle->pid());  // the notice above then has nothing left to say
+  if (pipes) child->output = detail::read_child_output(*pipes, {name, child->handle->pid(), st.daemon}, st.capture);
   st.child = child;
   rt.add_child(std::move(child));
 }
@@ -222,7 +232,10 @@ bool process::join_for(std::chrono::nanoseconds timeout) {
   std::optional<std::chrono::nanoseconds> limit;
   if (timeout != std::chrono::nanoseconds::max()) limit = std::max(timeout, std::chrono::nanoseconds{0});
   const bool ended = child->handle->wait(limit).has_value();
-  if (ended) detail::runtime::get().reap_finished();
+  if (ended) {
+    if (child->output) detail::wait_delivered(*child->output, detail::output_grace);
+    detail::runtime::get().reap_finished();
+  }
   return ended;
 }
 
@@ -356,12 +369,22 @@ target_call decode_call(std::string bytes) {
 
 }  // namespace
 
+std::vector<std::string> last_error_lines_of(const process& p, std::size_t count) {
+  const auto& child = process_access::state_of(p).child;
+  if (!child || !child->output) return {};
+  return last_error_lines(*child->output, count);
+}
+
 int run_payload(const child_payload& payload, std::vector<int> handles) {
   handle_inbox inbox(std::move(handles));
   inbox_scope scope(inbox);
   runtime::get().default_method = static_cast<start_method>(payload.method);
   const child_identity who{payload.name, payload.daemon, payload.identity,
                            process_info{payload.parent_name, payload.parent_pid, false}};
+  if (payload.output_handles.size() == 2) {
+    const native_handle out = inbox.take(payload.output_handles[0]);
+    redirect_output(out, inbox.take(payload.output_handles[1]));
+  }
   runtime::become_child(who);
   std::unique_ptr<process> self;
   return run_child_body([&] {

@@ -1,5 +1,6 @@
 #include "runtime.hpp"
 
+#include "captured_output.hpp"
 #include "launch.hpp"
 #include "shared_blocks.hpp"
 
@@ -66,6 +67,7 @@ void runtime::become_forked_child(const child_identity& who) {
   // (destroying the list would write to every child's record).
   new (&self->mutex_) std::mutex();
   new (&self->children_) std::vector<std::shared_ptr<started_child>>();
+  forget_output_thread_after_fork();
   self->pid_ = current_pid();
   self->set_identity(who);
 }
@@ -111,8 +113,11 @@ void runtime::finish_children() {
   std::vector<std::shared_ptr<started_child>> children;
   {
     std::lock_guard lock(mutex_);
-    if (children_.empty()) return;  // the common case in a child: touch nothing more
     children = children_;
+  }
+  if (children.empty()) {  // the common case in a child: touch nothing more
+    wait_for_all_output(output_grace);
+    return;
   }
   auto ended = [](started_child& child, std::optional<std::chrono::nanoseconds> timeout) {
     try {
@@ -134,6 +139,7 @@ void runtime::finish_children() {
   for (auto& child : children) {
     if (!child->daemon) ended(*child, std::nullopt);
   }
+  wait_for_all_output(output_grace);
   std::lock_guard lock(mutex_);
   children_.clear();
 }

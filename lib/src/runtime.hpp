@@ -13,10 +13,13 @@
 
 namespace mproc::detail {
 
+class captured_output;
+
 /// A started child, shared by its process object and by the runtime's list of
 /// children (which outlives the object, so that the child is still reaped).
 struct started_child {
   std::unique_ptr<child_handle> handle;
+  std::shared_ptr<captured_output> output;  // null unless its output is captured
   std::string name;
   bool daemon = false;
 };

@@ -41,17 +41,18 @@ struct command_result {
 /// Runs `command` through /bin/sh and collects what it prints.
 command_result run_command(const std::string& command);
 
-/// Redirects descriptor 2 (this process's and its new children's stderr) to a
-/// file until text() is called or the capture ends.
-class stderr_capture {
+/// Redirects descriptor 1 or 2 (this process's and its new children's stdout
+/// or stderr) to a file until text() is called or the capture ends.
+class stream_capture {
  public:
-  stderr_capture();
-  ~stderr_capture();
+  explicit stream_capture(int descriptor);
+  ~stream_capture();
   std::string text();
 
  private:
   scratch_dir dir_;  // before path_, which is made from it
   std::string path_;
+  int descriptor_;
   int saved_ = -1;
 };
 

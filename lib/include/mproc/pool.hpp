@@ -94,6 +94,10 @@ struct pool_options {
   /// job's total (for imap: the input range's size, 0 if it has none, as an
   /// endless one). From the pool's own thread: keep it short.
   std::function<void(std::size_t done, std::size_t total)> progress{};
+  /// The workers' output, captured as a process's is (<mproc/output.hpp>):
+  /// "[PoolWorker-2 4242] text", or lines to a handler. Captured, a lost
+  /// task's worker_lost_error ends with the last lines its worker wrote to stderr.
+  output_capture capture_output{};
 };
 
 /// A per-call time limit for apply_async: pool.apply_async(mproc::task_timeout(2s), f, x).

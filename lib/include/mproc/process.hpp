@@ -16,6 +16,8 @@
 #include <mproc/detail/target.hpp>
 #include <mproc/error.hpp>
 #include <mproc/init.hpp>
+#include <mproc/output.hpp>
+#include <mproc/process_info.hpp>
 #include <mproc/start_method.hpp>
 
 #include <chrono>
@@ -35,13 +37,7 @@ struct process_options {
   std::string name{};                   ///< empty: "Process-N" (Python's default names)
   std::optional<bool> daemon{};         ///< unset: not a daemon
   std::optional<start_method> method{}; ///< unset: get_start_method() at start()
-};
-
-/// What is known of a process other than through its process object.
-struct process_info {
-  std::string name;
-  int pid = 0;
-  bool daemon = false;
+  output_capture capture_output{};      ///< see <mproc/output.hpp>; off: the parent's streams
 };
 
 class process;

@@ -43,20 +43,21 @@ command_result run_command(const std::string& command) {
   return result;
 }
 
-stderr_capture::stderr_capture() : path_(dir_.file("stderr")) {  // dir_ is made first
-  std::fflush(stderr);
-  saved_ = ::dup(2);
+stream_capture::stream_capture(int descriptor)
+    : path_(dir_.file("stream")), descriptor_(descriptor) {  // dir_ is made first
+  std::fflush(descriptor_ == 1 ? stdout : stderr);
+  saved_ = ::dup(descriptor_);
   const int file = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  ::dup2(file, 2);
+  ::dup2(file, descriptor_);
   ::close(file);
 }
 
-stderr_capture::~stderr_capture() { text(); }
+stream_capture::~stream_capture() { text(); }
 
-std::string stderr_capture::text() {
+std::string stream_capture::text() {
   if (saved_ >= 0) {
-    std::fflush(stderr);
-    ::dup2(saved_, 2);
+    std::fflush(descriptor_ == 1 ? stdout : stderr);
+    ::dup2(saved_, descriptor_);
     ::close(saved_);
     saved_ = -1;
   }

@@ -60,24 +60,27 @@ command_result run_command(const std::string& command) {
   return result;
 }
 
-stderr_capture::stderr_capture() : path_(dir_.file("stderr")) {  // dir_ is made first
-  std::fflush(stderr);
-  saved_ = ::_dup(2);
+stream_capture::stream_capture(int descriptor)
+    : path_(dir_.file("stream")), descriptor_(descriptor) {  // dir_ is made first
+  std::fflush(descriptor_ == 1 ? stdout : stderr);
+  saved_ = ::_dup(descriptor_);
   const int file = ::_open(path_.c_str(), _O_WRONLY | _O_CREAT | _O_TRUNC | _O_NOINHERIT, 0600);
-  ::_dup2(file, 2);
+  ::_dup2(file, descriptor_);
   ::_close(file);
   // Children get this process's standard handles, not its C runtime's descriptors.
-  ::SetStdHandle(STD_ERROR_HANDLE, reinterpret_cast<HANDLE>(::_get_osfhandle(2)));
+  ::SetStdHandle(descriptor_ == 1 ? STD_OUTPUT_HANDLE : STD_ERROR_HANDLE,
+                 reinterpret_cast<HANDLE>(::_get_osfhandle(descriptor_)));
 }
 
-stderr_capture::~stderr_capture() { text(); }
+stream_capture::~stream_capture() { text(); }
 
-std::string stderr_capture::text() {
+std::string stream_capture::text() {
   if (saved_ >= 0) {
-    std::fflush(stderr);
-    ::_dup2(saved_, 2);
+    std::fflush(descriptor_ == 1 ? stdout : stderr);
+    ::_dup2(saved_, descriptor_);
     ::_close(saved_);
-    ::SetStdHandle(STD_ERROR_HANDLE, reinterpret_cast<HANDLE>(::_get_osfhandle(2)));
+    ::SetStdHandle(descriptor_ == 1 ? STD_OUTPUT_HANDLE : STD_ERROR_HANDLE,
+                   reinterpret_cast<HANDLE>(::_get_osfhandle(descriptor_)));
     saved_ = -1;
   }
   return read_file(path_);
