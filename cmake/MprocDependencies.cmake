@@ -1,11 +1,11 @@
-# Finds mproc's dependencies: Boost (headers; Boost.Test for the suite), cereal
-# and threads. A Windows cross build from Linux takes the host's header-only
-# Boost and cereal from MPROC_HOST_HEADERS through a folder that holds only
+# Finds mproc's dependencies: Boost (headers; Boost.Test for the suite), cereal,
+# spdlog and threads. A Windows cross build from Linux takes the host's header-only
+# Boost, cereal, spdlog and {fmt} from MPROC_HOST_HEADERS through a folder that holds only
 # them, so that no other host header (glibc's) can be found by the compiler.
 if(CMAKE_CROSSCOMPILING AND WIN32 AND MPROC_HOST_HEADERS)
   set(mproc_cross_headers ${PROJECT_BINARY_DIR}/cross-headers)
   file(MAKE_DIRECTORY ${mproc_cross_headers})
-  foreach(dir boost cereal)
+  foreach(dir boost cereal spdlog fmt)
     if(NOT EXISTS ${mproc_cross_headers}/${dir})
       file(CREATE_LINK ${MPROC_HOST_HEADERS}/${dir} ${mproc_cross_headers}/${dir} SYMBOLIC)
     endif()
@@ -15,12 +15,19 @@ if(CMAKE_CROSSCOMPILING AND WIN32 AND MPROC_HOST_HEADERS)
                              ${PROJECT_SOURCE_DIR}/cmake/windows-shim)
   add_library(Boost::headers ALIAS mproc_cross_boost)
   add_library(cereal::cereal ALIAS mproc_cross_boost)
+  # spdlog and {fmt} header-only: Debian's are built for Linux.
+  add_library(mproc_cross_spdlog INTERFACE)
+  target_link_libraries(mproc_cross_spdlog INTERFACE mproc_cross_boost)
+  target_compile_definitions(mproc_cross_spdlog INTERFACE FMT_HEADER_ONLY)
+  add_library(spdlog::spdlog ALIAS mproc_cross_spdlog)
   set(MPROC_HEADER_ONLY_BOOST_TEST ON)
 else()
   find_package(Boost 1.81 REQUIRED CONFIG)
   # cereal's CMake package (Debian's libcereal-dev and vcpkg's port both have
   # one): its target carries the include path to mproc's users, installed or not.
   find_package(cereal 1.3 REQUIRED CONFIG)
+  # spdlog for mproc::log (Debian's libspdlog-dev, vcpkg's spdlog); it brings {fmt}.
+  find_package(spdlog 1.10 REQUIRED CONFIG)
   # vcpkg and MSVC users have no compiled Boost.Test necessarily either.
   option(MPROC_HEADER_ONLY_BOOST_TEST "Use Boost.Test's header-only variant" ${MSVC})
 endif()

@@ -1,78 +1,25 @@
-// Captured output: one Asio context on one thread of the parent reads every
-// captured child's pipes, cuts lines and delivers them. One thread, so that a
-// line is written whole (each with one fwrite, under the C library's lock of
-// the stream) and a handler is never called twice at once.
+// Captured output: the output thread reads every captured child's pipes, cuts
+// lines and delivers them. One thread, so that a line is written whole (each
+// with one fwrite, under the C library's lock of the stream) and a handler is
+// never called twice at once.
 #include "captured_output.hpp"
 
-#include "launch.hpp"
+#include "output_thread.hpp"
 
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 
 #include <array>
-#include <atomic>
 #include <condition_variable>
 #include <cstdio>
 #include <deque>
 #include <exception>
 #include <mutex>
-#include <new>
-#include <thread>
 
 namespace mproc::detail {
 namespace {
 
 constexpr std::size_t error_lines_kept = 20;
 constexpr std::size_t error_line_kept_size = 1000;
-
-class output_thread {
- public:
-  output_thread() : thread_([this] { context.run(); }) {}
-  // Never destroyed: children's lines may still come while the program exits
-  // (the exit handler waits for them, see wait_for_all_output).
-  ~output_thread() = delete;
-
-  bool is_current() const noexcept { return std::this_thread::get_id() == thread_.get_id(); }
-
-  void opened() {
-    std::lock_guard lock(mutex_);
-    ++open_;
-  }
-  void closed() {
-    std::lock_guard lock(mutex_);
-    if (--open_ == 0) all_closed_.notify_all();
-  }
-  void wait_all_closed(std::chrono::nanoseconds at_most) {
-    std::unique_lock lock(mutex_);
-    all_closed_.wait_for(lock, at_most, [&] { return open_ == 0; });
-  }
-
-  boost::asio::io_context context;
-
- private:
-  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_{context.get_executor()};
-  std::mutex mutex_;
-  std::condition_variable all_closed_;
-  std::size_t open_ = 0;
-  std::thread thread_;
-};
-
-std::atomic<output_thread*> the_thread{nullptr};
-std::mutex& thread_creation() {
-  static std::mutex* mutex = new std::mutex();  // never destroyed, remade after fork
-  return *mutex;
-}
-std::mutex* creation_after_fork = nullptr;
-
-output_thread& output_thread_of_process() {
-  if (auto* existing = the_thread.load(std::memory_order_acquire)) return *existing;
-  std::lock_guard lock(creation_after_fork ? *creation_after_fork : thread_creation());
-  if (auto* existing = the_thread.load(std::memory_order_acquire)) return *existing;
-  auto* made = new output_thread();
-  the_thread.store(made, std::memory_order_release);
-  return *made;
-}
 
 }  // namespace
 
@@ -209,17 +156,6 @@ void wait_delivered(captured_output& output, std::chrono::nanoseconds at_most) {
 
 std::vector<std::string> last_error_lines(const captured_output& output, std::size_t count) {
   return output.last_error_lines(count);
-}
-
-void wait_for_all_output(std::chrono::nanoseconds at_most) {
-  auto* thread = the_thread.load(std::memory_order_acquire);
-  if (thread != nullptr && !thread->is_current()) thread->wait_all_closed(at_most);
-}
-
-void forget_output_thread_after_fork() noexcept {
-  if (the_thread.load(std::memory_order_relaxed) == nullptr) return;
-  the_thread.store(nullptr, std::memory_order_relaxed);
-  creation_after_fork = new (std::nothrow) std::mutex();  // the parent's may have been held at the fork
 }
 
 }  // namespace mproc::detail

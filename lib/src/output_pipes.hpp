@@ -6,6 +6,8 @@
 
 #include <boost/asio/readable_pipe.hpp>
 
+#include <cstddef>
+#include <string_view>
 #include <utility>
 
 namespace mproc::detail {
@@ -20,6 +22,16 @@ struct output_pipe_ends {
 /// A pipe whose ends no spawned child inherits: the write end travels with the
 /// start message (or by fork). Throws process_error.
 output_pipe_ends make_output_pipe();
+
+/// A pipe that many processes write records to, each record with one write of
+/// at most max_record_write bytes, which arrives whole: a POSIX pipe keeps
+/// writes of up to PIPE_BUF (4096 on Linux) whole; on Windows the pipe is in
+/// message mode. Throws process_error.
+output_pipe_ends make_record_pipe();
+inline constexpr std::size_t max_record_write = 4096;
+
+/// Writes one record; false if the reader has gone.
+bool write_record(native_handle write_end, std::string_view record) noexcept;
 
 /// The read end as Asio's pipe takes it.
 boost::asio::readable_pipe::native_handle_type as_pipe_handle(native_handle read_end) noexcept;

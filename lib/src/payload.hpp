@@ -20,10 +20,13 @@ struct child_payload {
   std::string call;            // the encoded target call; empty when there is none
   int method = 0;              // the parent's default start method
   std::vector<std::uint32_t> output_handles;  // empty, or the handles of its stdout and stderr
+  std::vector<std::uint32_t> log_handle;      // empty, or the handle of the log channel
+  int log_threshold = 6;                      // spdlog's number of the lowest level logged; 6: off
 
   template <class Archive>
   void serialize(Archive& archive) {
-    archive(name, daemon, identity, parent_name, parent_pid, class_name, class_state, call, method, output_handles);
+    archive(name, daemon, identity, parent_name, parent_pid, class_name, class_state, call, method, output_handles, log_handle,
+            log_threshold);
   }
 };
 

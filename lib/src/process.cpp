@@ -2,6 +2,7 @@
 
 #include "captured_output.hpp"
 #include "launch.hpp"
+#include "log_channel.hpp"
 #include "payload.hpp"
 #include "runtime.hpp"
 #include "shared_blocks.hpp"
@@ -200,6 +201,10 @@ void process::start() {
     detail::outbox_scope outbox_scope(outbox);
     detail::child_payload payload = start_message(who, rt.default_method);
     if (pipes) payload.output_handles = {outbox.add(pipes->out.write), outbox.add(pipes->err.write)};
+    if (const auto log = detail::log_for_children(); log.channel != -1) {
+      payload.log_handle = {outbox.add(log.channel)};
+      payload.log_threshold = log.threshold;
+    }
     request.payload = detail::encode_payload(payload);
     request.handles = outbox.handles();
   }
@@ -234,6 +239,7 @@ bool process::join_for(std::chrono::nanoseconds timeout) {
   const bool ended = child->handle->wait(limit).has_value();
   if (ended) {
     if (child->output) detail::wait_delivered(*child->output, detail::output_grace);
+    detail::sync_log_records(detail::output_grace);
     detail::runtime::get().reap_finished();
   }
   return ended;
@@ -386,6 +392,7 @@ int run_payload(const child_payload& payload, std::vector<int> handles) {
     redirect_output(out, inbox.take(payload.output_handles[1]));
   }
   runtime::become_child(who);
+  if (payload.log_handle.size() == 1) adopt_log_channel(inbox.take(payload.log_handle[0]), payload.log_threshold);
   std::unique_ptr<process> self;
   return run_child_body([&] {
     if (payload.class_name.empty()) {

@@ -5,6 +5,8 @@
 #include <mproc/error.hpp>
 #include <mproc/futures.hpp>
 #include <mproc/init.hpp>
+#include <mproc/log.hpp>
+#include <mproc/output.hpp>
 #include <mproc/pipe.hpp>
 #include <mproc/pool.hpp>
 #include <mproc/queue.hpp>

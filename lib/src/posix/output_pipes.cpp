@@ -3,6 +3,8 @@
 #include "../launch.hpp"
 #include "file_descriptor.hpp"
 
+#include <cerrno>
+#include <climits>
 #include <cstdio>
 
 #include <fcntl.h>
@@ -17,6 +19,19 @@ output_pipe_ends make_output_pipe() {
   int ends[2];
   if (::pipe2(ends, O_CLOEXEC) != 0) posix::throw_errno("pipe2");
   return {ends[0], ends[1]};
+}
+
+output_pipe_ends make_record_pipe() {
+  static_assert(max_record_write <= PIPE_BUF, "a record must be one atomic pipe write");
+  return make_output_pipe();
+}
+
+bool write_record(native_handle write_end, std::string_view record) noexcept {
+  for (;;) {
+    const ssize_t written = ::write(write_end, record.data(), record.size());
+    if (written >= 0) return static_cast<std::size_t>(written) == record.size();
+    if (errno != EINTR) return false;
+  }
 }
 
 boost::asio::readable_pipe::native_handle_type as_pipe_handle(native_handle read_end) noexcept { return read_end; }
