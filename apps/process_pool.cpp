@@ -1,10 +1,13 @@
 // The process pool: the classic Pool(4).map(function_square, range(100)), then
 // starmap, apply, apply_async with a callback, imap_unordered driving a
-// progress bar, and a task that kills its own worker: that one task is
-// reported lost, at once, and every other task completes.
+// progress bar, one long task moving a bar from inside (report_progress), and a
+// task that kills its own worker: that one task is reported lost, at once, and
+// every other task completes.
 #include <mproc/mproc.hpp>
 
 #include "common/os_process.hpp"
+
+#include <fmt/format.h>
 
 #include <chrono>
 #include <cmath>
@@ -25,6 +28,15 @@ int slow_square(int data) {
   return data * data;
 }
 
+// One long task that says how far it is: the pool's progress callback hears it.
+int long_crunch(int steps) {
+  for (int step = 1; step <= steps; ++step) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(15));
+    mproc::report_progress(static_cast<std::size_t>(step), static_cast<std::size_t>(steps));
+  }
+  return steps;
+}
+
 int square_unless_five(int data) {
   if (data == 5) kill_this_process();  // the worker dies in the middle of this task
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -40,15 +52,18 @@ std::string listed(const std::vector<T>& values) {
   return out.str();
 }
 
-// The pool calls it for every job; only the long one gets a bar.
+// The pool calls it for every job; only the long ones get a bar. Drawn with
+// {fmt} (which mproc has through spdlog): Debian 12 packages no C++
+// progress-bar library (indicators, for one, is only in vcpkg), and a bar is
+// one line redrawn after a carriage return.
 void draw_progress(std::size_t done, std::size_t total) {
   if (total < 50) return;
   static std::mutex drawing;
   std::scoped_lock hold(drawing);
-  const std::size_t width = 40;
-  const std::size_t filled = total == 0 ? width : done * width / total;
-  std::cout << "\rprogress [" << std::string(filled, '#') << std::string(width - filled, '.') << "] " << done << '/'
-            << total << (done == total ? "\n" : "") << std::flush;
+  constexpr std::size_t width = 40;
+  const std::size_t filled = done * width / total;
+  std::cout << fmt::format("\rprogress [{:#<{}}{:.<{}}] {}/{}", "", filled, "", width - filled, done, total)
+            << (done == total ? "\n" : "") << std::flush;
 }
 
 int main(int argc, char** argv) {
@@ -76,6 +91,10 @@ int main(int argc, char** argv) {
   long total = 0;
   for (int square : pool.imap_unordered(slow_square, inputs)) total += square;
   std::cout << "sum of the squares: " << total << std::endl;
+
+  std::cout << "apply(long_crunch, 60): one task moves the bar as it goes:" << std::endl;
+  const int crunched = pool.apply(long_crunch, 60);
+  std::cout << "long_crunch returned " << crunched << std::endl;
 
   std::cout << "ten tasks, one of which kills its own worker:" << std::endl;
   std::vector<mproc::async_result<int>> results;

@@ -163,6 +163,11 @@ BOOST_AUTO_TEST_CASE(process_pool_maps_squares_and_survives_a_lost_worker) {
   BOOST_TEST(contains_line(out, "apply_async callback got 169"));
   BOOST_TEST(out.find("] 100/100") != std::string::npos);
   BOOST_TEST(contains_line(out, "sum of the squares: 328350"));
+  const std::regex bar(R"(progress \[#*\.*\] [0-9]+/60)");  // the one long task's bar, redrawn as it reports
+  const auto redrawn = std::distance(std::sregex_iterator(out.begin(), out.end(), bar), std::sregex_iterator());
+  BOOST_TEST(redrawn >= 10, out);
+  BOOST_TEST(out.find("] 60/60\n") != std::string::npos);
+  BOOST_TEST(contains_line(out, "long_crunch returned 60"));
   BOOST_TEST(count_lines_matching(out, "  task 5: lost: the pool worker PoolWorker-[0-9]+ \\(pid [0-9]+\\) running the "
                                        "task was killed by SIGKILL") == 1u);
   BOOST_TEST(contains_line(out, "9 of 10 tasks completed; the pool still has 4 workers"));
