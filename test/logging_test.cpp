@@ -69,6 +69,13 @@ void logs_long_records(int child, int records) {
   }
 }
 
+void starts_two_that_log() {
+  std::vector<mproc::process> children;
+  for (int i = 0; i < 2; ++i) children.emplace_back(logs_long_records, i, 3);
+  for (auto& child : children) child.start();
+  for (auto& child : children) child.join();
+}
+
 int logs_in_a_task(int x) {
   mproc::log(mproc::log_level::warning, "task {}", x);
   return x;
@@ -157,6 +164,18 @@ BOOST_AUTO_TEST_CASE(log_to_stderr_writes_as_python_does) {
   BOOST_TEST(mproc::test::contains_line(written, "[WARNING/" + p.name() + "] through spdlog's default logger 3"),
              written);
   BOOST_TEST(mproc::test::contains_line(written, "[ERROR/" + p.name() + "] two lines,"), written);
+}
+
+MPROC_TEST_EACH_METHOD(grandchildren_records_reach_the_logging_process_too) {
+  const auto kept = log_to_kept(mproc::log_level::info);
+  mproc::process p(mproc::test::with(method), starts_two_that_log);
+  p.start();
+  p.join();
+  std::map<std::string, int> per_sender;
+  for (const auto& r : kept->all()) ++per_sender[r.name];
+  BOOST_TEST(per_sender.size() == 2u);
+  BOOST_TEST(per_sender[p.name() + ":1"] == 3);  // "Process-1:1", as Python names a child's child
+  BOOST_TEST(per_sender[p.name() + ":2"] == 3);
 }
 
 MPROC_TEST_EACH_METHOD(pool_workers_records_reach_the_logging_process) {

@@ -1,14 +1,17 @@
 // Log records from every process to the logging process's logger.
 //
-// The logging process (the one that called log_to) makes one record pipe; every
-// child started while logging is on gets its write end (by fork, or as a start
-// handle) and passes it on to its own children. A record is one line
+// The logging process (the one that called log_to) gives each child it starts a
+// record pipe of its own (by fork, or as a start handle), read by a line_reader
+// on its output thread; a child passes its pipe on to its own children. A
+// record is one line
 //   R <pid> <number> <more> <level> <ns since 1970> <name> <text>
 // (fields escaped: no space or line end inside), written with one write of at
-// most max_record_write bytes, so that records of many processes never mix; a
-// longer text goes in parts of the same <number>, <more> 1 but for the last.
-// The output thread reads the pipe, joins parts and hands each record to the
-// logger's sinks with the sender's name (%n) and pid (%t).
+// most max_record_write bytes, so that records of the processes that share a
+// pipe never mix; a longer text goes in parts of the same <number>, <more> 1
+// but for the last. The reader joins parts and hands each record to the
+// logger's sinks with the sender's name (%n) and pid (%t). A pipe per child of
+// the logging process: join() waits for its end, which says that every record
+// the child sent is written (and Wine hung with four writers on one pipe).
 #include <mproc/log.hpp>
 
 #include "launch.hpp"
@@ -21,12 +24,8 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
-#include <boost/asio/post.hpp>
-
-#include <array>
 #include <atomic>
 #include <charconv>
-#include <condition_variable>
 #include <cstdio>
 #include <map>
 #include <string>
@@ -78,8 +77,6 @@ std::string unescape(std::string_view text) {
   return out;
 }
 
-class record_reader;
-
 // Never destroyed: records may be logged while the program exits. A forked
 // child uses only the atomics and `channel` (the mutexes may have been held).
 struct log_state {
@@ -88,13 +85,8 @@ struct log_state {
   native_handle channel = no_handle;
   std::atomic<std::uint64_t> next_record{0};
 
-  std::mutex mutex;  // the logging process's: what follows
+  std::mutex mutex;  // the logging process's: its logger
   std::shared_ptr<spdlog::logger> destination;
-  native_handle channel_read = no_handle;
-  std::shared_ptr<record_reader> reader;
-  std::condition_variable synced;
-  std::uint64_t syncs_sent = 0;
-  std::uint64_t syncs_seen = 0;
 };
 
 log_state& state() {
@@ -156,35 +148,9 @@ void send_record(int level, std::chrono::system_clock::time_point time, std::str
   } while (at < escaped.size());
 }
 
-// Reads the channel in the logging process, on the output thread.
-class record_reader : public std::enable_shared_from_this<record_reader> {
+// Turns the lines of one record pipe into records, on the output thread.
+class record_parser {
  public:
-  explicit record_reader(native_handle read_end)
-      : pipe_(output_thread_of_process().context, as_pipe_handle(read_end)) {}
-
-  void start() {
-    boost::asio::post(pipe_.get_executor(), [self = shared_from_this()] { self->read_more(); });
-  }
-
- private:
-  void read_more() {
-    pipe_.async_read_some(boost::asio::buffer(buffer_),
-                          [self = shared_from_this()](boost::system::error_code ec, std::size_t size) {
-                            self->take(size);
-                            if (!ec) self->read_more();
-                          });
-  }
-
-  void take(std::size_t size) {
-    partial_.append(buffer_.data(), size);
-    std::size_t begin = 0;
-    for (std::size_t end; (end = partial_.find('\n', begin)) != std::string::npos; begin = end + 1) {
-      handle_line(std::string_view(partial_).substr(begin, end - begin));
-    }
-    partial_.erase(0, begin);
-    if (partial_.size() > 2 * max_record_write) partial_.clear();  // not records: garbage
-  }
-
   void handle_line(std::string_view line) {
     std::vector<std::string_view> fields;
     while (fields.size() < 7) {
@@ -194,16 +160,16 @@ class record_reader : public std::enable_shared_from_this<record_reader> {
       line.remove_prefix(space + 1);
     }
     fields.push_back(line);
-    if (fields.size() == 2 && fields[0] == "S") return synced(fields[1]);
     if (fields.size() != 8 || fields[0] != "R") return;  // not a record: dropped
     long long pid = 0, level = 0, ns = 0;
     unsigned long long number = 0;
-    bool more = fields[3] == "1";
+    const bool more = fields[3] == "1";
     if (!number_in(fields[1], pid) || !number_in(fields[2], number) || !number_in(fields[4], level) ||
         !number_in(fields[5], ns) || level < 0 || level >= logging_off) {
       return;
     }
     auto& text = pending_[{pid, number}];
+    if (text.size() + fields[7].size() > 2 * max_record_text) return;  // not from send_record: dropped
     text += fields[7];
     if (more) return;
     const std::string whole = unescape(text);
@@ -213,26 +179,14 @@ class record_reader : public std::enable_shared_from_this<record_reader> {
     write_record_here(unescape(fields[6]), static_cast<int>(pid), static_cast<int>(level), time, whole);
   }
 
+ private:
   template <class Number>
   static bool number_in(std::string_view field, Number& value) {
     const auto [end, error] = std::from_chars(field.data(), field.data() + field.size(), value);
     return error == std::errc{} && end == field.data() + field.size();
   }
 
-  void synced(std::string_view field) {
-    unsigned long long seen = 0;
-    if (!number_in(field, seen)) return;
-    {
-      std::lock_guard lock(state().mutex);
-      state().syncs_seen = std::max<std::uint64_t>(state().syncs_seen, seen);
-    }
-    state().synced.notify_all();
-  }
-
-  boost::asio::readable_pipe pipe_;
-  std::array<char, 64 * 1024> buffer_{};
-  std::string partial_;
-  std::map<std::pair<long long, unsigned long long>, std::string> pending_;
+  std::map<std::pair<long long, unsigned long long>, std::string> pending_;  // parts of unfinished records
 };
 
 void use_forwarding_default_logger(int threshold) {
@@ -243,9 +197,44 @@ void use_forwarding_default_logger(int threshold) {
 
 }  // namespace
 
-log_inheritance log_for_children() noexcept {
+child_log_channel::child_log_channel() : threshold_(state().threshold.load()) {
   auto& st = state();
-  return {st.channel, st.threshold.load()};
+  if (threshold_ >= logging_off) return;
+  if (st.logging_pid.load() == current_pid()) {
+    made_ = make_record_pipe();
+  } else {
+    shared_ = st.channel;
+  }
+}
+
+child_log_channel::~child_log_channel() {
+  for (const native_handle end : {made_.read, made_.write}) {
+    if (end != no_handle) close_handle(end);
+  }
+}
+
+native_handle child_log_channel::write_end() const noexcept {
+  return made_.write != no_handle ? made_.write : shared_;
+}
+
+void child_log_channel::adopt_in_fork() noexcept {
+  if (write_end() == no_handle) return;
+  auto& st = state();
+  st.channel = write_end();
+  st.logging_pid.store(0);  // the parent, or its parent, writes; this one sends
+  made_ = {};               // kept open: it is this process's channel now
+  try {
+    use_forwarding_default_logger(threshold_);
+  } catch (...) {  // spdlog's default logger stays as it was: mproc::log still sends
+  }
+}
+
+std::shared_ptr<line_reader> child_log_channel::start_reading() {
+  if (made_.read == no_handle) return nullptr;
+  close_handle(std::exchange(made_.write, no_handle));
+  auto parser = std::make_shared<record_parser>();
+  return line_reader::start(std::exchange(made_.read, no_handle), 2 * max_record_write,
+                            [parser](std::string_view line) { parser->handle_line(line); });
 }
 
 void adopt_log_channel(native_handle channel, int threshold) {
@@ -256,28 +245,6 @@ void adopt_log_channel(native_handle channel, int threshold) {
   use_forwarding_default_logger(threshold);
 }
 
-void begin_forked_child_logging() noexcept {
-  auto& st = state();
-  if (st.channel == no_handle) return;
-  st.logging_pid.store(0);  // the parent, or its parent, writes; this one sends
-  try {
-    use_forwarding_default_logger(st.threshold.load());
-  } catch (...) {  // spdlog's default logger stays as it was: mproc::log still sends
-  }
-}
-
-void sync_log_records(std::chrono::nanoseconds at_most) {
-  auto& st = state();
-  if (st.logging_pid.load() != current_pid()) return;
-  auto* thread = existing_output_thread();
-  if (thread == nullptr || thread->is_current()) return;
-  std::unique_lock lock(st.mutex);
-  const std::uint64_t wanted = ++st.syncs_sent;
-  const std::string marker = "S " + std::to_string(wanted) + "\n";
-  if (!write_record(st.channel, marker)) return;
-  st.synced.wait_for(lock, at_most, [&] { return st.syncs_seen >= wanted; });
-}
-
 }  // namespace detail
 
 void log_to(std::shared_ptr<spdlog::logger> logger, log_level level) {
@@ -285,13 +252,9 @@ void log_to(std::shared_ptr<spdlog::logger> logger, log_level level) {
   auto& st = detail::state();
   std::lock_guard lock(st.mutex);
   st.destination = std::move(logger);
-  if (st.logging_pid.load() != detail::current_pid()) {  // this process starts its own channel
-    const auto ends = detail::make_record_pipe();
-    st.channel = ends.write;  // a child's inherited channel stays open, unused: its children get this one
-    st.reader = std::make_shared<detail::record_reader>(ends.read);
-    st.reader->start();
-    st.logging_pid.store(detail::current_pid());
-  }
+  // A child that calls it keeps its channel up open, unused: its records and
+  // its new children's are written here now.
+  st.logging_pid.store(detail::current_pid());
   st.threshold.store(detail::to_spdlog(level));
 }
 

@@ -2,6 +2,8 @@
 
 #include "captured_output.hpp"
 
+#include <boost/asio/post.hpp>
+
 #include <atomic>
 #include <new>
 
@@ -42,6 +44,70 @@ output_thread& output_thread_of_process() {
 }
 
 output_thread* existing_output_thread() noexcept { return the_thread.load(std::memory_order_acquire); }
+
+std::shared_ptr<line_reader> line_reader::start(native_handle read_end, std::size_t max_line, line_handler on_line,
+                                                std::function<void()> on_end) {
+  auto reader = std::make_shared<line_reader>(output_thread_of_process(), read_end, max_line, std::move(on_line),
+                                              std::move(on_end));
+  boost::asio::post(reader->home_.context, [reader] { reader->read_more(); });
+  return reader;
+}
+
+line_reader::line_reader(output_thread& home, native_handle read_end, std::size_t max_line, line_handler on_line,
+                         std::function<void()> on_end)
+    : home_(home), pipe_(home.context, as_pipe_handle(read_end)), max_line_(max_line), on_line_(std::move(on_line)),
+      on_end_(std::move(on_end)) {
+  home_.opened();
+}
+
+void line_reader::wait_ended(std::chrono::nanoseconds at_most) {
+  if (home_.is_current()) return;
+  std::unique_lock lock(mutex_);
+  ended_cv_.wait_for(lock, at_most, [&] { return ended_; });
+}
+
+void line_reader::read_more() {
+  pipe_.async_read_some(boost::asio::buffer(buffer_),
+                        [self = shared_from_this()](boost::system::error_code ec, std::size_t size) {
+                          self->take(size);
+                          if (ec) {
+                            self->end();  // eof, or the pipe broke: nothing more comes
+                          } else {
+                            self->read_more();
+                          }
+                        });
+}
+
+void line_reader::take(std::size_t size) {
+  partial_.append(buffer_.data(), size);
+  std::size_t begin = 0;
+  for (std::size_t newline; (newline = partial_.find('\n', begin)) != std::string::npos; begin = newline + 1) {
+    std::string_view line(partial_.data() + begin, newline - begin);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    on_line_(line);
+  }
+  partial_.erase(0, begin);
+  while (partial_.size() >= max_line_) {
+    on_line_(std::string_view(partial_).substr(0, max_line_));
+    partial_.erase(0, max_line_);
+  }
+}
+
+void line_reader::end() {
+  if (!partial_.empty()) on_line_(partial_);
+  partial_ = std::string();
+  boost::system::error_code ignored;
+  pipe_.close(ignored);
+  if (on_end_) on_end_();
+  on_line_ = nullptr;  // what they hold (the reader's owner, often) goes now
+  on_end_ = nullptr;
+  {
+    std::lock_guard lock(mutex_);
+    ended_ = true;
+  }
+  ended_cv_.notify_all();
+  home_.closed();
+}
 
 void wait_for_all_output(std::chrono::nanoseconds at_most) {
   auto* thread = existing_output_thread();

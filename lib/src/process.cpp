@@ -3,6 +3,7 @@
 #include "captured_output.hpp"
 #include "launch.hpp"
 #include "log_channel.hpp"
+#include "output_thread.hpp"
 #include "payload.hpp"
 #include "runtime.hpp"
 #include "shared_blocks.hpp"
@@ -182,13 +183,15 @@ void process::start() {
   detail::child_identity who{name, st.daemon, st.identity, rt.self()};
   std::optional<detail::child_output_pipes> pipes;
   if (st.capture.captured()) pipes.emplace();
+  detail::child_log_channel log_channel;
   if (method == start_method::fork) {
     // Captures by reference (`who` outlives the fork in both processes): a
     // closure this small lives inside the std::function, and the parent frees
     // nothing after the fork, where every page written costs a copy.
-    request.run_in_fork = [this, &who, &pipes] {
+    request.run_in_fork = [this, &who, &pipes, &log_channel] {
       if (pipes) detail::redirect_output(pipes->out.write, pipes->err.write);
       detail::runtime::become_forked_child(who);
+      log_channel.adopt_in_fork();
       state_->is_self = true;
       state_->child.reset();
       detail::exit_now(detail::run_child_body([this] { run(); }));
@@ -201,9 +204,9 @@ void process::start() {
     detail::outbox_scope outbox_scope(outbox);
     detail::child_payload payload = start_message(who, rt.default_method);
     if (pipes) payload.output_handles = {outbox.add(pipes->out.write), outbox.add(pipes->err.write)};
-    if (const auto log = detail::log_for_children(); log.channel != -1) {
-      payload.log_handle = {outbox.add(log.channel)};
-      payload.log_threshold = log.threshold;
+    if (log_channel.write_end() != detail::no_handle) {
+      payload.log_handle = {outbox.add(log_channel.write_end())};
+      payload.log_threshold = log_channel.threshold();
     }
     request.payload = detail::encode_payload(payload);
     request.handles = outbox.handles();
@@ -219,6 +222,7 @@ void process::start() {
   }
   outbox.started(child->handle->pid());  // the notice above then has nothing left to say
   if (pipes) child->output = detail::read_child_output(*pipes, {name, child->handle->pid(), st.daemon}, st.capture);
+  child->log_records = log_channel.start_reading();
   st.child = child;
   rt.add_child(std::move(child));
 }
@@ -239,7 +243,7 @@ bool process::join_for(std::chrono::nanoseconds timeout) {
   const bool ended = child->handle->wait(limit).has_value();
   if (ended) {
     if (child->output) detail::wait_delivered(*child->output, detail::output_grace);
-    detail::sync_log_records(detail::output_grace);
+    if (child->log_records) child->log_records->wait_ended(detail::output_grace);
     detail::runtime::get().reap_finished();
   }
   return ended;

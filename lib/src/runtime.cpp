@@ -2,7 +2,6 @@
 
 #include "captured_output.hpp"
 #include "launch.hpp"
-#include "log_channel.hpp"
 #include "shared_blocks.hpp"
 
 #include <boost/core/demangle.hpp>
@@ -61,7 +60,6 @@ void runtime::become_forked_child(const child_identity& who) {
   runtime* self = instance.load(std::memory_order_acquire);
   if (self == nullptr) {
     become_child(who);
-    begin_forked_child_logging();
     return;
   }
   // Another thread of the parent may have held the mutex at the fork, and the
@@ -72,7 +70,6 @@ void runtime::become_forked_child(const child_identity& who) {
   forget_output_thread_after_fork();
   self->pid_ = current_pid();
   self->set_identity(who);
-  begin_forked_child_logging();  // after the identity: it names the default logger
 }
 
 process_info runtime::self() const { return self_; }
@@ -120,7 +117,6 @@ void runtime::finish_children() {
   }
   if (children.empty()) {  // the common case in a child: touch nothing more
     wait_for_all_output(output_grace);
-    sync_log_records(output_grace);
     return;
   }
   auto ended = [](started_child& child, std::optional<std::chrono::nanoseconds> timeout) {
@@ -144,7 +140,6 @@ void runtime::finish_children() {
     if (!child->daemon) ended(*child, std::nullopt);
   }
   wait_for_all_output(output_grace);
-  sync_log_records(output_grace);
   std::lock_guard lock(mutex_);
   children_.clear();
 }

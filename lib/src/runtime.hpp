@@ -14,12 +14,14 @@
 namespace mproc::detail {
 
 class captured_output;
+class line_reader;
 
 /// A started child, shared by its process object and by the runtime's list of
 /// children (which outlives the object, so that the child is still reaped).
 struct started_child {
   std::unique_ptr<child_handle> handle;
   std::shared_ptr<captured_output> output;  // null unless its output is captured
+  std::shared_ptr<line_reader> log_records;  // its record pipe, when this process is the logging one
   std::string name;
   bool daemon = false;
 };
