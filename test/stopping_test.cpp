@@ -218,6 +218,8 @@ void pool_in_cgroup(std::string cgroup, std::string path, int method) {
   }
 }
 
+int dumps_core(std::string dir) { mproc::test::abort_with_core_in(dir); }
+
 std::string what_of(mproc::async_result<int>& result) {
   try {
     result.get();
@@ -442,6 +444,22 @@ MPROC_TEST_EACH_METHOD(a_worker_the_oom_killer_ended_is_said_to_be) {
   const std::string said = read_file(path);
   BOOST_TEST(said.find("was killed by SIGKILL, by the kernel's OOM killer") != std::string::npos, said);
   BOOST_TEST(mproc::test::eventually([&] { return mproc::test::remove_cgroup(*cgroup); }));
+}
+
+MPROC_TEST_EACH_METHOD(a_worker_that_dumped_core_is_said_to_have) {
+  if (!mproc::test::posix_system) return;  // POSIX's WCOREDUMP
+  mproc::test::scratch_dir dir;
+  mproc::pool workers(mproc::pool_options{.processes = 1, .method = method});
+  auto dumped = workers.apply_async(dumps_core, dir.path());
+  const std::string said = what_of(dumped);
+  BOOST_TEST(said.find("was killed by SIGABRT") != std::string::npos, said);
+  // The kernel may not dump (a core pattern it cannot follow): the message says what it did.
+  bool core_file = false;
+  for (const auto& entry : std::filesystem::directory_iterator(dir.path())) {
+    core_file = core_file || entry.path().filename().string().rfind("core", 0) == 0;
+  }
+  BOOST_TEST_MESSAGE("a core file was " << (core_file ? "" : "not ") << "written");
+  BOOST_TEST((said.find("(it dumped core)") != std::string::npos) == core_file, said);
 }
 
 BOOST_AUTO_TEST_CASE(a_worker_killed_by_someone_else_is_not_said_to_be_oom_killed) {

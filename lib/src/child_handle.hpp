@@ -26,6 +26,9 @@ class child_handle {
   /// returns its exit code (-N for signal N) once it has. Safe from any thread.
   virtual std::optional<int> wait(std::optional<std::chrono::nanoseconds> timeout) = 0;
 
+  /// Whether the child dumped core as it ended (POSIX: WCOREDUMP), once
+  /// wait() has returned its code; false where the system does not say.
+  virtual bool dumped_core() const noexcept { return false; }
   /// SIGINT on POSIX (Windows: see process::interrupt); no effect once the
   /// child has ended.
   virtual void interrupt() = 0;

@@ -2,6 +2,7 @@
 // one dies (its tasks fail, run again or go to its replacement; a pool whose
 // workers keep dying gives up).
 #include "pool_engine.hpp"
+#include "runtime.hpp"
 
 namespace mproc::detail {
 
@@ -43,7 +44,7 @@ void pool_core::state::worker_died(std::uint32_t slot, std::uint64_t generation,
   const int code = dead.exitcode().value_or(-1);
   const int pid = dead.pid();
   const bool interrupted = ended_by_interrupt(code);
-  const std::string ending = ending_of(s, code) + last_words(dead);  // Ctrl-C: the pool's work stops (cancel_unfinished)
+  const std::string ending = ending_of(s, code) + what_it_left(dead);  // Ctrl-C: the pool's work stops (cancel_unfinished)
   // What is still in its queue was never taken; what it held besides, it had taken.
   std::vector<std::string> untaken;
   while (auto message = s.tasks.get(std::chrono::nanoseconds{0})) untaken.emplace_back(*message);
@@ -129,10 +130,11 @@ std::string pool_core::state::ending_of(slot_state& s, int code) {
   return ending;
 }
 
-std::string pool_core::state::last_words(const process& dead) {
+std::string pool_core::state::what_it_left(const process& dead) {
+  std::string said = dumped_core_of(dead) ? " (it dumped core)" : "";
   const auto lines = last_error_lines_of(dead, 5);
-  if (lines.empty()) return {};
-  std::string said = "; the last lines it wrote to stderr:";
+  if (lines.empty()) return said;
+  said += "; the last lines it wrote to stderr:";
   for (const auto& line : lines) said += "\n  " + line;
   return said;
 }

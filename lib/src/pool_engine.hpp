@@ -162,8 +162,9 @@ struct pool_core::state {
                                   const std::string& worker, const std::string& ending) const;
   // How a worker ended, for people: describe_end, and whether the OOM killer did it.
   std::string ending_of(slot_state& s, int code);
-  // "; the last lines it wrote to stderr: ..." when its output was captured.
-  static std::string last_words(const process& dead);
+  // " (it dumped core)", and "; the last lines it wrote to stderr: ..." when
+  // its output was captured.
+  static std::string what_it_left(const process& dead);
   void start_worker(std::size_t slot);
   void worker_died(std::uint32_t slot, std::uint64_t generation, std::vector<chunk_end>& ends);
   // Every task not finished fails with `failure`: a team job's chunks, not

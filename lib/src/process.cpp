@@ -379,6 +379,11 @@ target_call decode_call(std::string bytes) {
 
 }  // namespace
 
+bool dumped_core_of(const process& p) {
+  const auto& child = process_access::state_of(p).child;
+  return child && child->handle->dumped_core();
+}
+
 std::vector<std::string> last_error_lines_of(const process& p, std::size_t count) {
   const auto& child = process_access::state_of(p).child;
   if (!child || !child->output) return {};

@@ -26,6 +26,9 @@ struct started_child {
   bool daemon = false;
 };
 
+/// Whether a started process's child dumped core as it ended (once it has).
+bool dumped_core_of(const process& p);
+
 /// Who this process is, as a child sees it after start.
 struct child_identity {
   std::string name;

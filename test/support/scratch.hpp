@@ -24,6 +24,7 @@ class scratch_dir {
   scratch_dir(const scratch_dir&) = delete;
   scratch_dir& operator=(const scratch_dir&) = delete;
   std::string file(std::string_view name) const;
+  const std::string& path() const noexcept { return path_; }
 
  private:
   std::string path_;
@@ -76,6 +77,9 @@ int thread_count();
 int this_pid();
 /// Ends this process at once, as SIGKILL does (exit code -9 as mproc reads it).
 [[noreturn]] void kill_this_process();
+/// Ends this process by SIGABRT with core dumps allowed, its working folder
+/// `dir` (where a core pattern of "core" puts one). Windows: abort().
+[[noreturn]] void abort_with_core_in(const std::string& dir);
 /// Ends process `pid` at once, as SIGKILL does.
 void kill_process(int pid);
 /// Writes raw bytes to a connection's native handle; false if not all went.

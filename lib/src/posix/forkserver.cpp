@@ -88,8 +88,12 @@ class served_child final : public child_handle {
     if (!posix::wait_readable(status_.get(), timeout)) return std::nullopt;
     std::lock_guard lock(mutex_);
     if (code_) return code_;
-    std::int32_t code = 0;
-    if (!posix::read_exact(status_.get(), &code, sizeof code)) {
+    std::int32_t status = 0;  // waitpid's, as the server read it
+    int code = 0;
+    if (posix::read_exact(status_.get(), &status, sizeof status)) {
+      code = posix::decode_wait_status(status);
+      core_.store(WIFSIGNALED(status) && WCOREDUMP(status));
+    } else {
       // The server ended first (killed): its children end by their death
       // signal, and their exit status, which only the server could read, is
       // lost. As Python's forkserver, the code is then 255, once the child has
@@ -101,6 +105,7 @@ class served_child final : public child_handle {
     return code_;
   }
 
+  bool dumped_core() const noexcept override { return core_.load(); }
   void interrupt() override { send(SIGINT); }
   void terminate() override { send(SIGTERM); }
   void kill() override { send(SIGKILL); }
@@ -120,6 +125,7 @@ class served_child final : public child_handle {
   unique_fd status_;
   std::mutex mutex_;
   std::optional<int> code_;
+  std::atomic<bool> core_{false};
 };
 
 // ---- the server ----
@@ -198,7 +204,7 @@ void report_ended(std::vector<server_child>& children, std::size_t index) {
   int status = 0;
   while (::waitpid(children[index].pid, &status, 0) < 0 && errno == EINTR) {
   }
-  answer(children[index].status.get(), posix::decode_wait_status(status));
+  answer(children[index].status.get(), status);  // raw: the client tells a core dump too
   children.erase(children.begin() + static_cast<std::ptrdiff_t>(index));
 }
 

@@ -37,6 +37,7 @@ std::optional<int> waited_child::try_reap() {
   } while (reaped < 0 && errno == EINTR);
   if (reaped == pid_) {
     code_ = decode_wait_status(status);
+    core_.store(WIFSIGNALED(status) && WCOREDUMP(status));
   } else if (reaped < 0) {
     throw process_error("the exit status of process " + std::to_string(pid_) +
                         " was collected by other code (SIGCHLD set to SIG_IGN, or a waitpid(-1) "

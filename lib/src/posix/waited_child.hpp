@@ -6,6 +6,7 @@
 #include "../child_handle.hpp"
 #include "file_descriptor.hpp"
 
+#include <atomic>
 #include <mutex>
 
 namespace mproc::detail::posix {
@@ -17,6 +18,7 @@ class waited_child final : public child_handle {
   int pid() const noexcept override { return pid_; }
   int sentinel() const noexcept override { return pidfd_ ? pidfd_.get() : -1; }
   std::optional<int> wait(std::optional<std::chrono::nanoseconds> timeout) override;
+  bool dumped_core() const noexcept override { return core_.load(); }
   void interrupt() override;
   void terminate() override;
   void kill() override;
@@ -29,6 +31,7 @@ class waited_child final : public child_handle {
   unique_fd pidfd_;  // empty on kernels without pidfd_open (before Linux 5.3)
   std::mutex mutex_;
   std::optional<int> code_;
+  std::atomic<bool> core_{false};
 };
 
 /// The exit code of a waitpid() status: the exit status, or -N for signal N.

@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <spawn.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -134,6 +135,14 @@ int this_pid() { return static_cast<int>(::getpid()); }
 void kill_this_process() {
   ::raise(SIGKILL);
   std::abort();  // not reached
+}
+
+void abort_with_core_in(const std::string& dir) {
+  if (::chdir(dir.c_str()) == 0) {
+    const rlimit limit{std::uint64_t{256} << 20, std::uint64_t{256} << 20};
+    ::setrlimit(RLIMIT_CORE, &limit);
+  }
+  std::abort();
 }
 
 void kill_process(int pid) { ::kill(pid, SIGKILL); }

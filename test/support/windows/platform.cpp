@@ -122,6 +122,8 @@ int open_descriptor_count() {
 
 int this_pid() { return static_cast<int>(::GetCurrentProcessId()); }
 
+void abort_with_core_in(const std::string&) { std::abort(); }
+
 void kill_this_process() {
   ::TerminateProcess(::GetCurrentProcess(), mproc::detail::windows::killed_code);  // read back as -9
   std::abort();  // not reached
