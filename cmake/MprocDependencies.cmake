@@ -22,7 +22,12 @@ if(CMAKE_CROSSCOMPILING AND WIN32 AND MPROC_HOST_HEADERS)
   add_library(spdlog::spdlog ALIAS mproc_cross_spdlog)
   set(MPROC_HEADER_ONLY_BOOST_TEST ON)
 else()
-  find_package(Boost 1.81 REQUIRED CONFIG)
+  if(WIN32)
+    find_package(Boost 1.81 REQUIRED CONFIG)
+  else()
+    # stacktrace_backtrace names a lost task's function (posix/function_names.cpp).
+    find_package(Boost 1.81 REQUIRED CONFIG COMPONENTS stacktrace_backtrace)
+  endif()
   # cereal's CMake package (Debian's libcereal-dev and vcpkg's port both have
   # one): its target carries the include path to mproc's users, installed or not.
   find_package(cereal 1.3 REQUIRED CONFIG)

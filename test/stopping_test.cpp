@@ -220,6 +220,24 @@ void pool_in_cgroup(std::string cgroup, std::string path, int method) {
 
 int dumps_core(std::string dir) { mproc::test::abort_with_core_in(dir); }
 
+int dies_on_two(int x) {
+  if (x == 2) mproc::test::kill_this_process();
+  return x;
+}
+
+std::size_t dies_on_two_text(std::string text) { return static_cast<std::size_t>(dies_on_two(std::stoi(text))); }
+
+// What a call that must fail with worker_lost_error says.
+template <class Call>
+std::string lost_because(Call call) {
+  try {
+    call();
+  } catch (const mproc::worker_lost_error& e) {
+    return e.what();
+  }
+  return "no worker_lost_error";
+}
+
 std::string what_of(mproc::async_result<int>& result) {
   try {
     result.get();
@@ -460,6 +478,25 @@ MPROC_TEST_EACH_METHOD(a_worker_that_dumped_core_is_said_to_have) {
   }
   BOOST_TEST_MESSAGE("a core file was " << (core_file ? "" : "not ") << "written");
   BOOST_TEST((said.find("(it dumped core)") != std::string::npos) == core_file, said);
+}
+
+MPROC_TEST_EACH_METHOD(a_lost_task_is_named_by_its_function_and_chunk) {
+  mproc::pool workers(mproc::pool_options{.processes = 1, .method = method});
+  // By name where the program's symbols tell it (here "(anonymous namespace)::dies_on_two(int)"): not on Windows.
+  const auto named = [](const std::string& function, const std::string& rest) {
+    return mproc::test::posix_system ? "::" + function + " " + rest : "running the task " + rest;
+  };
+  const std::string single = lost_because([&] { workers.apply(dies_on_two, 2); });
+  BOOST_TEST(single.find(named("dies_on_two(int)", "was killed")) != std::string::npos, single);
+  const std::string plain = lost_because([&] { workers.map(dies_on_two, std::vector<int>{0, 1, 2, 3}, 1); });
+  BOOST_TEST(plain.find(named("dies_on_two(int)", "(chunk 3 of 4) was killed")) != std::string::npos, plain);
+  const std::string encoded = lost_because([&] {
+    workers.map(dies_on_two_text, std::vector<std::string>{"0", "1", "2", "3"}, 1);
+  });
+  BOOST_TEST(encoded.find(named("dies_on_two_text(std::__cxx11::basic_string<char, std::char_traits<char>, "
+                                "std::allocator<char> >)",
+                                "(chunk 3 of 4) was killed")) != std::string::npos,
+             encoded);
 }
 
 BOOST_AUTO_TEST_CASE(a_worker_killed_by_someone_else_is_not_said_to_be_oom_killed) {

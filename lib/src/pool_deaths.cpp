@@ -2,6 +2,7 @@
 // one dies (its tasks fail, run again or go to its replacement; a pool whose
 // workers keep dying gives up).
 #include "pool_engine.hpp"
+#include "function_names.hpp"
 #include "runtime.hpp"
 
 namespace mproc::detail {
@@ -71,7 +72,9 @@ void pool_core::state::worker_died(std::uint32_t slot, std::uint64_t generation,
       ends.push_back(take_task(id, std::nullopt, std::make_exception_ptr(timeout_error(
           "the task ran longer than its timeout of " + std::to_string(seconds.count()) + " s; its worker (pid " +
           std::to_string(pid) + ") was killed and replaced"))));
-    } else if (auto failure = lost_failure(++record.deaths, interrupted, pid, code, dead.name(), ending)) {
+    } else if (auto failure = lost_failure(++record.deaths, interrupted, pid, code, dead.name(),
+                                           task_named(record.message, record.chunk, record.job ? record.job->chunks : 1),
+                                           ending)) {
       ends.push_back(take_task(id, std::nullopt, failure));
     } else {
       pending.push_front(id);
@@ -139,11 +142,24 @@ std::string pool_core::state::what_it_left(const process& dead) {
   return said;
 }
 
+std::string pool_core::state::task_named(std::string_view message, std::size_t chunk, std::size_t chunks) {
+  std::string name;
+  try {
+    const task_head_parts head = decode_task_head(split_task(message).head);
+    if (head.target) name = function_name(resolve_code(*head.target));
+  } catch (const std::exception&) {  // nameless, then
+  }
+  std::string said = name.empty() ? "the task" : "the task " + name;
+  if (chunks > 1) said += " (chunk " + std::to_string(chunk + 1) + " of " + std::to_string(chunks) + ")";
+  return said;
+}
+
 std::exception_ptr pool_core::state::lost_failure(std::size_t deaths, bool interrupted, int pid, int code,
-                                                  const std::string& worker, const std::string& ending) const {
+                                                  const std::string& worker, const std::string& task,
+                                                  const std::string& ending) const {
   const std::size_t deaths_to_fail = options.quarantine_after != 0 ? options.quarantine_after : 2;
   if (options.retry_lost_tasks && !interrupted && deaths < deaths_to_fail) return nullptr;
-  const std::string how = "the pool worker " + worker + " (pid " + std::to_string(pid) + ") running the task " +
+  const std::string how = "the pool worker " + worker + " (pid " + std::to_string(pid) + ") running " + task + " " +
                           ending;
   if (options.retry_lost_tasks && options.quarantine_after != 0 && !interrupted) {
     return std::make_exception_ptr(quarantined_error(

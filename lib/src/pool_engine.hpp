@@ -159,7 +159,10 @@ struct pool_core::state {
   // What a task lost with its worker becomes after its `deaths`-th death:
   // nothing if it runs again (retry_lost_tasks), else its failure.
   std::exception_ptr lost_failure(std::size_t deaths, bool interrupted, int pid, int code,
-                                  const std::string& worker, const std::string& ending) const;
+                                  const std::string& worker, const std::string& task, const std::string& ending) const;
+  // "the task demo::crunch(int) (chunk 3 of 4)": its function's name where the
+  // program's symbols tell it, its chunk when its job has several.
+  static std::string task_named(std::string_view message, std::size_t chunk, std::size_t chunks);
   // How a worker ended, for people: describe_end, and whether the OOM killer did it.
   std::string ending_of(slot_state& s, int code);
   // " (it dumped core)", and "; the last lines it wrote to stderr: ..." when

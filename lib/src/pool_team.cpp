@@ -153,7 +153,8 @@ void pool_core::state::team_worker_died(std::uint64_t share, std::uint32_t slot,
       t.errors[c] = std::make_exception_ptr(timeout_error(
           "the task ran longer than its timeout; its worker (pid " + std::to_string(pid) + ") was killed and replaced"));
       t.set_state(c, team_failed);
-    } else if (auto failure = lost_failure(++t.deaths[c], ended_by_interrupt(code), pid, code, name, ending)) {
+    } else if (auto failure = lost_failure(++t.deaths[c], ended_by_interrupt(code), pid, code, name,
+                                           task_named(t.share, c, t.layout().chunks), ending)) {
       t.errors[c] = failure;
       t.set_state(c, team_failed);
     } else {
