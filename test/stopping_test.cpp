@@ -218,6 +218,12 @@ void pool_in_cgroup(std::string cgroup, std::string path, int method) {
   }
 }
 
+// Allocates and touches `mib` MiB; returns this worker's pid.
+int allocates(std::size_t mib) {
+  std::vector<char> block(mib << 20, 1);
+  return mproc::test::this_pid() + (block.back() == 1 ? 0 : 1);
+}
+
 int dumps_core(std::string dir) { mproc::test::abort_with_core_in(dir); }
 
 int dies_on_two(int x) {
@@ -400,6 +406,24 @@ MPROC_TEST_EACH_METHOD(a_worker_holding_more_than_max_memory_per_child_after_a_t
   BOOST_TEST(workers.apply(grow_by, 300) == first);  // 30 steps: past it after this task, which still finishes
   BOOST_TEST(workers.apply(grow_by, 10) != first);   // a new worker
   BOOST_TEST(workers.apply(square, 4) == 16);
+}
+
+MPROC_TEST_EACH_METHOD(a_task_past_the_hard_memory_limit_fails_with_memory_limit_error) {
+  if (mproc::test::under_sanitizer) return;  // its shadow memory passes any address-space limit
+  constexpr std::size_t limit = std::size_t{1} << 30;
+  mproc::pool workers(mproc::pool_options{.processes = 1, .memory_limit_per_child = limit, .method = method});
+  const int first = workers.apply(allocates, 64);  // under the limit: runs
+  BOOST_TEST(workers.apply(allocates, 64) == first);
+  try {
+    workers.apply(allocates, 2048);
+    BOOST_FAIL("2 GiB in a worker limited to 1 GiB must fail");
+  } catch (const mproc::memory_limit_error& e) {
+    const std::string what = e.what();
+    BOOST_TEST(what.find("passed the pool's memory_limit_per_child of 1024 MiB") != std::string::npos, what);
+  }
+  const int next = workers.apply(allocates, 64);
+  BOOST_TEST(next != first);  // replaced after the task
+  BOOST_TEST(workers.apply(allocates, 64) == next);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

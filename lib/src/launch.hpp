@@ -43,6 +43,11 @@ int current_pid() noexcept;
 /// its working set); 0 if the system does not say.
 std::uint64_t resident_bytes() noexcept;
 
+/// Caps the memory this process can have (POSIX: its address space,
+/// RLIMIT_AS; Windows: its committed memory, through a job object): past it an
+/// allocation fails (std::bad_alloc). False if the system refused.
+bool limit_memory(std::uint64_t bytes) noexcept;
+
 /// Reads what a spawned child was given; `channel` is the text after the marker
 /// argument. Throws serialization_error, eof_error or process_error.
 spawn_start read_spawn_start(const std::string& channel);

@@ -9,7 +9,7 @@ namespace mproc::detail {
 
 void pool_core::state::start_worker(std::size_t slot) {
   worker_links links{slots[slot].tasks, results, stamps, static_cast<std::uint32_t>(slot),
-                     options.maxtasksperchild, options.max_memory_per_child};
+                     options.maxtasksperchild, options.max_memory_per_child, options.memory_limit_per_child};
   process_options how;
   how.name = "PoolWorker-" + std::to_string(++workers_started);
   how.daemon = true;

@@ -24,6 +24,20 @@ thread_local std::uint64_t running_run = 0;
 // The links of a task that may report progress (not a team chunk), for report_progress().
 thread_local worker_links* running_links = nullptr;
 thread_local std::int64_t last_report_ns = 0;
+// The pool's memory_limit_per_child, and whether a task of this worker ran into it.
+std::uint64_t memory_limit = 0;
+bool hit_memory_limit = false;
+
+// What a task's exception becomes: a bad_alloc under the hard memory limit is
+// the limit's doing, said so (and the worker is replaced after the task).
+std::string raised_by(const std::exception* caught) {
+  if (memory_limit == 0 || dynamic_cast<const std::bad_alloc*>(caught) == nullptr) return raised_payload(caught);
+  hit_memory_limit = true;
+  const memory_limit_error limit("the task passed the pool's memory_limit_per_child of " +
+                                 std::to_string(memory_limit >> 20) + " MiB: an allocation failed (" + caught->what() +
+                                 "), and its worker is replaced");
+  return raised_payload(&limit);
+}
 
 // A task or a team chunk begins: its start time, then its run number (see task_stamp).
 void begin_run(task_stamp& stamp) {
@@ -67,7 +81,7 @@ void run_task(const task_message_parts& task, std::uint32_t slot, std::string& o
       status = reinterpret_cast<task_entry>(how.entry)(how.target, in, out);
     } catch (const std::exception& e) {
       out.resize(result_head_bytes);
-      out += raised_payload(&e);
+      out += raised_by(&e);
       status = task_status::raised;
     } catch (...) {
       out.resize(result_head_bytes);
@@ -105,7 +119,7 @@ void report_failed_chunk(worker_links& links, chunk_word& state, std::uint32_t t
   const bool stopped = this_task::stop_requested();  // what it did is dropped: the parent says why
   std::string error = result_head(id, chunk + 1, links.slot,
                                   static_cast<std::uint32_t>(stopped ? task_status::stopped : task_status::raised));
-  if (!stopped) error += raised_payload(caught);
+  if (!stopped) error += caught != nullptr ? raised_by(caught) : raised_payload(nullptr);
   links.results.put(error, std::nullopt);
   state.store(word(tag, team_failed));
 }
@@ -199,6 +213,7 @@ std::uint64_t run_team_share(const task_message_parts& task, worker_links& links
 
 void run_worker(worker_links& links) {
   auto& stamp = reinterpret_cast<task_stamp*>(links.stamps.bytes().data())[links.slot];
+  if (links.memory_limit != 0 && limit_memory(links.memory_limit)) memory_limit = links.memory_limit;
   stamp.ready.store(1);  // a death from now on is not a failing start-up
   std::string out;
   for (std::uint64_t done = 0; links.max_tasks == 0 || done < links.max_tasks;) {
@@ -237,6 +252,7 @@ void run_worker(worker_links& links) {
     links.results.put(out, std::nullopt);
     // Ends as after maxtasksperchild: the pool starts another in its place.
     if (links.max_memory != 0 && resident_bytes() > links.max_memory) return;
+    if (hit_memory_limit) return;  // its heap may be in pieces: a fresh worker takes over
   }
 }
 

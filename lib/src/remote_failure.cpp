@@ -52,6 +52,7 @@ std::map<std::string, remote_factory> known_types() {
   add(std::type_identity<process_error>{});
   add(std::type_identity<timeout_error>{});
   add(std::type_identity<cancelled_error>{});
+  add(std::type_identity<memory_limit_error>{});
   add(std::type_identity<serialization_error>{});
   add(std::type_identity<closed_error>{});
   add(std::type_identity<queue_empty>{});

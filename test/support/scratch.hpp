@@ -134,6 +134,14 @@ bool remove_cgroup(const std::string& folder);
 
 /// True on POSIX systems; the POSIX-only tests are skipped elsewhere.
 extern const bool posix_system;
+/// Built with ASan or TSan (GCC's macros; clang's __has_feature).
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+inline constexpr bool under_sanitizer = true;
+#elif defined(__has_feature)
+inline constexpr bool under_sanitizer = __has_feature(address_sanitizer) || __has_feature(thread_sanitizer);
+#else
+inline constexpr bool under_sanitizer = false;
+#endif
 
 /// A test case decorator: skips the case, saying why, unless `method` is a
 /// start method of this platform (fork and forkserver do not exist on Windows).

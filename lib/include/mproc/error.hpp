@@ -151,6 +151,13 @@ class quarantined_error : public worker_lost_error {
   using worker_lost_error::worker_lost_error;
 };
 
+/// A pool task passed the pool's memory_limit_per_child: an allocation failed
+/// in it, and its worker is replaced.
+class memory_limit_error : public error {
+ public:
+  using error::error;
+};
+
 /// A named object that should be new already exists.
 class exists_error : public error {
  public:

@@ -73,6 +73,13 @@ struct pool_options {
   /// replaced (billiard's max_memory_per_child, in bytes): a task that leaks
   /// or caches does not grow the pool for ever. 0: never.
   std::size_t max_memory_per_child = 0;
+  /// A hard limit: a worker's memory cannot grow past this many bytes (POSIX:
+  /// its address space, RLIMIT_AS, which counts mapped shared memory and
+  /// thread stacks too; Windows: its committed memory, by a job object). A
+  /// task whose allocation fails past it fails with memory_limit_error, and
+  /// its worker is replaced. 0: none. Not under ASan or TSan, whose shadow
+  /// memory alone passes any such limit.
+  std::size_t memory_limit_per_child = 0;
   /// Unset: get_start_method().
   std::optional<start_method> method{};
   /// A task (a chunk of a map) running longer fails with timeout_error, and its

@@ -16,6 +16,7 @@
 #include <string>
 
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 namespace mproc {
@@ -36,6 +37,11 @@ std::uint64_t resident_bytes() noexcept {
   const bool read = std::fscanf(statm, "%llu %llu", &size, &resident) == 2;
   std::fclose(statm);
   return read ? resident * static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE)) : 0;
+}
+
+bool limit_memory(std::uint64_t bytes) noexcept {
+  const rlimit limit{bytes, bytes};
+  return ::setrlimit(RLIMIT_AS, &limit) == 0;
 }
 
 namespace {

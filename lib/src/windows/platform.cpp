@@ -26,6 +26,17 @@ std::uint64_t resident_bytes() noexcept {
   return counters.WorkingSetSize;
 }
 
+bool limit_memory(std::uint64_t bytes) noexcept {
+  // A job of its own (jobs nest since Windows 8: it stays in its parent's too).
+  HANDLE job = ::CreateJobObjectW(nullptr, nullptr);  // kept for the process's life
+  if (job == nullptr) return false;
+  JOBOBJECT_EXTENDED_LIMIT_INFORMATION limits{};
+  limits.BasicLimitInformation.LimitFlags = JOB_OBJECT_LIMIT_PROCESS_MEMORY;
+  limits.ProcessMemoryLimit = static_cast<SIZE_T>(bytes);
+  return ::SetInformationJobObject(job, JobObjectExtendedLimitInformation, &limits, sizeof limits) &&
+         ::AssignProcessToJobObject(job, ::GetCurrentProcess());
+}
+
 void flush_standard_streams() noexcept {
   try {
     std::cout.flush();

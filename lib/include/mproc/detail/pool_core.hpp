@@ -34,10 +34,11 @@ struct worker_links {
   std::uint32_t slot = 0;
   std::uint64_t max_tasks = 0;
   std::uint64_t max_memory = 0;  // bytes resident after a task past which the worker ends; 0: no limit
+  std::uint64_t memory_limit = 0;  // bytes the worker may have at all (limit_memory); 0: no limit
 
   template <class Archive>
   void serialize(Archive& archive) {
-    archive(tasks, results, stamps, slot, max_tasks, max_memory);
+    archive(tasks, results, stamps, slot, max_tasks, max_memory, memory_limit);
   }
 };
 
