@@ -220,8 +220,8 @@ void pool_in_cgroup(std::string cgroup, std::string path, int method) {
 
 // Allocates and touches `mib` MiB; returns this worker's pid.
 int allocates(std::size_t mib) {
-  std::vector<char> block(mib << 20, 1);
-  return mproc::test::this_pid() + (block.back() == 1 ? 0 : 1);
+  const std::vector<char> block(mib << 20, 1);  // touched: filled with ones
+  return mproc::test::this_pid() + static_cast<int>(std::count(block.begin(), block.end(), 0));
 }
 
 int dumps_core(std::string dir) { mproc::test::abort_with_core_in(dir); }
