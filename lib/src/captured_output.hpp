@@ -4,6 +4,7 @@
 #pragma once
 
 #include "output_pipes.hpp"
+#include "output_thread.hpp"
 
 #include <mproc/output.hpp>
 #include <mproc/process.hpp>
@@ -16,10 +17,6 @@
 namespace mproc::detail {
 
 class captured_output;
-
-/// How long a parent waits for a child's last lines once the child has ended:
-/// what the child started may hold its pipes open longer.
-inline constexpr std::chrono::seconds output_grace{2};
 
 /// Starts reading a started child's pipes (taking their read ends).
 std::shared_ptr<captured_output> read_child_output(child_output_pipes& pipes, process_info who,
@@ -36,13 +33,5 @@ std::vector<std::string> last_error_lines(const captured_output& output, std::si
 /// The last lines (at most `count`) a started process's child wrote to stderr;
 /// none unless its output is captured.
 std::vector<std::string> last_error_lines_of(const process& p, std::size_t count);
-
-/// At exit: waits at most `at_most` for every captured child's lines.
-void wait_for_all_output(std::chrono::nanoseconds at_most);
-
-/// In a forked child: the parent's output thread is not there; a capture made
-/// here starts a new one (the copy is left untouched: it shares the parent's
-/// Asio reactor).
-void forget_output_thread_after_fork() noexcept;
 
 }  // namespace mproc::detail

@@ -1,7 +1,5 @@
 #include "output_thread.hpp"
 
-#include "captured_output.hpp"
-
 #include <boost/asio/post.hpp>
 
 #include <atomic>

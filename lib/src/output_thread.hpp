@@ -51,6 +51,18 @@ output_thread& output_thread_of_process();
 /// The output thread if this process has made one, else nullptr.
 output_thread* existing_output_thread() noexcept;
 
+/// How long a parent waits for a child's last lines (or log records) once the
+/// child has ended: what the child started may hold its pipes open longer.
+inline constexpr std::chrono::seconds output_grace{2};
+
+/// At exit: waits at most `at_most` until every pipe being read has ended.
+void wait_for_all_output(std::chrono::nanoseconds at_most);
+
+/// In a forked child: the parent's output thread is not there; a capture made
+/// here starts a new one (the copy is left untouched: it shares the parent's
+/// Asio reactor).
+void forget_output_thread_after_fork() noexcept;
+
 /// Reads one pipe on the output thread and cuts what comes into lines for
 /// `on_line`: without their "\n" or "\r\n", a line longer than `max_line` in
 /// pieces, a last line without its end too; then calls `on_end`, once the pipe

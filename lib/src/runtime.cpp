@@ -1,6 +1,6 @@
 #include "runtime.hpp"
 
-#include "captured_output.hpp"
+#include "output_thread.hpp"
 #include "launch.hpp"
 #include "shared_blocks.hpp"
 
