@@ -73,7 +73,7 @@ void pool_core::state::worker_died(std::uint32_t slot, std::uint64_t generation,
           "the task ran longer than its timeout of " + std::to_string(seconds.count()) + " s; its worker (pid " +
           std::to_string(pid) + ") was killed and replaced"))));
     } else if (auto failure = lost_failure(++record.deaths, interrupted, pid, code, dead.name(),
-                                           task_named(record.message, record.chunk, record.job ? record.job->chunks : 1),
+                                           {record.message, record.chunk, record.job ? record.job->chunks : 1},
                                            ending)) {
       ends.push_back(take_task(id, std::nullopt, failure));
     } else {
@@ -142,7 +142,7 @@ std::string pool_core::state::what_it_left(const process& dead) {
   return said;
 }
 
-std::string pool_core::state::task_named(std::string_view message, std::size_t chunk, std::size_t chunks) {
+std::string pool_core::state::lost_task::named() const {
   std::string name;
   try {
     const task_head_parts head = decode_task_head(split_task(message).head);
@@ -155,11 +155,11 @@ std::string pool_core::state::task_named(std::string_view message, std::size_t c
 }
 
 std::exception_ptr pool_core::state::lost_failure(std::size_t deaths, bool interrupted, int pid, int code,
-                                                  const std::string& worker, const std::string& task,
+                                                  const std::string& worker, const lost_task& task,
                                                   const std::string& ending) const {
   const std::size_t deaths_to_fail = options.quarantine_after != 0 ? options.quarantine_after : 2;
   if (options.retry_lost_tasks && !interrupted && deaths < deaths_to_fail) return nullptr;
-  const std::string how = "the pool worker " + worker + " (pid " + std::to_string(pid) + ") running " + task + " " +
+  const std::string how = "the pool worker " + worker + " (pid " + std::to_string(pid) + ") running " + task.named() + " " +
                           ending;
   if (options.retry_lost_tasks && options.quarantine_after != 0 && !interrupted) {
     return std::make_exception_ptr(quarantined_error(

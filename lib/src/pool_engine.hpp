@@ -158,11 +158,17 @@ struct pool_core::state {
   // -- pool_deaths.cpp --
   // What a task lost with its worker becomes after its `deaths`-th death:
   // nothing if it runs again (retry_lost_tasks), else its failure.
+  struct lost_task {
+    std::string_view message;
+    std::size_t chunk;
+    std::size_t chunks;
+    // "the task demo::crunch(int) (chunk 3 of 4)": its function's name where
+    // the program's symbols tell it, its chunk when its job has several. Only
+    // for a failure: naming reads the program's symbols.
+    std::string named() const;
+  };
   std::exception_ptr lost_failure(std::size_t deaths, bool interrupted, int pid, int code,
-                                  const std::string& worker, const std::string& task, const std::string& ending) const;
-  // "the task demo::crunch(int) (chunk 3 of 4)": its function's name where the
-  // program's symbols tell it, its chunk when its job has several.
-  static std::string task_named(std::string_view message, std::size_t chunk, std::size_t chunks);
+                                  const std::string& worker, const lost_task& task, const std::string& ending) const;
   // How a worker ended, for people: describe_end, and whether the OOM killer did it.
   std::string ending_of(slot_state& s, int code);
   // " (it dumped core)", and "; the last lines it wrote to stderr: ..." when

@@ -154,7 +154,7 @@ void pool_core::state::team_worker_died(std::uint64_t share, std::uint32_t slot,
           "the task ran longer than its timeout; its worker (pid " + std::to_string(pid) + ") was killed and replaced"));
       t.set_state(c, team_failed);
     } else if (auto failure = lost_failure(++t.deaths[c], ended_by_interrupt(code), pid, code, name,
-                                           task_named(t.share, c, t.layout().chunks), ending)) {
+                                           {t.share, c, t.layout().chunks}, ending)) {
       t.errors[c] = failure;
       t.set_state(c, team_failed);
     } else {

@@ -6,11 +6,22 @@
 #define BOOST_STACKTRACE_LINK
 #include <boost/stacktrace/frame.hpp>
 
+#include <map>
+#include <mutex>
+
 namespace mproc::detail {
 
 std::string function_name(std::uintptr_t address) noexcept {
+  // Reading the symbols costs milliseconds: each name is looked up once.
+  static auto* guard = new std::mutex();  // never destroyed: a pool may fail tasks while the program exits
+  static auto* known = new std::map<std::uintptr_t, std::string>();
   try {
-    return boost::stacktrace::frame(reinterpret_cast<boost::stacktrace::frame::native_frame_ptr_t>(address)).name();
+    std::lock_guard lock(*guard);
+    auto found = known->find(address);
+    if (found != known->end()) return found->second;
+    std::string name =
+        boost::stacktrace::frame(reinterpret_cast<boost::stacktrace::frame::native_frame_ptr_t>(address)).name();
+    return known->emplace(address, std::move(name)).first->second;
   } catch (...) {
     return {};
   }
