@@ -25,8 +25,8 @@ struct child_payload {
 
   template <class Archive>
   void serialize(Archive& archive) {
-    archive(name, daemon, identity, parent_name, parent_pid, class_name, class_state, call, method, output_handles, log_handle,
-            log_threshold);
+    archive(name, daemon, identity, parent_name, parent_pid, class_name, class_state, call, method, output_handles,
+            log_handle, log_threshold);
   }
 };
 

@@ -2,6 +2,7 @@
 // one dies (its tasks fail, run again or go to its replacement; a pool whose
 // workers keep dying gives up).
 #include "pool_engine.hpp"
+
 #include "function_names.hpp"
 #include "runtime.hpp"
 
@@ -45,7 +46,8 @@ void pool_core::state::worker_died(std::uint32_t slot, std::uint64_t generation,
   const int code = dead.exitcode().value_or(-1);
   const int pid = dead.pid();
   const bool interrupted = ended_by_interrupt(code);
-  const std::string ending = ending_of(s, code) + what_it_left(dead);  // Ctrl-C: the pool's work stops (cancel_unfinished)
+  // Ctrl-C: the pool's work stops (cancel_unfinished).
+  const std::string ending = ending_of(s, code) + what_it_left(dead);
   // What is still in its queue was never taken; what it held besides, it had taken.
   std::vector<std::string> untaken;
   while (auto message = s.tasks.get(std::chrono::nanoseconds{0})) untaken.emplace_back(*message);
@@ -159,8 +161,8 @@ std::exception_ptr pool_core::state::lost_failure(std::size_t deaths, bool inter
                                                   const std::string& ending) const {
   const std::size_t deaths_to_fail = options.quarantine_after != 0 ? options.quarantine_after : 2;
   if (options.retry_lost_tasks && !interrupted && deaths < deaths_to_fail) return nullptr;
-  const std::string how = "the pool worker " + worker + " (pid " + std::to_string(pid) + ") running " + task.named() + " " +
-                          ending;
+  const std::string how =
+      "the pool worker " + worker + " (pid " + std::to_string(pid) + ") running " + task.named() + " " + ending;
   if (options.retry_lost_tasks && options.quarantine_after != 0 && !interrupted) {
     return std::make_exception_ptr(quarantined_error(
         pid, code, "the task killed its worker " + std::to_string(deaths) + " times in a row (the last time, " + how +

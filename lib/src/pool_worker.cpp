@@ -28,7 +28,7 @@ thread_local std::int64_t last_report_ns = 0;
 std::uint64_t memory_limit = 0;
 bool hit_memory_limit = false;
 
-// What a task's exception becomes: a bad_alloc under the hard memory limit is
+// What a task's exception (null: not a std::exception) becomes: a bad_alloc under the hard memory limit is
 // the limit's doing, said so (and the worker is replaced after the task).
 std::string raised_by(const std::exception* caught) {
   if (memory_limit == 0 || dynamic_cast<const std::bad_alloc*>(caught) == nullptr) return raised_payload(caught);
@@ -119,7 +119,7 @@ void report_failed_chunk(worker_links& links, chunk_word& state, std::uint32_t t
   const bool stopped = this_task::stop_requested();  // what it did is dropped: the parent says why
   std::string error = result_head(id, chunk + 1, links.slot,
                                   static_cast<std::uint32_t>(stopped ? task_status::stopped : task_status::raised));
-  if (!stopped) error += caught != nullptr ? raised_by(caught) : raised_payload(nullptr);
+  if (!stopped) error += raised_by(caught);
   links.results.put(error, std::nullopt);
   state.store(word(tag, team_failed));
 }

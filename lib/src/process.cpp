@@ -185,13 +185,18 @@ void process::start() {
   if (st.capture.captured()) pipes.emplace();
   detail::child_log_channel log_channel;
   if (method == start_method::fork) {
-    // Captures by reference (`who` outlives the fork in both processes): a
-    // closure this small lives inside the std::function, and the parent frees
-    // nothing after the fork, where every page written costs a copy.
-    request.run_in_fork = [this, &who, &pipes, &log_channel] {
-      if (pipes) detail::redirect_output(pipes->out.write, pipes->err.write);
-      detail::runtime::become_forked_child(who);
-      log_channel.adopt_in_fork();
+    struct child_side {
+      const detail::child_identity& who;
+      std::optional<detail::child_output_pipes>& pipes;
+      detail::child_log_channel& log;
+    } side{who, pipes, log_channel};
+    // Captures two pointers (what they point to outlives the fork in both
+    // processes): a closure this small lives inside the std::function, and the
+    // parent frees nothing after the fork, where every page written costs a copy.
+    request.run_in_fork = [this, &side] {
+      if (side.pipes) detail::redirect_output(side.pipes->out.write, side.pipes->err.write);
+      detail::runtime::become_forked_child(side.who);
+      side.log.adopt_in_fork();
       state_->is_self = true;
       state_->child.reset();
       detail::exit_now(detail::run_child_body([this] { run(); }));

@@ -1,7 +1,7 @@
 #include "runtime.hpp"
 
-#include "output_thread.hpp"
 #include "launch.hpp"
+#include "output_thread.hpp"
 #include "shared_blocks.hpp"
 
 #include <boost/core/demangle.hpp>
