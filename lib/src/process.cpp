@@ -184,12 +184,13 @@ void process::start() {
   std::optional<detail::child_output_pipes> pipes;
   if (st.capture.captured()) pipes.emplace();
   detail::child_log_channel log_channel;
+  // Lives until launch_fork() below has run the closure that refers to it.
+  struct child_side {
+    const detail::child_identity& who;
+    std::optional<detail::child_output_pipes>& pipes;
+    detail::child_log_channel& log;
+  } side{who, pipes, log_channel};
   if (method == start_method::fork) {
-    struct child_side {
-      const detail::child_identity& who;
-      std::optional<detail::child_output_pipes>& pipes;
-      detail::child_log_channel& log;
-    } side{who, pipes, log_channel};
     // Captures two pointers (what they point to outlives the fork in both
     // processes): a closure this small lives inside the std::function, and the
     // parent frees nothing after the fork, where every page written costs a copy.
