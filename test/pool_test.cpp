@@ -383,6 +383,26 @@ BOOST_AUTO_TEST_CASE(plain_maps_one_after_another_while_a_worker_is_busy) {
   }
 }
 
+// A share reads its job's layout as it goes (the chunk count, the counter), so
+// a finished map's shared memory goes to the next map only once every share
+// given out has ended. (It went at once: a worker caught in its share between
+// two reads spun for ever on chunk indexes past the new map's end.)
+BOOST_AUTO_TEST_CASE(a_finished_maps_shared_memory_waits_for_its_late_share,
+                     *mproc::test::posix_only("counts blocks in /dev/shm")) {
+  mproc::pool workers(2);
+  const std::string ours = "mproc_" + std::to_string(mproc::test::this_pid()) + "_";
+  auto blocks = [&] {
+    return std::ranges::count_if(mproc::test::shared_memory_names(), [&](const auto& n) { return n.starts_with(ours); });
+  };
+  auto busy = workers.apply_async(sleep_ms_then_return, 1000);  // the map's share waits behind it
+  BOOST_TEST(workers.map(square, range(2000), 100) == squares_of(2000), boost::test_tools::per_element());
+  const auto before = blocks();
+  BOOST_TEST(workers.map(square, range(2000), 100) == squares_of(2000), boost::test_tools::per_element());
+  BOOST_TEST(blocks() == before + 1);  // its own block: the first map's is not free yet
+  BOOST_TEST(busy.get() == 1000);
+  BOOST_TEST(workers.map(square, range(2000), 100) == squares_of(2000), boost::test_tools::per_element());
+}
+
 BOOST_AUTO_TEST_CASE(a_plain_map_with_a_throwing_task_reports_it) {
   mproc::pool workers(2);
   try {

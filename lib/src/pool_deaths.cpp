@@ -82,6 +82,9 @@ void pool_core::state::worker_died(std::uint32_t slot, std::uint64_t generation,
       pending.push_front(id);
     }
   }
+  for (const std::uint64_t id : s.held) {
+    if (!still_queued.contains(id)) share_ended(id);  // it died in it, or had ended it
+  }
   s.held.clear();
   for (const auto& message : untaken) s.held.push_back(read_at<std::uint64_t>(message, 0));
   if (interrupted) {

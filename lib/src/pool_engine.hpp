@@ -65,6 +65,17 @@ struct team_job {
   }
 };
 
+// A finished team job's arena, for the next team job. Not reused while its
+// results can still be read, nor while a worker may be in a share of the job:
+// the worker reads the arena's layout as it goes, and a new job's layout would
+// send it astray (it spun for ever on chunk indexes past the new job's end).
+struct spare_arena {
+  shared_memory arena;
+  std::weak_ptr<job_state> job;
+  std::set<std::uint64_t> shares_out;  // given to a worker, not ended yet
+  bool reusable() const { return job.expired() && shares_out.empty(); }
+};
+
 // A stop the parent asked of the run a worker is in (pool_watch.cpp).
 struct stop_request {
   std::uint64_t task = 0;
@@ -133,7 +144,7 @@ struct pool_core::state {
   std::set<std::uint64_t> cancelled;  // cancelled after they went to a worker; their results are dropped
   std::unordered_map<job_state*, std::shared_ptr<handle_outbox>> outboxes;
   std::unordered_map<std::uint64_t, team_job> teams;
-  std::vector<std::pair<shared_memory, std::weak_ptr<job_state>>> spare_arenas;
+  std::vector<spare_arena> spare_arenas;
   std::uint64_t next_task = 1;
   std::uint64_t workers_started = 0;
   int startup_deaths = 0;
@@ -207,6 +218,7 @@ struct pool_core::state {
   void give_share(std::uint64_t team, team_job& t, std::optional<std::size_t> slot);
   // A team job is complete once no chunk is free or held by a live worker.
   void check_team(std::uint64_t team, std::vector<chunk_end>& ends);
+  void share_ended(std::uint64_t id);
   // The chunks a dead worker held fail (or are given back once); whatever is
   // free again goes to the worker that replaces it.
   void team_worker_died(std::uint64_t share, std::uint32_t slot, int pid, int code, const std::string& name,

@@ -83,6 +83,7 @@ void pool_core::state::task_done(std::uint64_t id, std::uint64_t aux, std::uint3
     held.erase(std::remove(held.begin(), held.end(), id), held.end());
     ++slots[slot].finished_since_start;
   }
+  share_ended(id);
   startup_deaths = 0;
   startup_kills = 0;
   if (team != 0) {

@@ -67,9 +67,9 @@ std::shared_ptr<job_state> pool_core::submit_team(const std::string& head, const
 
 shared_memory pool_core::state::arena_for(std::size_t bytes) {
   for (auto it = spare_arenas.begin(); it != spare_arenas.end(); ++it) {
-    const std::size_t size = it->first.size();
-    if (it->second.expired() && size >= bytes && size <= 4 * bytes + (1 << 20)) {
-      shared_memory reused = std::move(it->first);
+    const std::size_t size = it->arena.size();
+    if (it->reusable() && size >= bytes && size <= 4 * bytes + (1 << 20)) {
+      shared_memory reused = std::move(it->arena);
       spare_arenas.erase(it);
       return reused;
     }
@@ -103,13 +103,27 @@ void pool_core::state::check_team(std::uint64_t team, std::vector<chunk_end>& en
       ends.push_back({t.job, c, std::nullopt, failure});
     }
   }
+  spare_arena spare{t.arena, t.job, {}};
   for (auto it = tasks.begin(); it != tasks.end();) {  // shares not run yet: nothing left for them
-    it = it->second.team == team ? tasks.erase(it) : std::next(it);
+    if (it->second.team != team) {
+      ++it;
+      continue;
+    }
+    for (const auto& s : slots) {
+      if (std::find(s.held.begin(), s.held.end(), it->first) != s.held.end()) spare.shares_out.insert(it->first);
+    }
+    it = tasks.erase(it);
   }
   if (spare_arenas.size() >= 2) spare_arenas.erase(spare_arenas.begin());
-  spare_arenas.emplace_back(t.arena, t.job);  // reused once the results are read and gone
+  spare_arenas.push_back(std::move(spare));
   teams.erase(found);
   if (tasks.empty()) all_finished.notify_all();
+}
+
+// A share given to a worker has ended (or its worker has died): the arena of
+// its job, if that job has finished, may be reused once no other share is out.
+void pool_core::state::share_ended(std::uint64_t id) {
+  for (auto& spare : spare_arenas) spare.shares_out.erase(id);
 }
 
 // The chunks of a team job that no worker has claimed fail with

@@ -178,7 +178,7 @@ std::uint64_t run_team_share(const task_message_parts& task, worker_links& links
       chunk = next < end ? next++ : layout.chunks;
       if (chunk >= layout.chunks) {
         while (scan < layout.chunks && states[scan].load() != word(tag, 0)) ++scan;
-        if (scan == layout.chunks) {
+        if (scan >= layout.chunks) {
           if (layout.returned.load() != 0) continue;  // given back meanwhile
           break;
         }
