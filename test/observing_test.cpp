@@ -76,6 +76,39 @@ BOOST_AUTO_TEST_CASE(a_job_of_several_chunks_moves_as_its_chunks_finish) {
   for (std::size_t i = 0; i < 3; ++i) BOOST_TEST((seen.calls[i] == std::pair<std::size_t, std::size_t>{i + 1, 3}));
 }
 
+// Chunks of 2 items: without the tasks' reports, the bar would move by 2.
+// Every call counts items of the whole job, and never goes back.
+static void check_items_move_within_chunks(progress_calls& seen, std::size_t items) {
+  std::scoped_lock lock(seen.mutex);
+  BOOST_TEST_REQUIRE(!seen.calls.empty());
+  BOOST_TEST((seen.calls.back() == std::pair<std::size_t, std::size_t>{items, items}));
+  bool odd = false;
+  std::size_t last = 0;
+  for (const auto& [done, total] : seen.calls) {
+    BOOST_TEST(total == items);
+    BOOST_TEST(done >= last);
+    last = done;
+    odd = odd || done % 2 == 1;
+  }
+  BOOST_TEST(odd, "no call between two chunk ends: the tasks' reports did not move the bar");
+}
+
+BOOST_AUTO_TEST_CASE(a_map_of_several_chunks_moves_by_items_as_its_tasks_report) {
+  progress_calls seen;
+  mproc::pool workers(mproc::pool_options{.processes = 2, .progress = seen.callback()});
+  BOOST_TEST(workers.map(reports_progress, std::vector<int>(6, 5), 2) == std::vector<int>(6, 5));
+  check_items_move_within_chunks(seen, 6);
+}
+
+BOOST_AUTO_TEST_CASE(an_imap_moves_by_items_as_its_tasks_report) {
+  progress_calls seen;
+  mproc::pool workers(mproc::pool_options{.processes = 2, .progress = seen.callback()});
+  std::vector<int> got;
+  for (int x : workers.imap(reports_progress, std::vector<int>(6, 5), 2)) got.push_back(x);
+  BOOST_TEST(got == std::vector<int>(6, 5));
+  check_items_move_within_chunks(seen, 6);
+}
+
 BOOST_AUTO_TEST_CASE(report_progress_outside_a_task_does_nothing) {
   mproc::report_progress(1, 2);  // no pool, no task: nothing to tell, nothing thrown
   progress_calls seen;

@@ -213,6 +213,8 @@ std::shared_ptr<job_state> pool_core::submit(std::vector<std::string> chunks, st
                                              std::shared_ptr<handle_outbox> outbox, bool continuing) {
   auto& st = *state_;
   auto job = new_job(chunk_items);
+  // Its tasks' reports add up in items (those of a call of one task go straight to the callback).
+  if (st.options.progress && job->items > 1) job->progress = std::make_shared<progress_share>(job->items);
   std::scoped_lock lock(st.mutex);
   st.check_open(continuing, {outbox});
   if (job->chunks == 0) {

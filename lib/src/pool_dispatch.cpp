@@ -142,19 +142,22 @@ void pool_core::state::finish(std::vector<chunk_end>& ends) {
     std::size_t total = 0;
     bool complete = false;
     bool wake = false;
+    bool moved = true;
     {
       std::scoped_lock lock(job.mutex);
       if (job.results[end.chunk] || job.errors[end.chunk]) continue;  // finished already
       done = job.items_done + job.chunk_items[end.chunk];
       total = job.items;
       if (job.progress) {
-        done = job.progress->done.fetch_add(job.chunk_items[end.chunk]) + job.chunk_items[end.chunk];
+        const std::size_t before = job.progress->shown();
+        done = job.progress->chunk_finished(&job, end.chunk, job.chunk_items[end.chunk]);
         total = job.progress->total;
+        moved = done != before;  // its tasks' reports may have told it all
       }
     }
     // Before the chunk counts as finished: whoever waits for the job sees
     // every progress call made by the time it returns.
-    if (options.progress) guarded("the progress callback", [&] { options.progress(done, total); });
+    if (options.progress && moved) guarded("the progress callback", [&] { options.progress(done, total); });
     {
       std::scoped_lock lock(job.mutex);
       if (end.failure) {
@@ -196,6 +199,32 @@ void pool_core::state::release_outbox(job_state& job) {
     outboxes.erase(found);
   }
   outbox->started(-1);  // frees what the encoding reserved in shared memory
+}
+
+std::size_t progress_share::chunk_finished(const void* job, std::size_t chunk, std::size_t items) {
+  std::scoped_lock lock(mutex_);
+  if (auto found = reported_.find({job, chunk}); found != reported_.end()) {
+    running_ -= found->second;
+    reported_.erase(found);
+  }
+  finished_ += items;
+  return show();
+}
+
+std::size_t progress_share::chunk_reported(const void* job, std::size_t chunk, std::size_t items, std::size_t done,
+                                           std::size_t of) {
+  std::scoped_lock lock(mutex_);
+  const auto worth = of == 0 ? std::size_t{0}
+                             : static_cast<std::size_t>(static_cast<long double>(items) * std::min(done, of) / of);
+  auto& before = reported_[{job, chunk}];
+  running_ = running_ - before + worth;
+  before = worth;
+  return show();
+}
+
+std::size_t progress_share::show() {
+  shown_ = std::max(shown_, finished_ + running_);
+  return shown_;
 }
 
 }  // namespace mproc::detail

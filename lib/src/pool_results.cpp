@@ -99,21 +99,36 @@ void pool_core::state::task_done(std::uint64_t id, std::uint64_t aux, std::uint3
   dispatch();
 }
 
+// The task of a one-task call moves the bar in its own units; one of a larger
+// job (or of an imap) adds its part of its chunk's items to the items finished.
 void pool_core::state::task_progress(std::uint64_t id, std::uint64_t done, std::string_view payload) {
   if (!options.progress || payload.size() != sizeof(std::uint64_t)) return;
+  const auto of = read_at<std::uint64_t>(payload, 0);
   std::shared_ptr<job_state> job;
+  std::size_t chunk = 0;
   {
     std::scoped_lock lock(mutex);
     auto record = tasks.find(id);
     if (record == tasks.end() || cancelled.contains(id)) return;
     job = record->second.job;
+    chunk = record->second.chunk;
   }
+  std::size_t shown = 0;
+  std::size_t total = 0;
   {
     std::scoped_lock lock(job->mutex);
-    if (job->chunks != 1 || job->progress || job->finished != 0) return;  // chunks move the bar of a larger job
+    if (chunk >= job->chunks || job->results[chunk] || job->errors[chunk]) return;  // finished meanwhile
+    if (!job->progress) {
+      shown = done;
+      total = of;
+    } else {
+      const std::size_t before = job->progress->shown();
+      shown = job->progress->chunk_reported(job.get(), chunk, job->chunk_items[chunk], done, of);
+      if (shown == before) return;  // less than an item's worth more
+      total = job->progress->total;
+    }
   }
-  const auto total = read_at<std::uint64_t>(payload, 0);
-  guarded("the progress callback", [&] { options.progress(done, total); });
+  guarded("the progress callback", [&] { options.progress(shown, total); });
 }
 
 std::exception_ptr pool_core::state::stopped_failure(std::uint64_t id) const {

@@ -24,6 +24,8 @@ thread_local std::uint64_t running_run = 0;
 // The links of a task that may report progress (not a team chunk), for report_progress().
 thread_local worker_links* running_links = nullptr;
 thread_local std::int64_t last_report_ns = 0;
+thread_local std::size_t running_item = 0;  // of the chunk's items
+thread_local std::size_t running_items = 1;
 // The pool's memory_limit_per_child, and whether a task of this worker ran into it.
 std::uint64_t memory_limit = 0;
 bool hit_memory_limit = false;
@@ -278,6 +280,11 @@ task_head_parts decode_task_head(std::string_view head) {
   }
 }
 
+void item_started(std::size_t index, std::size_t count) noexcept {
+  running_item = index;
+  running_items = count;
+}
+
 }  // namespace mproc::detail
 
 namespace mproc::this_task {
@@ -297,6 +304,10 @@ void report_progress(std::size_t done, std::size_t total) noexcept {
   const std::int64_t now = now_ns();
   if (done < total && now - last_report_ns < 10'000'000) return;  // a bar needs no more
   last_report_ns = now;
+  if (running_items > 1 && total > 0) {  // how far the chunk is: the items before this one, and this one's part
+    done = running_item * total + std::min(done, total);
+    total *= running_items;
+  }
   try {
     std::string notice = result_head(running_stamp->task.load(), done, running_links->slot, progress_notice);
     notice.append(reinterpret_cast<const char*>(&total), sizeof total);

@@ -97,9 +97,11 @@ struct pool_options {
   /// many workers in a row, then fails with quarantined_error and is not run
   /// again. 0: it runs once more (2 deaths), then fails with worker_lost_error.
   std::size_t quarantine_after = 0;
-  /// Called in the parent as each chunk of a job finishes: items done, and the
-  /// job's total (for imap: the input range's size, 0 if it has none, as an
-  /// endless one). From the pool's own thread: keep it short.
+  /// Called in the parent as a job moves: items done, and the job's total (for
+  /// imap: the input range's size, 0 if it has none, as an endless one), as
+  /// each chunk finishes and as its tasks report (mproc::report_progress; a
+  /// call of one task reports in its own units). The count never goes back.
+  /// From the pool's own thread: keep it short.
   std::function<void(std::size_t done, std::size_t total)> progress{};
   /// The workers' output, captured as a process's is (<mproc/output.hpp>):
   /// "[PoolWorker-2 4242] text", or lines to a handler. Captured, a lost

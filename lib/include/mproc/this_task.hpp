@@ -26,11 +26,14 @@ namespace mproc {
 
 /// Tells the pool's progress callback (pool_options::progress) how far the
 /// running task is: `done` of `total`, in the task's own units. A call of one
-/// task (apply, apply_async, or a map of one chunk) moves the bar as the task
-/// reports; a call of several chunks moves it as chunks finish, as without it.
-/// Reports closer than 10 ms apart are dropped but the last (done == total),
-/// and so is one met by a busy result queue: it never blocks the task. Nothing
-/// outside a pool's task.
+/// task (apply, apply_async, a map of one item) moves the bar in those units.
+/// In a larger call (a map, an imap) the bar counts items: the finished ones,
+/// plus each running task's part of its item, added up within its chunk and
+/// rounded down to whole items (so a chunk of 10 items whose 4th task is half
+/// done counts 3; a chunk of one item counts once it ends). The bar never goes
+/// back. Reports closer than 10 ms apart are dropped but the last (done ==
+/// total), and so is one met by a busy result queue: it never blocks the task.
+/// Nothing outside a pool's task.
 void report_progress(std::size_t done, std::size_t total) noexcept;
 
 }  // namespace mproc::this_task

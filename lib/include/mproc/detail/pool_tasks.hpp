@@ -19,6 +19,7 @@
 #include <cstring>
 #include <exception>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -155,6 +156,8 @@ F& function_at(std::uintptr_t target, F& made) {
 }
 
 void write_error(std::string& out, std::string_view text);
+/// Item `index` of a chunk of `count` begins: report_progress() counts within the chunk.
+void item_started(std::size_t index, std::size_t count) noexcept;
 
 template <class Items, class Call>
 task_status run_each(input_archive& in, std::string& out, Call call) {
@@ -170,6 +173,7 @@ task_status run_each(input_archive& in, std::string& out, Call call) {
   std::vector<stored_result<R>> results;
   results.reserve(items.size());
   for (auto& item : items) {
+    item_started(results.size(), items.size());
     if constexpr (std::is_void_v<R>) {
       call(item);
       results.emplace_back();
@@ -278,11 +282,35 @@ std::string task_message_of_numbers(const std::string& head, const T* items, std
 }
 
 /// A submitted job: its chunks' results as they arrive.
-/// What the progress callback is told of a lazy imap, whose chunks are jobs
-/// of their own: items done in all of them, and the inputs' count (0: not known).
+/// What the progress callback is told of a job of several chunks, or of a lazy
+/// imap (whose chunks are jobs of their own): the items of finished chunks,
+/// plus the items' worth that the tasks of running chunks reported of
+/// themselves (report_progress), and the total (0: not known). What it shows
+/// never goes back (a chunk run again after its worker died starts anew).
 struct progress_share {
-  std::atomic<std::size_t> done{0};
+  progress_share() = default;
+  explicit progress_share(std::size_t total_items) : total(total_items) {}
+
   std::size_t total = 0;
+  /// What the bar shows now.
+  std::size_t shown() {
+    std::scoped_lock lock(mutex_);
+    return shown_;
+  }
+  /// A chunk of `items` finished: what the bar shows now.
+  std::size_t chunk_finished(const void* job, std::size_t chunk, std::size_t items);
+  /// The task of a running chunk of `items` is `done` of `of`: what the bar
+  /// shows now (the same as before when it did not move).
+  std::size_t chunk_reported(const void* job, std::size_t chunk, std::size_t items, std::size_t done,
+                             std::size_t of);
+
+ private:
+  std::mutex mutex_;
+  std::size_t finished_ = 0;  // items of finished chunks
+  std::size_t running_ = 0;   // items' worth reported by running chunks
+  std::size_t shown_ = 0;
+  std::map<std::pair<const void*, std::size_t>, std::size_t> reported_;  // (job, chunk): items' worth
+  std::size_t show();
 };
 
 struct job_state {
@@ -309,7 +337,7 @@ struct job_state {
   bool running_callbacks = false;                    // the last chunk is in; when_done runs now
   std::thread::id callbacks_thread;                  // ... on this thread
   std::function<bool(job_state&)> cancel;            // takes back a job that no worker has started
-  std::shared_ptr<progress_share> progress;          // a lazy imap's chunk: progress counts across its jobs
+  std::shared_ptr<progress_share> progress;          // a job of several chunks; an imap's jobs share one
   /// Every chunk has finished.
   bool complete() const { return finished == chunks; }
   /// Complete, and its callbacks have run (as Python's AsyncResult runs its
