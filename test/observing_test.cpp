@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <algorithm>
 #include <cstdlib>
 #include <iostream>
 #include <map>
@@ -48,9 +49,57 @@ struct progress_calls {
   }
 };
 
+void reports_steps(int steps) { reports_progress(steps); }
+
+// Its child reports too, in units of 7: none of those reach our parent. The
+// child is forked where fork exists: it inherits its parent's channel.
+void reports_with_a_child_reporting(int steps) {
+  const auto methods = mproc::all_start_methods();
+  const bool can_fork = std::ranges::find(methods, mproc::start_method::fork) != methods.end();
+  mproc::process child(mproc::process_options{.method = can_fork ? mproc::start_method::fork
+                                                                  : mproc::start_method::spawn},
+                       reports_steps, 7);
+  child.start();
+  child.join();
+  if (child.exitcode() != 0) std::exit(3);
+  reports_progress(steps);
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(progress_from_inside_a_task)
+
+MPROC_TEST_EACH_METHOD(a_plain_process_reports_to_its_parents_callback) {
+  progress_calls seen;
+  auto options = mproc::test::with(method);
+  options.progress = seen.callback();
+  mproc::process p(options, reports_steps, 5);
+  p.start();
+  p.join();  // returns once the reports are in
+  BOOST_TEST(p.exitcode().value_or(-1) == 0);
+  std::scoped_lock lock(seen.mutex);
+  BOOST_TEST_REQUIRE(seen.calls.size() >= 4u);  // 20 ms apart: none needs to be dropped
+  BOOST_TEST((seen.calls.back() == std::pair<std::size_t, std::size_t>{5, 5}));
+  std::size_t last = 0;
+  for (const auto& [done, total] : seen.calls) {
+    BOOST_TEST(total == 5u);
+    BOOST_TEST(done > last);
+    last = done;
+  }
+}
+
+MPROC_TEST_EACH_METHOD(a_grandchilds_reports_do_not_reach_the_grandparent) {
+  progress_calls seen;
+  auto options = mproc::test::with(method);
+  options.progress = seen.callback();
+  mproc::process p(options, reports_with_a_child_reporting, 3);
+  p.start();
+  p.join();
+  BOOST_TEST(p.exitcode().value_or(-1) == 0);
+  std::scoped_lock lock(seen.mutex);
+  BOOST_TEST_REQUIRE(!seen.calls.empty());
+  for (const auto& call : seen.calls) BOOST_TEST(call.second == 3u);
+}
 
 MPROC_TEST_EACH_METHOD(a_single_task_moves_the_progress_callback_as_it_reports) {
   progress_calls seen;

@@ -22,11 +22,12 @@ struct child_payload {
   std::vector<std::uint32_t> output_handles;  // empty, or the handles of its stdout and stderr
   std::vector<std::uint32_t> log_handle;      // empty, or the handle of the log channel
   int log_threshold = 6;                      // spdlog's number of the lowest level logged; 6: off
+  std::vector<std::uint32_t> progress_handle;  // empty, or the handle of its progress channel
 
   template <class Archive>
   void serialize(Archive& archive) {
     archive(name, daemon, identity, parent_name, parent_pid, class_name, class_state, call, method, output_handles,
-            log_handle, log_threshold);
+            log_handle, log_threshold, progress_handle);
   }
 };
 

@@ -4,6 +4,7 @@
 
 #include "launch.hpp"
 #include "pool_wire.hpp"
+#include "progress_channel.hpp"
 #include "remote_failure.hpp"
 
 #include <algorithm>
@@ -300,7 +301,10 @@ namespace mproc {
 
 void report_progress(std::size_t done, std::size_t total) noexcept {
   using namespace detail;
-  if (running_links == nullptr) return;
+  if (running_links == nullptr) {  // not a pool's task: a plain process's report, if its parent asked
+    (void)report_to_parent(done, total);
+    return;
+  }
   const std::int64_t now = now_ns();
   if (done < total && now - last_report_ns < 10'000'000) return;  // a bar needs no more
   last_report_ns = now;

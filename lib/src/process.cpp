@@ -5,6 +5,7 @@
 #include "log_channel.hpp"
 #include "output_thread.hpp"
 #include "payload.hpp"
+#include "progress_channel.hpp"
 #include "runtime.hpp"
 #include "shared_blocks.hpp"
 
@@ -73,6 +74,7 @@ struct process::state {
   bool daemon = false;
   std::optional<start_method> method;
   output_capture capture;
+  std::function<void(std::size_t, std::size_t)> progress;
   std::optional<detail::target_call> target;
   std::shared_ptr<detail::started_child> child;
   bool closed = false;
@@ -94,6 +96,7 @@ process::process(process_options options) : state_(std::make_unique<state>()) {
   state_->daemon = options.daemon.value_or(false);
   state_->method = options.method;
   state_->capture = std::move(options.capture_output);
+  state_->progress = std::move(options.progress);
 }
 
 process::process(process&&) noexcept = default;
@@ -184,12 +187,14 @@ void process::start() {
   std::optional<detail::child_output_pipes> pipes;
   if (st.capture.captured()) pipes.emplace();
   detail::child_log_channel log_channel;
+  detail::child_progress_channel progress_channel(static_cast<bool>(st.progress));
   // Lives until launch_fork() below has run the closure that refers to it.
   struct child_side {
     const detail::child_identity& who;
     std::optional<detail::child_output_pipes>& pipes;
     detail::child_log_channel& log;
-  } side{who, pipes, log_channel};
+    detail::child_progress_channel& progress;
+  } side{who, pipes, log_channel, progress_channel};
   if (method == start_method::fork) {
     // Captures two pointers (what they point to outlives the fork in both
     // processes): a closure this small lives inside the std::function, and the
@@ -198,6 +203,7 @@ void process::start() {
       if (side.pipes) detail::redirect_output(side.pipes->out.write, side.pipes->err.write);
       detail::runtime::become_forked_child(side.who);
       side.log.adopt_in_fork();
+      side.progress.adopt_in_fork();
       state_->is_self = true;
       state_->child.reset();
       detail::exit_now(detail::run_child_body([this] { run(); }));
@@ -214,6 +220,9 @@ void process::start() {
       payload.log_handle = {outbox.add(log_channel.write_end())};
       payload.log_threshold = log_channel.threshold();
     }
+    if (progress_channel.write_end() != detail::no_handle) {
+      payload.progress_handle = {outbox.add(progress_channel.write_end())};
+    }
     request.payload = detail::encode_payload(payload);
     request.handles = outbox.handles();
   }
@@ -229,6 +238,7 @@ void process::start() {
   outbox.started(child->handle->pid());  // the notice above then has nothing left to say
   if (pipes) child->output = detail::read_child_output(*pipes, {name, child->handle->pid(), st.daemon}, st.capture);
   child->log_records = log_channel.start_reading();
+  child->progress_reports = progress_channel.start_reading(st.progress, name);
   st.child = child;
   rt.add_child(std::move(child));
 }
@@ -250,6 +260,7 @@ bool process::join_for(std::chrono::nanoseconds timeout) {
   if (ended) {
     if (child->output) detail::wait_delivered(*child->output, detail::output_grace);
     if (child->log_records) child->log_records->wait_ended(detail::output_grace);
+    if (child->progress_reports) child->progress_reports->wait_ended(detail::output_grace);
     detail::runtime::get().reap_finished();
   }
   return ended;
@@ -408,6 +419,7 @@ int run_payload(const child_payload& payload, std::vector<int> handles) {
   }
   runtime::become_child(who);
   if (payload.log_handle.size() == 1) adopt_log_channel(inbox.take(payload.log_handle[0]), payload.log_threshold);
+  if (payload.progress_handle.size() == 1) adopt_progress_channel(inbox.take(payload.progress_handle[0]));
   std::unique_ptr<process> self;
   return run_child_body([&] {
     if (payload.class_name.empty()) {

@@ -22,6 +22,7 @@ struct started_child {
   std::unique_ptr<child_handle> handle;
   std::shared_ptr<captured_output> output;  // null unless its output is captured
   std::shared_ptr<line_reader> log_records;  // its record pipe, when this process is the logging one
+  std::shared_ptr<line_reader> progress_reports;  // its progress pipe, when process_options::progress is set
   std::string name;
   bool daemon = false;
 };

@@ -38,6 +38,11 @@ struct process_options {
   std::optional<bool> daemon{};         ///< unset: not a daemon
   std::optional<start_method> method{}; ///< unset: get_start_method() at start()
   output_capture capture_output{};      ///< see <mproc/output.hpp>; off: the parent's streams
+  /// Called in the parent, on mproc's output thread, with each
+  /// mproc::report_progress(done, total) the child makes (its own units;
+  /// reports closer than 10 ms are dropped but the last); join() returns after
+  /// the last. Unset: the child's reports go nowhere.
+  std::function<void(std::size_t done, std::size_t total)> progress{};
 };
 
 class process;
