@@ -33,7 +33,9 @@ namespace mproc {
 /// done counts 3; a chunk of one item counts once it ends). The bar never goes
 /// back. Reports closer than 10 ms apart are dropped but the last (done ==
 /// total), and so is one met by a busy result queue: it never blocks the task.
-/// Nothing outside a pool's task.
+/// Outside a pool's task, in a process whose parent set
+/// process_options::progress: that callback gets the report as it is; else
+/// nothing happens.
 void report_progress(std::size_t done, std::size_t total) noexcept;
 
 }  // namespace mproc::this_task
