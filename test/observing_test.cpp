@@ -65,23 +65,31 @@ void reports_with_a_child_reporting(int steps) {
   reports_progress(steps);
 }
 
+// The calls process_options::progress got from a process running target(steps),
+// once join() has returned.
+std::vector<std::pair<std::size_t, std::size_t>> reports_of(mproc::start_method method, void (*target)(int),
+                                                            int steps) {
+  progress_calls seen;
+  auto options = mproc::test::with(method);
+  options.progress = seen.callback();
+  mproc::process p(options, target, steps);
+  p.start();
+  p.join();  // returns once the reports are in
+  BOOST_TEST(p.exitcode().value_or(-1) == 0);
+  std::scoped_lock lock(seen.mutex);
+  return seen.calls;
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(progress_from_inside_a_task)
 
 MPROC_TEST_EACH_METHOD(a_plain_process_reports_to_its_parents_callback) {
-  progress_calls seen;
-  auto options = mproc::test::with(method);
-  options.progress = seen.callback();
-  mproc::process p(options, reports_steps, 5);
-  p.start();
-  p.join();  // returns once the reports are in
-  BOOST_TEST(p.exitcode().value_or(-1) == 0);
-  std::scoped_lock lock(seen.mutex);
-  BOOST_TEST_REQUIRE(seen.calls.size() >= 4u);  // 20 ms apart: none needs to be dropped
-  BOOST_TEST((seen.calls.back() == std::pair<std::size_t, std::size_t>{5, 5}));
+  const auto calls = reports_of(method, reports_steps, 5);
+  BOOST_TEST_REQUIRE(calls.size() >= 4u);  // 20 ms apart: none needs to be dropped
+  BOOST_TEST((calls.back() == std::pair<std::size_t, std::size_t>{5, 5}));
   std::size_t last = 0;
-  for (const auto& [done, total] : seen.calls) {
+  for (const auto& [done, total] : calls) {
     BOOST_TEST(total == 5u);
     BOOST_TEST(done > last);
     last = done;
@@ -89,16 +97,9 @@ MPROC_TEST_EACH_METHOD(a_plain_process_reports_to_its_parents_callback) {
 }
 
 MPROC_TEST_EACH_METHOD(a_grandchilds_reports_do_not_reach_the_grandparent) {
-  progress_calls seen;
-  auto options = mproc::test::with(method);
-  options.progress = seen.callback();
-  mproc::process p(options, reports_with_a_child_reporting, 3);
-  p.start();
-  p.join();
-  BOOST_TEST(p.exitcode().value_or(-1) == 0);
-  std::scoped_lock lock(seen.mutex);
-  BOOST_TEST_REQUIRE(!seen.calls.empty());
-  for (const auto& call : seen.calls) BOOST_TEST(call.second == 3u);
+  const auto calls = reports_of(method, reports_with_a_child_reporting, 3);
+  BOOST_TEST_REQUIRE(!calls.empty());
+  for (const auto& call : calls) BOOST_TEST(call.second == 3u);
 }
 
 MPROC_TEST_EACH_METHOD(a_single_task_moves_the_progress_callback_as_it_reports) {
