@@ -16,10 +16,10 @@ namespace {
 // forks), before any task of its can report.
 native_handle channel = no_handle;
 
-// A report of a number of reports a second is enough for any bar; the last
+// A hundred reports a second are enough for any bar; the last
 // (done == total) always goes.
 constexpr std::chrono::milliseconds report_spacing{10};
-std::chrono::steady_clock::time_point last_report{};
+thread_local std::chrono::steady_clock::time_point last_report{};  // each thread of the process spaces its own
 
 bool read_number(std::string_view& text, std::size_t& value) {
   while (!text.empty() && text.front() == ' ') text.remove_prefix(1);
