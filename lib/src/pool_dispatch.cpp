@@ -149,10 +149,10 @@ void pool_core::state::finish(std::vector<chunk_end>& ends) {
       done = job.items_done + job.chunk_items[end.chunk];
       total = job.items;
       if (job.progress) {
-        const std::size_t before = job.progress->shown();
-        done = job.progress->chunk_finished(&job, end.chunk, job.chunk_items[end.chunk]);
+        const auto count = job.progress->chunk_finished(&job, end.chunk, job.chunk_items[end.chunk]);
+        moved = count.has_value();  // its tasks' reports may have told it all
+        done = count.value_or(0);
         total = job.progress->total;
-        moved = done != before;  // its tasks' reports may have told it all
       }
     }
     // Before the chunk counts as finished: whoever waits for the job sees
@@ -201,7 +201,7 @@ void pool_core::state::release_outbox(job_state& job) {
   outbox->started(-1);  // frees what the encoding reserved in shared memory
 }
 
-std::size_t progress_share::chunk_finished(const void* job, std::size_t chunk, std::size_t items) {
+std::optional<std::size_t> progress_share::chunk_finished(const void* job, std::size_t chunk, std::size_t items) {
   std::scoped_lock lock(mutex_);
   if (auto found = reported_.find({job, chunk}); found != reported_.end()) {
     running_ -= found->second;
@@ -211,8 +211,8 @@ std::size_t progress_share::chunk_finished(const void* job, std::size_t chunk, s
   return show();
 }
 
-std::size_t progress_share::chunk_reported(const void* job, std::size_t chunk, std::size_t items, std::size_t done,
-                                           std::size_t of) {
+std::optional<std::size_t> progress_share::chunk_reported(const void* job, std::size_t chunk, std::size_t items,
+                                                          std::size_t done, std::size_t of) {
   std::scoped_lock lock(mutex_);
   const auto worth = of == 0 ? std::size_t{0}
                              : static_cast<std::size_t>(static_cast<long double>(items) * std::min(done, of) / of);
@@ -222,8 +222,9 @@ std::size_t progress_share::chunk_reported(const void* job, std::size_t chunk, s
   return show();
 }
 
-std::size_t progress_share::show() {
-  shown_ = std::max(shown_, finished_ + running_);
+std::optional<std::size_t> progress_share::show() {
+  if (finished_ + running_ <= shown_) return std::nullopt;
+  shown_ = finished_ + running_;
   return shown_;
 }
 

@@ -122,9 +122,9 @@ void pool_core::state::task_progress(std::uint64_t id, std::uint64_t done, std::
       shown = done;
       total = of;
     } else {
-      const std::size_t before = job->progress->shown();
-      shown = job->progress->chunk_reported(job.get(), chunk, job->chunk_items[chunk], done, of);
-      if (shown == before) return;  // less than an item's worth more
+      const auto count = job->progress->chunk_reported(job.get(), chunk, job->chunk_items[chunk], done, of);
+      if (!count) return;  // less than an item's worth more
+      shown = *count;
       total = job->progress->total;
     }
   }

@@ -24,7 +24,7 @@ thread_local const task_stamp* running_stamp = nullptr;
 thread_local std::uint64_t running_run = 0;
 // The links of a task that may report progress (not a team chunk), for report_progress().
 thread_local worker_links* running_links = nullptr;
-thread_local std::int64_t last_report_ns = 0;
+thread_local std::int64_t last_report_ns = 0;  // this thread's last report_progress(), sent or not
 thread_local std::size_t running_item = 0;  // of the chunk's items
 thread_local std::size_t running_items = 1;
 // The pool's memory_limit_per_child, and whether a task of this worker ran into it.
@@ -301,13 +301,13 @@ namespace mproc {
 
 void report_progress(std::size_t done, std::size_t total) noexcept {
   using namespace detail;
-  if (running_links == nullptr) {  // not a pool's task: a plain process's report, if its parent asked
-    (void)report_to_parent(done, total);
-    return;
-  }
   const std::int64_t now = now_ns();
   if (done < total && now - last_report_ns < 10'000'000) return;  // a bar needs no more
   last_report_ns = now;
+  if (running_links == nullptr) {  // not a pool's task: a plain process's report, if its parent asked
+    report_to_parent(done, total);
+    return;
+  }
   if (running_items > 1 && total > 0) {  // how far the chunk is: the items before this one, and this one's part
     done = running_item * total + std::min(done, total);
     total *= running_items;

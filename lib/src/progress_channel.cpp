@@ -5,7 +5,6 @@
 #include "output_thread.hpp"
 
 #include <charconv>
-#include <chrono>
 #include <iostream>
 #include <utility>
 
@@ -15,11 +14,6 @@ namespace {
 // This process's channel to its parent: set once as the process starts (or
 // forks), before any task of its can report.
 native_handle channel = no_handle;
-
-// A hundred reports a second are enough for any bar; the last
-// (done == total) always goes.
-constexpr std::chrono::milliseconds report_spacing{10};
-thread_local std::chrono::steady_clock::time_point last_report{};  // each thread of the process spaces its own
 
 bool read_number(std::string_view& text, std::size_t& value) {
   while (!text.empty() && text.front() == ' ') text.remove_prefix(1);
@@ -46,7 +40,6 @@ void child_progress_channel::adopt_in_fork() noexcept {
   // parent's parent waiting for its end at join().
   if (channel != no_handle) close_handle(channel);
   channel = std::exchange(ends_.write, no_handle);
-  last_report = {};
 }
 
 std::shared_ptr<line_reader> child_progress_channel::start_reading(progress_callback callback,
@@ -72,16 +65,12 @@ std::shared_ptr<line_reader> child_progress_channel::start_reading(progress_call
 
 void adopt_progress_channel(native_handle taken) noexcept { channel = taken; }
 
-bool report_to_parent(std::size_t done, std::size_t total) noexcept {
-  if (channel == no_handle) return false;
-  const auto now = std::chrono::steady_clock::now();
-  if (done < total && now - last_report < report_spacing) return true;
-  last_report = now;
+void report_to_parent(std::size_t done, std::size_t total) noexcept {
+  if (channel == no_handle) return;
   try {
     (void)write_record(channel, std::to_string(done) + ' ' + std::to_string(total) + '\n');
   } catch (...) {  // a report is advice: the task goes on
   }
-  return true;
 }
 
 }  // namespace mproc::detail

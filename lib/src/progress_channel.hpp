@@ -43,8 +43,8 @@ class child_progress_channel {
 /// In a spawn or forkserver child: its reports go down `channel` (taken).
 void adopt_progress_channel(native_handle channel) noexcept;
 
-/// A report of this process to its parent's process_options::progress; false
-/// if it has no channel (its parent asked for none).
-bool report_to_parent(std::size_t done, std::size_t total) noexcept;
+/// A report of this process to its parent's process_options::progress; none
+/// if its parent asked for none.
+void report_to_parent(std::size_t done, std::size_t total) noexcept;
 
 }  // namespace mproc::detail

@@ -292,17 +292,12 @@ struct progress_share {
   explicit progress_share(std::size_t total_items) : total(total_items) {}
 
   std::size_t total = 0;
-  /// What the bar shows now.
-  std::size_t shown() {
-    std::scoped_lock lock(mutex_);
-    return shown_;
-  }
-  /// A chunk of `items` finished: what the bar shows now.
-  std::size_t chunk_finished(const void* job, std::size_t chunk, std::size_t items);
-  /// The task of a running chunk of `items` is `done` of `of`: what the bar
-  /// shows now (the same as before when it did not move).
-  std::size_t chunk_reported(const void* job, std::size_t chunk, std::size_t items, std::size_t done,
-                             std::size_t of);
+  /// A chunk of `items` finished: the new count, if it grew.
+  std::optional<std::size_t> chunk_finished(const void* job, std::size_t chunk, std::size_t items);
+  /// The task of a running chunk of `items` is `done` of `of`: the new count,
+  /// if it grew by at least an item.
+  std::optional<std::size_t> chunk_reported(const void* job, std::size_t chunk, std::size_t items, std::size_t done,
+                                            std::size_t of);
 
  private:
   std::mutex mutex_;
@@ -310,7 +305,7 @@ struct progress_share {
   std::size_t running_ = 0;   // items' worth reported by running chunks
   std::size_t shown_ = 0;
   std::map<std::pair<const void*, std::size_t>, std::size_t> reported_;  // (job, chunk): items' worth
-  std::size_t show();
+  std::optional<std::size_t> show();
 };
 
 struct job_state {
