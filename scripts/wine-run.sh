@@ -22,9 +22,20 @@ fi
 out=$(mktemp)
 err=$(mktemp)
 trap 'rm -f "$out" "$err"' EXIT
+# With MPROC_WINE_TERMINAL set, the program's input is a terminal (a pty of
+# `script`'s): only then does Wine give a program a console, and Ctrl-C is a
+# console's event on Windows.
+run() {
+  if [ -n "${MPROC_WINE_TERMINAL:-}" ]; then
+    script -qec "$(printf '%q ' "$wine" "$@") >$(printf %q "$out") 2>$(printf %q "$err")" /dev/null \
+      </dev/null >/dev/null
+  else
+    "$wine" "$@" >"$out" 2>"$err"
+  fi
+}
 for attempt in 1 2 3; do
   status=0
-  "$wine" "$@" >"$out" 2>"$err" || status=$?
+  run "$@" || status=$?
   if [ "$status" -eq 0 ] || [ -s "$out" ] || [ -s "$err" ] || [ "$attempt" -eq 3 ]; then
     break
   fi

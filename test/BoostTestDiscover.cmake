@@ -62,6 +62,11 @@ foreach(i RANGE 0 ${last})
     if(full MATCHES "many_processes/")
       string(APPEND script "set_tests_properties([=[${PREFIX}${full}]=] PROPERTIES RUN_SERIAL TRUE)\n")
     endif()
+    # Ctrl-C is a console's event on Windows; Wine gives a program a console
+    # only when its input is a terminal (see wine-run.sh).
+    if(full MATCHES "(^|/)ctrl_c/" AND EMULATOR)
+      string(APPEND script "set_tests_properties([=[${PREFIX}${full}]=] PROPERTIES ENVIRONMENT MPROC_WINE_TERMINAL=1)\n")
+    endif()
     if(NOT enabled)
       string(APPEND script "set_tests_properties([=[${PREFIX}${full}]=] PROPERTIES DISABLED TRUE)\n")
     endif()

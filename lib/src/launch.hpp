@@ -62,8 +62,9 @@ void close_handle(native_handle handle) noexcept;
 /// it was started through /proc/self/exe, which the kernel would call "exe".
 void show_program_name() noexcept;
 
-/// In a spawned child: makes process::interrupt() from its parent reach it.
-/// POSIX: nothing to do (SIGINT does). Windows: see windows/interrupt.cpp.
+/// In a spawned child: makes process::interrupt() from its parent, and a
+/// console's Ctrl-C, act as SIGINT does on POSIX. POSIX: nothing to do.
+/// Windows: see windows/interrupt.cpp.
 void listen_for_interrupt() noexcept;
 
 /// Ends this process at once with `code`, after flushing the standard streams.

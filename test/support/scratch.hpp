@@ -120,9 +120,9 @@ void kill_process_group(int leader);
 /// terminal started (a shell's background job ignores SIGINT) (POSIX).
 void become_terminal_program();
 /// SIGINT to every process of the group that `leader` leads, as Ctrl-C in a
-/// terminal sends it (POSIX).
+/// terminal sends it; on Windows, Ctrl-C to every process of this console.
 void interrupt_process_group(int leader);
-/// SIGINT to process `pid` (POSIX).
+/// SIGINT to process `pid` (Windows: as process::interrupt() does).
 void interrupt_process(int pid);
 /// A new memory cgroup under this process's own, limited to `limit` bytes: its
 /// folder, or nothing where none can be made (not Linux, not allowed).

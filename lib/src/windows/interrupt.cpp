@@ -8,6 +8,12 @@
 // on POSIX. A child that has not created the event yet (it has not reached
 // init()) is ended with that code by the parent, as a SIGINT would end a POSIX
 // child that had not installed a handler yet.
+//
+// A console's Ctrl-C reaches a spawned child the same way, so that a pool's
+// workers and the program's children end by Ctrl-C with the code any reader
+// of ours knows (-2); Windows' own end for it is STATUS_CONTROL_C_EXIT, Wine's
+// is code 0, which would read as a clean exit. Only mproc's children get this
+// handler: the user's main program keeps the console's default.
 #include "../launch.hpp"
 #include "handle.hpp"
 #include "waited_child.hpp"
@@ -24,7 +30,9 @@ constexpr DWORD interrupted_code = windows::signal_exit_base + SIGINT;
 
 std::wstring interrupt_event_name(int pid) { return L"Local\\mproc-interrupt-" + std::to_wstring(pid); }
 
-void CALLBACK on_interrupt(void*, BOOLEAN) {
+// Does what SIGINT would do on POSIX: the program's handler, or nothing if it
+// ignores SIGINT, or the end of this process with code -2.
+void act_as_sigint() {
   using handler = void (*)(int);
   const handler installed = std::signal(SIGINT, SIG_DFL);
   if (installed == SIG_IGN) {
@@ -40,9 +48,18 @@ void CALLBACK on_interrupt(void*, BOOLEAN) {
   std::raise(SIGINT);
 }
 
+void CALLBACK on_interrupt(void*, BOOLEAN) { act_as_sigint(); }
+
+BOOL WINAPI on_console_event(DWORD event) {
+  if (event != CTRL_C_EVENT) return FALSE;  // Ctrl-Break, closing: the console's default
+  act_as_sigint();
+  return TRUE;
+}
+
 }  // namespace
 
 void listen_for_interrupt() noexcept {
+  ::SetConsoleCtrlHandler(on_console_event, TRUE);
   // Auto-reset, and the wait is not one-shot: every interrupt() is delivered.
   // Both handles live as long as the child: they are not closed.
   HANDLE event = ::CreateEventW(nullptr, FALSE, FALSE, interrupt_event_name(current_pid()).c_str());

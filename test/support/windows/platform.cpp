@@ -267,8 +267,29 @@ void resume_process(int pid) { call_ntdll("NtResumeProcess", pid); }
 void lead_process_group() {}
 void kill_process_group(int leader) { kill_process(leader); }
 void become_terminal_program() {}
-void interrupt_process_group(int) {}
-void interrupt_process(int) {}
+
+namespace {
+
+BOOL WINAPI swallow_ctrl_c(DWORD) { return TRUE; }
+
+}  // namespace
+
+// Ctrl-C is a console's event on Windows: it reaches every process attached to
+// the console, which the program and its children share with this test. The
+// test swallows its own copy (a handler, not "ignore", which children inherit).
+void interrupt_process_group(int) {
+  ::SetConsoleCtrlHandler(swallow_ctrl_c, TRUE);
+  BOOST_REQUIRE_MESSAGE(::GenerateConsoleCtrlEvent(CTRL_C_EVENT, 0),
+                        "no console to send Ctrl-C in: run this case in one (under Wine: with a terminal as input)");
+}
+
+// What process::interrupt() does, for a process this test did not start.
+void interrupt_process(int pid) {
+  mproc::detail::windows::unique_handle process(
+      ::OpenProcess(SYNCHRONIZE | PROCESS_TERMINATE | PROCESS_QUERY_LIMITED_INFORMATION, FALSE, static_cast<DWORD>(pid)));
+  BOOST_REQUIRE_MESSAGE(process.get() != nullptr, "cannot open process " << pid);
+  mproc::detail::windows::waited_child(std::move(process), pid).interrupt();
+}
 std::optional<std::string> make_memory_cgroup(std::uint64_t) { return std::nullopt; }
 void enter_cgroup(const std::string&) {}
 bool remove_cgroup(const std::string&) { return false; }
