@@ -508,10 +508,8 @@ MPROC_TEST_EACH_METHOD(a_worker_that_dumped_core_is_said_to_have) {
 
 MPROC_TEST_EACH_METHOD(a_lost_task_is_named_by_its_function_and_chunk) {
   mproc::pool workers(mproc::pool_options{.processes = 1, .method = method});
-  // By name where the program's symbols tell it (here "(anonymous namespace)::dies_on_two(int)"): not on Windows.
-  const auto named = [](const std::string& function, const std::string& rest) {
-    return mproc::test::posix_system ? "::" + function + " " + rest : "running the task " + rest;
-  };
+  // By name, from the program's symbols (here "(anonymous namespace)::dies_on_two(int)").
+  const auto named = [](const std::string& function, const std::string& rest) { return "::" + function + " " + rest; };
   const std::string single = lost_because([&] { workers.apply(dies_on_two, 2); });
   BOOST_TEST(single.find(named("dies_on_two(int)", "was killed")) != std::string::npos, single);
   const std::string plain = lost_because([&] { workers.map(dies_on_two, std::vector<int>{0, 1, 2, 3}, 1); });
