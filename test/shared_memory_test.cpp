@@ -147,8 +147,7 @@ MPROC_TEST_EACH_METHOD(block_outlives_the_parents_close_until_the_child_ends) {
 // A forked child may run to its end before fork() has returned in the parent:
 // its slot must be its own from its first instruction, or the last user to
 // leave (that child) frees nothing and the name outlives everyone.
-BOOST_AUTO_TEST_CASE(forked_children_that_end_at_once_leave_nothing_behind) {
-  if (!mproc::test::posix_system) return;
+BOOST_AUTO_TEST_CASE(forked_children_that_end_at_once_leave_nothing_behind, *mproc::test::posix_only("fork")) {
   for (int round = 0; round < 200; ++round) {
     auto block = mproc::shared_memory::create(64);
     const std::string name = block.name();

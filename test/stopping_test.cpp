@@ -409,9 +409,12 @@ MPROC_TEST_EACH_METHOD(a_worker_holding_more_than_max_memory_per_child_after_a_t
 }
 
 MPROC_TEST_EACH_METHOD(a_task_past_the_hard_memory_limit_fails_with_memory_limit_error) {
-  if (mproc::test::under_sanitizer) return;  // its shadow memory passes any address-space limit
-  // Wine does not enforce a job object's process memory limit: the Windows path is not checked here.
-  if (!mproc::test::posix_system) return;
+  if (mproc::test::under_sanitizer) {
+    return mproc::test::skip_case("a sanitizer's shadow memory passes any address-space limit");
+  }
+  if (!mproc::test::posix_system) {  // Windows' limit is a job object's, which Wine neither keeps nor enforces
+    return mproc::test::skip_case("Wine does not enforce a job object's process memory limit");
+  }
   constexpr std::size_t limit = std::size_t{1} << 30;
   mproc::pool workers(mproc::pool_options{.processes = 1, .memory_limit_per_child = limit, .method = method});
   const int first = workers.apply(allocates, 64);  // under the limit: runs
@@ -473,11 +476,10 @@ BOOST_AUTO_TEST_SUITE_END()
 BOOST_AUTO_TEST_SUITE(crash_forensics)
 
 MPROC_TEST_EACH_METHOD(a_worker_the_oom_killer_ended_is_said_to_be) {
-  if (!mproc::test::posix_system) return;  // no OOM killer count on Windows
+  if (!mproc::test::posix_system) return mproc::test::skip_case("Windows has no OOM killer");
   const auto cgroup = mproc::test::make_memory_cgroup(std::uint64_t{512} << 20);
   if (!cgroup) {
-    BOOST_TEST_MESSAGE("this machine cannot make a memory cgroup: the OOM verdict is not checked here");
-    return;
+    return mproc::test::skip_case("this machine cannot make a memory cgroup: the OOM verdict is not checked here");
   }
   mproc::test::scratch_dir dir;
   const std::string path = dir.file("said");
@@ -491,7 +493,7 @@ MPROC_TEST_EACH_METHOD(a_worker_the_oom_killer_ended_is_said_to_be) {
 }
 
 MPROC_TEST_EACH_METHOD(a_worker_that_dumped_core_is_said_to_have) {
-  if (!mproc::test::posix_system) return;  // POSIX's WCOREDUMP
+  if (!mproc::test::posix_system) return mproc::test::skip_case("core dumps are POSIX's");
   mproc::test::scratch_dir dir;
   mproc::pool workers(mproc::pool_options{.processes = 1, .method = method});
   auto dumped = workers.apply_async(dumps_core, dir.path());

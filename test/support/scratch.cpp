@@ -28,6 +28,12 @@ void say_skipped(boost::test_tools::assertion_result& why) {
 
 }  // namespace
 
+void skip_case(std::string_view reason) {
+  boost::test_tools::assertion_result why(false);
+  why.message() << reason;
+  say_skipped(why);
+}
+
 boost::unit_test::precondition method_available(mproc::start_method method) {
   return boost::unit_test::precondition([method](boost::unit_test::test_unit_id) {
     const auto methods = mproc::all_start_methods();

@@ -149,6 +149,10 @@ boost::unit_test::precondition method_available(mproc::start_method method);
 /// A test case decorator: skips the case on non-POSIX systems, with `reason`.
 boost::unit_test::precondition posix_only(const char* reason);
 
+/// Marks the running case as skipped, with `reason` (return after calling it):
+/// for what only the case's body can tell.
+void skip_case(std::string_view reason);
+
 /// Options that choose only the start method.
 inline mproc::process_options with(mproc::start_method method) {
   mproc::process_options options;
