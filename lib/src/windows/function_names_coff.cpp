@@ -1,10 +1,10 @@
 #include "../function_names.hpp"
 
-// Names from the COFF symbol table that MinGW's linker leaves in a program
-// (unless stripped), read by hand: no library in a MinGW build reads them.
-// Boost.Stacktrace's Windows backend goes through DbgEng, which wants PDBs
-// (an MSVC build's); DbgHelp wants PDBs too, and Wine's reads only GCC's
-// DWARF 4, and only from -g builds, without the parameter types. The table
+// A MinGW build's names: the COFF symbol table that its linker leaves in a
+// program (unless stripped), read by hand, as no library in a MinGW build
+// reads it. Boost.Stacktrace's Windows backend goes through DbgEng and DbgHelp,
+// which want PDBs (an MSVC build's: function_names_pdb.cpp); Wine's DbgHelp
+// reads GCC's DWARF 4 of -g builds only, without parameter types. The table
 // lies in the file, past the sections, so it is read from the module's file.
 #include <cxxabi.h>
 
