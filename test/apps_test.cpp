@@ -168,10 +168,9 @@ BOOST_AUTO_TEST_CASE(process_pool_maps_squares_and_survives_a_lost_worker) {
   BOOST_TEST(redrawn >= 10, out);
   BOOST_TEST(out.find("] 60/60\n") != std::string::npos);
   BOOST_TEST(contains_line(out, "long_crunch returned 60"));
-  // The task's function by name where the program's symbols tell it (not on Windows).
-  const std::string task = mproc::test::posix_system ? "task square_unless_five\\(int\\)" : "task";
-  BOOST_TEST(count_lines_matching(out, "  task 5: lost: the pool worker PoolWorker-[0-9]+ \\(pid [0-9]+\\) running the " +
-                                           task + " was killed by SIGKILL") == 1u, out);
+  // The task's function by name, from the program's symbols.
+  BOOST_TEST(count_lines_matching(out, "  task 5: lost: the pool worker PoolWorker-[0-9]+ \\(pid [0-9]+\\) running the "
+                                       "task square_unless_five\\(int\\) was killed by SIGKILL") == 1u, out);
   BOOST_TEST(contains_line(out, "9 of 10 tasks completed; the pool still has 4 workers"));
 }
 
