@@ -181,8 +181,9 @@ BOOST_AUTO_TEST_CASE(a_hundred_children_awaited_on_one_thread_take_no_thread_eac
   // Linux: none (pidfds in the reactor). Windows: the system thread pool's
   // wait threads (63 handles each) and the workers it grows, as it sees fit,
   // to run their callbacks when many children end at once: 9 to 26 for 100
-  // children under Wine. Half the children still fails a thread per wait.
-  const int allowed = mproc::test::posix_system ? 4 : 50;
+  // children under Wine on an idle machine, 51 on a busy one. A thread per
+  // wait would be 100 or more.
+  const int allowed = mproc::test::posix_system ? 4 : 75;
   BOOST_TEST(most_threads - threads_before <= allowed, "threads before " << threads_before << ", at most " << most_threads);
 }
 
