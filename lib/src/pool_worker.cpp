@@ -268,6 +268,12 @@ void pool_worker(worker_links links) {
   run_worker(links);
 }
 
+std::string run_task_message(std::string_view message, std::uint32_t slot) {
+  std::string out;
+  run_task(split_task(message), slot, out);
+  return out;
+}
+
 task_head_parts decode_task_head(std::string_view head) {
   try {
     input_archive in(head);

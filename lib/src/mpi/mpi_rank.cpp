@@ -1,0 +1,68 @@
+// A serving rank of an mproc::mpi::pool: runs the task messages rank 0 sends,
+// as a local worker runs them, and says it is alive from a thread of its own
+// (so that a long task does not make it look dead).
+#include "mpi_wire.hpp"
+
+#include "../launch.hpp"
+#include "../pool_wire.hpp"
+
+#include <atomic>
+#include <cstdlib>
+#include <string>
+#include <thread>
+
+#include <boost/asio/ip/host_name.hpp>
+
+namespace mproc::detail::mpi {
+namespace {
+
+void say_hello() {
+  std::string hello = std::to_string(current_pid()) + " " + boost::asio::ip::host_name();
+  MPI_Send(hello.data(), static_cast<int>(hello.size()), MPI_BYTE, 0, hello_tag, MPI_COMM_WORLD);
+}
+
+}  // namespace
+
+void serve_tasks(std::chrono::milliseconds silence_limit) {
+  say_hello();
+  std::atomic<bool> done{false};
+  std::thread alive([&] {
+    const char byte = 0;
+    while (!done.load()) {
+      MPI_Send(&byte, 1, MPI_BYTE, 0, alive_tag, MPI_COMM_WORLD);  // one byte: eager, it does not wait
+      std::this_thread::sleep_for(alive_every);
+    }
+  });
+  auto heard = std::chrono::steady_clock::now();
+  auto pause = std::chrono::microseconds(20);
+  for (;;) {
+    int flag = 0;
+    MPI_Status status;
+    MPI_Iprobe(0, MPI_ANY_TAG, MPI_COMM_WORLD, &flag, &status);
+    if (!flag) {
+      if (std::chrono::steady_clock::now() - heard > silence_limit) {
+        // Rank 0 is gone (only an MPI that outlives a rank gets here): nothing
+        // is left to serve, and nobody to say goodbye to.
+        std::_Exit(70);
+      }
+      // Idle ranks sleep, more the longer they are idle: MPI's own waits spin.
+      std::this_thread::sleep_for(pause);
+      pause = std::min(pause * 2, std::chrono::microseconds(2000));
+      continue;
+    }
+    pause = std::chrono::microseconds(20);
+    heard = std::chrono::steady_clock::now();
+    std::string message = receive_bytes(status);
+    if (status.MPI_TAG == stop_tag) break;
+    if (status.MPI_TAG != task_tag) continue;
+    const std::string result = run_task_message(message, static_cast<std::uint32_t>(world_rank()));
+    MPI_Send(result.data(), static_cast<int>(result.size()), MPI_BYTE, 0, result_tag, MPI_COMM_WORLD);
+  }
+  done.store(true);
+  alive.join();
+  flush_standard_streams();
+  MPI_Finalize();
+  std::exit(0);
+}
+
+}  // namespace mproc::detail::mpi

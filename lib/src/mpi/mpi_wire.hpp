@@ -1,0 +1,39 @@
+// What rank 0 and the serving ranks of an mproc::mpi::pool say to each other,
+// and MPI's set-up. Messages are bytes: a task message goes out as the local
+// pool's (pool_wire.hpp), its result comes back as a worker's.
+#pragma once
+
+#include <mpi.h>
+
+#include <chrono>
+#include <string>
+
+namespace mproc::detail::mpi {
+
+enum message_tag : int {
+  task_tag = 1,    // rank 0 -> rank: a task message
+  result_tag = 2,  // rank -> rank 0: its result message
+  alive_tag = 3,   // either way, one byte: still here
+  stop_tag = 4,    // rank 0 -> rank: the program has ended
+  hello_tag = 5,   // rank -> rank 0 at start: "pid host"
+};
+
+/// How often each side says it is alive, busy or not (from a thread of its own).
+constexpr std::chrono::milliseconds alive_every{200};
+
+/// MPI_Init_thread with MPI_THREAD_MULTIPLE, once; at rank 0's exit the
+/// serving ranks are told to stop and MPI is finalised. Errors: mproc::error
+/// if the program initialised MPI without thread support.
+void start_mpi(int* argc, char*** argv);
+
+int world_rank();
+int world_size();
+
+/// Receives the message `status` announced (after a probe) as bytes.
+std::string receive_bytes(const MPI_Status& status);
+
+/// Serves tasks from rank 0 until it says stop (or is not heard from for
+/// `silence_limit`), then ends this process (mpi_rank.cpp).
+[[noreturn]] void serve_tasks(std::chrono::milliseconds silence_limit);
+
+}  // namespace mproc::detail::mpi
