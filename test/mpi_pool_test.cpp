@@ -148,6 +148,20 @@ BOOST_AUTO_TEST_CASE(progress_moves_to_the_total) {
   BOOST_TEST(calls.back().second == 40u);
 }
 
+// Rank 0 says it is alive between pools too: ranks that heard nothing from it
+// for longer than the silence limit would end themselves.
+BOOST_AUTO_TEST_CASE(ranks_outlive_a_pause_between_pools) {
+  {
+    mproc::mpi::pool workers(mproc::mpi::pool_options{.silence_limit = 1000ms});
+    BOOST_TEST(workers.apply(square, 2) == 4);
+  }
+  std::this_thread::sleep_for(2500ms);
+  mproc::mpi::pool workers(mproc::mpi::pool_options{.silence_limit = 1000ms});
+  BOOST_TEST(workers.processes() == static_cast<std::size_t>(mproc::mpi::pool::size() - 1));
+  const auto ranks = workers.map(which_rank, numbers(100), 1);
+  BOOST_TEST(std::set<int>(ranks.begin(), ranks.end()).size() == workers.processes());
+}
+
 // A rank SIGKILLed in the middle of a map: its task fails with
 // worker_lost_error naming the rank and host, within the silence limit and a
 // little, and every other task completes.

@@ -37,7 +37,6 @@ struct rank_state {
   int pid = 0;
   std::string host = "?";
   bool alive = true;
-  clock::time_point heard = clock::now();
   std::map<std::uint64_t, sent_task> held;  // task ids sent, not answered yet
   std::deque<std::uint64_t> order;          // the same, as sent: a rank runs them in this order
   std::uint64_t overdue = 0;                // a task past its timeout it still runs: it gets no other
@@ -61,6 +60,7 @@ class mpi_engine final : public pool_core {
     for (int rank = 1; rank < world_size(); ++rank) {
       ranks_.emplace_back();
       ranks_.back().rank = rank;
+      ranks_.back().alive = !is_lost(rank);  // lost under an earlier pool
     }
     if (ranks_.empty()) throw error("an mproc::mpi::pool needs ranks to serve it: run the program under mpiexec -n 2 or more");
     thread_ = std::thread([this] { run(); });
@@ -191,7 +191,6 @@ class mpi_engine final : public pool_core {
   // The engine's thread: the only one that calls MPI on rank 0 while the pool lives.
   void run() {
     auto pause = std::chrono::microseconds(20);
-    auto last_alive = clock::now();
     for (;;) {
       std::vector<chunk_end> ends;
       const bool moved = receive_all(ends);
@@ -208,34 +207,25 @@ class mpi_engine final : public pool_core {
           pause = std::chrono::microseconds(20);
         }
       }
-      if (clock::now() - last_alive >= alive_every) {
-        say_alive();
-        last_alive = clock::now();
-      }
       finish(ends);
     }
   }
 
   bool receive_all(std::vector<chunk_end>& ends) {
     bool moved = false;
-    for (;;) {
-      int flag = 0;
-      MPI_Status status;
-      MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, MPI_COMM_WORLD, &flag, &status);
-      if (!flag) return moved;
+    while (auto message = receive_any(MPI_ANY_SOURCE, MPI_ANY_TAG)) {
       moved = true;
-      std::string bytes = receive_bytes(status);
       std::scoped_lock lock(mutex_);
-      rank_state& from = ranks_[static_cast<std::size_t>(status.MPI_SOURCE - 1)];
-      from.heard = clock::now();
-      if (status.MPI_TAG == hello_tag) {
-        const auto space = bytes.find(' ');
-        from.pid = std::atoi(bytes.substr(0, space).c_str());
-        if (space != std::string::npos) from.host = bytes.substr(space + 1);
-      } else if (status.MPI_TAG == result_tag) {
-        take_result(from, bytes, ends);
+      rank_state& from = ranks_[static_cast<std::size_t>(message->source - 1)];
+      if (message->tag == hello_tag) {
+        const auto space = message->bytes.find(' ');
+        from.pid = std::atoi(message->bytes.substr(0, space).c_str());
+        if (space != std::string::npos) from.host = message->bytes.substr(space + 1);
+      } else if (message->tag == result_tag) {
+        take_result(from, message->bytes, ends);
       }
     }
+    return moved;
   }
 
   void take_result(rank_state& from, std::string_view bytes, std::vector<chunk_end>& ends) {
@@ -295,9 +285,10 @@ class mpi_engine final : public pool_core {
   void check_silence(std::vector<chunk_end>& ends) {
     const auto now = clock::now();
     for (auto& r : ranks_) {
-      if (!r.alive || now - r.heard < options_.silence_limit) continue;
+      if (!r.alive || now - heard_from(r.rank) < options_.silence_limit) continue;
       r.alive = false;
-      const double seconds = std::chrono::duration<double>(now - r.heard).count();
+      mark_lost(r.rank);
+      const double seconds = std::chrono::duration<double>(now - heard_from(r.rank)).count();
       for (auto& [id, sent] : r.held) {
         MPI_Cancel(&sent.request);
         MPI_Request_free(&sent.request);
@@ -354,16 +345,6 @@ class mpi_engine final : public pool_core {
                           "the task ran longer than its timeout on " + who(r) +
                           " (MPI cannot replace a rank: it takes no other task until this one returns)"))});
       it = tasks_.erase(it);
-    }
-  }
-
-  void say_alive() {
-    static const char byte = 0;
-    for (auto& r : ranks_) {
-      if (!r.alive) continue;
-      MPI_Request request;  // one byte: eager
-      MPI_Isend(&byte, 1, MPI_BYTE, r.rank, alive_tag, MPI_COMM_WORLD, &request);
-      MPI_Request_free(&request);
     }
   }
 

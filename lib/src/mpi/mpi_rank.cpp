@@ -6,6 +6,7 @@
 #include "../launch.hpp"
 #include "../pool_wire.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <string>
@@ -36,10 +37,8 @@ void serve_tasks(std::chrono::milliseconds silence_limit) {
   auto heard = std::chrono::steady_clock::now();
   auto pause = std::chrono::microseconds(20);
   for (;;) {
-    int flag = 0;
-    MPI_Status status;
-    MPI_Iprobe(0, MPI_ANY_TAG, MPI_COMM_WORLD, &flag, &status);
-    if (!flag) {
+    const auto message = receive_any(0, MPI_ANY_TAG);
+    if (!message) {
       if (std::chrono::steady_clock::now() - heard > silence_limit) {
         // Rank 0 is gone (only an MPI that outlives a rank gets here): nothing
         // is left to serve, and nobody to say goodbye to.
@@ -52,10 +51,9 @@ void serve_tasks(std::chrono::milliseconds silence_limit) {
     }
     pause = std::chrono::microseconds(20);
     heard = std::chrono::steady_clock::now();
-    std::string message = receive_bytes(status);
-    if (status.MPI_TAG == stop_tag) break;
-    if (status.MPI_TAG != task_tag) continue;
-    const std::string result = run_task_message(message, static_cast<std::uint32_t>(world_rank()));
+    if (message->tag == stop_tag) break;
+    if (message->tag != task_tag) continue;
+    const std::string result = run_task_message(message->bytes, static_cast<std::uint32_t>(world_rank()));
     MPI_Send(result.data(), static_cast<int>(result.size()), MPI_BYTE, 0, result_tag, MPI_COMM_WORLD);
   }
   done.store(true);

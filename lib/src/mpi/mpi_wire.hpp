@@ -6,6 +6,7 @@
 #include <mpi.h>
 
 #include <chrono>
+#include <optional>
 #include <string>
 
 namespace mproc::detail::mpi {
@@ -21,16 +22,31 @@ enum message_tag : int {
 /// How often each side says it is alive, busy or not (from a thread of its own).
 constexpr std::chrono::milliseconds alive_every{200};
 
-/// MPI_Init_thread with MPI_THREAD_MULTIPLE, once; at rank 0's exit the
-/// serving ranks are told to stop and MPI is finalised. Errors: mproc::error
-/// if the program initialised MPI without thread support.
+/// MPI_Init_thread with MPI_THREAD_MULTIPLE, once. On rank 0 a thread then
+/// says it is alive to every rank for the program's whole life, between pools
+/// too, and takes the ranks' alive messages (see heard_from); at rank 0's exit
+/// the serving ranks are told to stop and MPI is finalised. Errors:
+/// mproc::error if the program initialised MPI without thread support.
 void start_mpi(int* argc, char*** argv);
 
 int world_rank();
 int world_size();
 
-/// Receives the message `status` announced (after a probe) as bytes.
-std::string receive_bytes(const MPI_Status& status);
+/// When rank 0 last heard from `rank` (steady clock), by whatever message.
+std::chrono::steady_clock::time_point heard_from(int rank);
+void note_heard(int rank);
+/// A rank taken for dead: rank 0 sends it nothing more.
+void mark_lost(int rank);
+bool is_lost(int rank);
+
+/// A message probed for (MPI_Improbe: matched, so that two threads probing
+/// never take each other's message): its bytes, or nothing if none is there.
+struct received {
+  int source = 0;
+  int tag = 0;
+  std::string bytes;
+};
+std::optional<received> receive_any(int source, int tag);
 
 /// Serves tasks from rank 0 until it says stop (or is not heard from for
 /// `silence_limit`), then ends this process (mpi_rank.cpp).
