@@ -133,6 +133,16 @@ BOOST_AUTO_TEST_CASE(a_task_past_its_timeout_fails_and_the_others_go_on) {
   BOOST_TEST(workers.apply(square, 6) == 36);  // on another rank
 }
 
+BOOST_AUTO_TEST_CASE(a_task_not_sent_yet_can_be_cancelled) {
+  mproc::mpi::pool workers;
+  std::vector<mproc::async_result<int>> results;
+  for (int i = 0; i < 12; ++i) results.push_back(workers.apply_async(sleeps, 300));
+  BOOST_TEST(results.back().cancel());  // two per rank are sent at most: the last is still queued
+  BOOST_CHECK_THROW(results.back().get(), mproc::cancelled_error);
+  BOOST_TEST(!results.front().cancel());  // sent: it runs to its end
+  BOOST_TEST(results.front().get() == 300);
+}
+
 BOOST_AUTO_TEST_CASE(progress_moves_to_the_total) {
   std::vector<std::pair<std::size_t, std::size_t>> calls;
   std::mutex guard;

@@ -54,6 +54,15 @@ struct task_record {
 
 constexpr std::size_t held_per_rank = 2;
 
+class mpi_engine;
+
+// What a job's cancel() reaches the engine through: cleared when the engine
+// goes, so that a result kept after its pool cannot reach a dead one.
+struct engine_gate {
+  std::recursive_mutex mutex;  // a callback that a cancel runs may cancel another job
+  mpi_engine* engine = nullptr;
+};
+
 class mpi_engine final : public pool_core {
  public:
   explicit mpi_engine(mproc::mpi::pool_options options) : options_(std::move(options)) {
@@ -63,6 +72,7 @@ class mpi_engine final : public pool_core {
       ranks_.back().alive = !is_lost(rank);  // lost under an earlier pool
     }
     if (ranks_.empty()) throw error("an mproc::mpi::pool needs ranks to serve it: run the program under mpiexec -n 2 or more");
+    gate_->engine = this;
     thread_ = std::thread([this] { run(); });
   }
   ~mpi_engine() override {
@@ -71,21 +81,14 @@ class mpi_engine final : public pool_core {
       closed_ = true;
     }
     join();
+    std::scoped_lock hold(gate_->mutex);
+    gate_->engine = nullptr;
   }
 
   std::shared_ptr<job_state> submit(std::vector<std::string> chunks, std::vector<std::size_t> chunk_items,
                                     std::optional<std::chrono::nanoseconds> timeout,
                                     std::shared_ptr<handle_outbox> outbox, bool continuing) override {
-    if (outbox && !outbox->handles().empty()) {
-      throw serialization_error("a task's arguments hold a process-local object (a pipe, a queue, shared memory): "
-                                "it cannot travel to an MPI rank");
-    }
-    auto job = new_job(chunk_items);
-    std::scoped_lock lock(mutex_);
-    check_open(continuing);
-    for (std::size_t c = 0; c < chunks.size(); ++c) queue_task(job, c, std::move(chunks[c]), timeout);
-    wake_.notify_all();
-    return job;
+    return submit_job(std::move(chunks), chunk_items, timeout, outbox, continuing, nullptr);
   }
 
   std::vector<std::shared_ptr<job_state>> submit_each_chunk(std::vector<std::string> chunks,
@@ -97,10 +100,36 @@ class mpi_engine final : public pool_core {
     for (std::size_t c = 0; c < chunks.size(); ++c) {
       std::vector<std::string> one;
       one.push_back(std::move(chunks[c]));
-      jobs.push_back(submit(std::move(one), {chunk_items[c]}, std::nullopt, outboxes[c], continuing));
-      jobs.back()->progress = progress;
+      jobs.push_back(submit_job(std::move(one), {chunk_items[c]}, std::nullopt, outboxes[c], continuing, progress));
     }
     return jobs;
+  }
+
+  // Takes back the job's tasks no rank has been sent (they fail with
+  // cancelled_error): true if that was all of them. A task a rank holds runs
+  // on: MPI cannot stop it.
+  bool take_back(job_state& job) {
+    std::vector<chunk_end> ends;
+    bool all = true;
+    {
+      std::scoped_lock lock(mutex_);
+      const auto cancelled = std::make_exception_ptr(cancelled_error("the task was cancelled before it started"));
+      for (auto it = tasks_.begin(); it != tasks_.end();) {
+        if (it->second.job.get() != &job) {
+          ++it;
+        } else if (it->second.rank != 0) {
+          all = false;
+          ++it;
+        } else {
+          ends.push_back({it->second.job, it->second.chunk, std::nullopt, cancelled});
+          std::erase(queue_, it->first);
+          it = tasks_.erase(it);
+        }
+      }
+      if (ends.empty()) return false;  // finished, or all sent
+    }
+    finish(ends);
+    return all;
   }
 
   std::shared_ptr<job_state> submit_team(const std::string&, const void*, std::size_t, std::size_t, std::size_t,
@@ -151,13 +180,29 @@ class mpi_engine final : public pool_core {
   }
 
  private:
-  static std::shared_ptr<job_state> new_job(const std::vector<std::size_t>& chunk_items) {
+  std::shared_ptr<job_state> submit_job(std::vector<std::string> chunks, const std::vector<std::size_t>& chunk_items,
+                                        std::optional<std::chrono::nanoseconds> timeout,
+                                        const std::shared_ptr<handle_outbox>& outbox, bool continuing,
+                                        std::shared_ptr<progress_share> progress) {
+    if (outbox && !outbox->handles().empty()) {
+      throw serialization_error("a task's arguments hold a process-local object (a pipe, a queue, shared memory): "
+                                "it cannot travel to an MPI rank");
+    }
     auto job = std::make_shared<job_state>();
     job->chunks = chunk_items.size();
     job->chunk_items = chunk_items;
     for (std::size_t n : chunk_items) job->items += n;
     job->results.resize(job->chunks);
     job->errors.resize(job->chunks);
+    job->progress = std::move(progress);
+    job->cancel = [gate = gate_](job_state& cancelled) {
+      std::scoped_lock hold(gate->mutex);
+      return gate->engine != nullptr && gate->engine->take_back(cancelled);
+    };
+    std::scoped_lock lock(mutex_);
+    check_open(continuing);
+    for (std::size_t c = 0; c < chunks.size(); ++c) queue_task(job, c, std::move(chunks[c]), timeout);
+    wake_.notify_all();
     return job;
   }
 
@@ -349,6 +394,7 @@ class mpi_engine final : public pool_core {
   }
 
   mproc::mpi::pool_options options_;
+  std::shared_ptr<engine_gate> gate_ = std::make_shared<engine_gate>();
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   std::condition_variable idle_;
