@@ -1,4 +1,5 @@
-// The pool's engine: the state a pool keeps in the parent, shared by the
+// The pool's local engine (local_pool, one of pool_core's two; the other is
+// MPI's, lib/src/mpi/): the state a pool keeps in the parent, shared by the
 // files that act on it. Each worker has a task queue of its own and all share
 // one result queue (both mproc queues: byte rings in shared memory). The parent
 // gives each worker at most `depth` tasks at a time, so it always knows which

@@ -1,6 +1,7 @@
 // The engine behind mproc::pool as the public header sees it: the workers'
-// links and loop, and pool_core (not a template; built in lib/src/pool*.cpp,
-// whose map is lib/src/pool_engine.hpp).
+// links and loop, and pool_core, the interface of the engines (not templates:
+// the local one is built in lib/src/pool*.cpp, whose map is
+// lib/src/pool_engine.hpp; MPI's in lib/src/mpi/).
 #pragma once
 
 #include <mproc/detail/handles.hpp>
