@@ -235,21 +235,23 @@ class mpi_engine final : public pool_core {
 
   // The engine's thread: the only one that calls MPI on rank 0 while the pool lives.
   void run() {
-    auto pause = std::chrono::microseconds(20);
+    idle_backoff backoff(std::chrono::microseconds(1000));
     for (;;) {
       std::vector<chunk_end> ends;
       const bool moved = receive_all(ends);
       {
         std::unique_lock lock(mutex_);
-        dispatch();
+        const bool sent = dispatch();
         check_silence(ends);
         check_timeouts(ends);
         if (stopping_ && tasks_.empty()) break;
-        if (!moved && ends.empty()) {
-          wake_.wait_for(lock, pause);
-          pause = std::min(pause * 2, std::chrono::microseconds(1000));
+        if (moved || sent || !ends.empty()) {
+          backoff.active();
+        } else if (const auto pause = backoff.next(); pause.count() == 0) {
+          lock.unlock();
+          std::this_thread::yield();
         } else {
-          pause = std::chrono::microseconds(20);
+          wake_.wait_for(lock, pause);  // a new task wakes it
         }
       }
       finish(ends);
@@ -293,7 +295,9 @@ class mpi_engine final : public pool_core {
     tasks_.erase(found);
   }
 
-  void dispatch() {
+  // Sends queued tasks to ranks with room; true if it sent any.
+  bool dispatch() {
+    bool sent_any = false;
     for (auto& r : ranks_) {
       while (r.alive && r.overdue == 0 && r.held.size() < held_per_rank && !queue_.empty()) {
         const std::uint64_t id = queue_.front();
@@ -308,8 +312,10 @@ class mpi_engine final : public pool_core {
         sent.bytes = task.message;
         MPI_Isend(sent.bytes.data(), static_cast<int>(sent.bytes.size()), MPI_BYTE, r.rank, task_tag,
                   MPI_COMM_WORLD, &sent.request);
+        sent_any = true;
       }
     }
+    return sent_any;
   }
 
   // "the task square(int)", where the program's symbols tell the name.

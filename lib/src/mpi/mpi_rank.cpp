@@ -35,7 +35,7 @@ void serve_tasks(std::chrono::milliseconds silence_limit) {
     }
   });
   auto heard = std::chrono::steady_clock::now();
-  auto pause = std::chrono::microseconds(20);
+  idle_backoff backoff(std::chrono::microseconds(2000));
   for (;;) {
     const auto message = receive_any(0, MPI_ANY_TAG);
     if (!message) {
@@ -44,12 +44,15 @@ void serve_tasks(std::chrono::milliseconds silence_limit) {
         // is left to serve, and nobody to say goodbye to.
         std::_Exit(70);
       }
-      // Idle ranks sleep, more the longer they are idle: MPI's own waits spin.
-      std::this_thread::sleep_for(pause);
-      pause = std::min(pause * 2, std::chrono::microseconds(2000));
+      const auto pause = backoff.next();
+      if (pause.count() == 0) {
+        std::this_thread::yield();
+      } else {
+        std::this_thread::sleep_for(pause);
+      }
       continue;
     }
-    pause = std::chrono::microseconds(20);
+    backoff.active();
     heard = std::chrono::steady_clock::now();
     if (message->tag == stop_tag) break;
     if (message->tag != task_tag) continue;

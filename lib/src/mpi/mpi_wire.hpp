@@ -5,6 +5,7 @@
 
 #include <mpi.h>
 
+#include <algorithm>
 #include <chrono>
 #include <optional>
 #include <string>
@@ -21,6 +22,32 @@ enum message_tag : int {
 
 /// How often each side says it is alive, busy or not (from a thread of its own).
 constexpr std::chrono::milliseconds alive_every{200};
+
+/// How long a polling loop waits before it looks again: not at all (a yield)
+/// for a while after the last message, so that a conversation goes at MPI's
+/// speed; then sleeps that double up to `longest`, so that an idle rank takes
+/// next to no CPU (MPI's own waits spin a core).
+class idle_backoff {
+ public:
+  explicit idle_backoff(std::chrono::microseconds longest) : longest_(longest) {}
+  void active() {
+    last_ = std::chrono::steady_clock::now();
+    pause_ = std::chrono::microseconds(20);
+  }
+  /// Zero: yield and look again.
+  std::chrono::microseconds next() {
+    if (std::chrono::steady_clock::now() - last_ < hot_for) return std::chrono::microseconds(0);
+    const auto now = pause_;
+    pause_ = std::min(pause_ * 2, longest_);
+    return now;
+  }
+
+ private:
+  static constexpr std::chrono::milliseconds hot_for{2};
+  std::chrono::microseconds longest_;
+  std::chrono::microseconds pause_{20};
+  std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
+};
 
 /// MPI_Init_thread with MPI_THREAD_MULTIPLE, once. On rank 0 a thread then
 /// says it is alive to every rank for the program's whole life, between pools
