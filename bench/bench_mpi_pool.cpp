@@ -7,6 +7,7 @@
 #include <mproc/mproc.hpp>
 #include <mproc/mpi/pool.hpp>
 
+#include "pool_work.hpp"
 #include "report.hpp"
 
 #include <algorithm>
@@ -22,27 +23,13 @@
 
 namespace {
 
+using bench::best_of;
+using bench::burn;
+
 using clock_type = std::chrono::steady_clock;
 
 int square(int x) { return x * x; }
 
-// About 0.1 s of arithmetic the compiler cannot skip.
-std::uint64_t burn(int seed) {
-  std::uint64_t x = static_cast<std::uint64_t>(seed) + 1;
-  for (int i = 0; i < 60'000'000; ++i) x = x * 6364136223846793005ULL + 1442695040888963407ULL;
-  return x;
-}
-
-template <class F>
-double best_of(int rounds, F once) {
-  double best = 1e300;
-  for (int i = 0; i < rounds; ++i) {
-    const auto begin = clock_type::now();
-    once();
-    best = std::min(best, std::chrono::duration<double>(clock_type::now() - begin).count());
-  }
-  return best;
-}
 
 // CPU seconds a process on this node has used (utime + stime).
 double cpu_seconds(int pid) {
