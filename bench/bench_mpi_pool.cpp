@@ -26,10 +26,7 @@ namespace {
 using bench::best_of;
 using bench::burn;
 
-using clock_type = std::chrono::steady_clock;
-
 int square(int x) { return x * x; }
-
 
 // CPU seconds a process on this node has used (utime + stime).
 double cpu_seconds(int pid) {
