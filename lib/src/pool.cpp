@@ -127,11 +127,7 @@ void forget_live_pool(pool_core* pool) {
 
 }  // namespace
 
-std::shared_ptr<pool_core> make_local_pool(pool_options options) {
-  return std::make_shared<local_pool>(std::move(options));
-}
-
-local_pool::local_pool(pool_options options) : state_(std::make_unique<state>()) {
+pool_core::pool_core(pool_options options) : state_(std::make_unique<state>()) {
   auto& st = *state_;
   st.gate->pool = &st;
   if (options.processes < 0 || static_cast<std::size_t>(options.processes) > state::max_processes) {
@@ -165,7 +161,7 @@ local_pool::local_pool(pool_options options) : state_(std::make_unique<state>())
   register_live_pool(this);
 }
 
-local_pool::~local_pool() {
+pool_core::~pool_core() {
   {
     std::scoped_lock hold(state_->gate->mutex);
     state_->gate->pool = nullptr;
@@ -190,7 +186,7 @@ std::shared_ptr<job_state> new_job(const std::vector<std::size_t>& chunk_items) 
 
 // Under the lock: throws (freeing what `outboxes` reserved) if the pool takes
 // no more work.
-void local_pool::state::check_open(bool continuing, const std::vector<std::shared_ptr<handle_outbox>>& outboxes) {
+void pool_core::state::check_open(bool continuing, const std::vector<std::shared_ptr<handle_outbox>>& outboxes) {
   const bool refused = closed && (!continuing || terminated || stopping || joined);
   if (!refused && broken.empty()) return;
   for (const auto& outbox : outboxes) outbox->started(-1);
@@ -200,7 +196,7 @@ void local_pool::state::check_open(bool continuing, const std::vector<std::share
 }
 
 // Under the lock: the job's chunks wait for a worker.
-void local_pool::state::queue_job(const std::shared_ptr<job_state>& job, std::vector<std::string> chunks,
+void pool_core::state::queue_job(const std::shared_ptr<job_state>& job, std::vector<std::string> chunks,
                                  std::optional<std::chrono::nanoseconds> timeout,
                                  std::shared_ptr<handle_outbox> outbox) {
   outboxes.emplace(job.get(), std::move(outbox));
@@ -212,7 +208,7 @@ void local_pool::state::queue_job(const std::shared_ptr<job_state>& job, std::ve
   }
 }
 
-std::shared_ptr<job_state> local_pool::submit(std::vector<std::string> chunks, std::vector<std::size_t> chunk_items,
+std::shared_ptr<job_state> pool_core::submit(std::vector<std::string> chunks, std::vector<std::size_t> chunk_items,
                                              std::optional<std::chrono::nanoseconds> timeout,
                                              std::shared_ptr<handle_outbox> outbox, bool continuing) {
   auto& st = *state_;
@@ -230,7 +226,7 @@ std::shared_ptr<job_state> local_pool::submit(std::vector<std::string> chunks, s
   return job;
 }
 
-std::vector<std::shared_ptr<job_state>> local_pool::submit_each_chunk(
+std::vector<std::shared_ptr<job_state>> pool_core::submit_each_chunk(
     std::vector<std::string> chunks, std::vector<std::size_t> chunk_items,
     std::vector<std::shared_ptr<handle_outbox>> outboxes, std::shared_ptr<progress_share> progress, bool continuing) {
   auto& st = *state_;
@@ -250,14 +246,14 @@ std::vector<std::shared_ptr<job_state>> local_pool::submit_each_chunk(
   return jobs;
 }
 
-bool local_pool::takes_team_jobs() const noexcept { return !state_->options.progress; }
+bool pool_core::takes_team_jobs() const noexcept { return !state_->options.progress; }
 
-void local_pool::close() {
+void pool_core::close() {
   std::scoped_lock lock(state_->mutex);
   state_->closed = true;
 }
 
-void local_pool::join() {
+void pool_core::join() {
   auto& st = *state_;
   std::vector<process> workers;
   {
@@ -284,7 +280,7 @@ void local_pool::join() {
   }
 }
 
-void local_pool::terminate() {
+void pool_core::terminate() {
   auto& st = *state_;
   std::vector<process> workers;
   std::vector<chunk_end> ends;
@@ -314,9 +310,9 @@ void local_pool::terminate() {
   st.joined = true;
 }
 
-std::size_t local_pool::processes() const noexcept { return state_->size; }
+std::size_t pool_core::processes() const noexcept { return state_->size; }
 
-std::vector<int> local_pool::worker_pids() const {
+std::vector<int> pool_core::worker_pids() const {
   std::scoped_lock lock(state_->mutex);
   std::vector<int> pids;
   for (const auto& s : state_->slots) {
