@@ -9,6 +9,7 @@
 //   bench_pool [--json] [--rounds N]
 #include <mproc/mproc.hpp>
 
+#include "pool_work.hpp"
 #include "report.hpp"
 
 #include <algorithm>
@@ -30,30 +31,15 @@
 
 namespace {
 
+using bench::best_of;
+using bench::burn;
+
 using clock_type = std::chrono::steady_clock;
 
 int square(int x) { return x * x; }
 
-// About 0.1 s of arithmetic the compiler cannot skip.
-std::uint64_t burn(int seed) {
-  std::uint64_t x = static_cast<std::uint64_t>(seed) + 1;
-  for (int i = 0; i < 60'000'000; ++i) x = x * 6364136223846793005ULL + 1442695040888963407ULL;
-  return x;
-}
-
 double seconds_since(clock_type::time_point begin) {
   return std::chrono::duration<double>(clock_type::now() - begin).count();
-}
-
-template <class F>
-double best_of(int rounds, F once) {
-  std::vector<double> times;
-  for (int i = 0; i < rounds; ++i) {
-    const auto begin = clock_type::now();
-    once();
-    times.push_back(seconds_since(begin));
-  }
-  return *std::min_element(times.begin(), times.end());
 }
 
 // --- the floor of a round trip: two futex hand-offs between processes -------

@@ -37,3 +37,14 @@ else()
   option(MPROC_HEADER_ONLY_BOOST_TEST "Use Boost.Test's header-only variant" ${MSVC})
 endif()
 find_package(Threads REQUIRED)
+
+# MPI for mproc::mpi (optional; the core never needs it): built when found.
+# Its C API only (MPI_CXX_SKIP_MPICXX: not the deprecated C++ bindings).
+set(MPI_CXX_SKIP_MPICXX ON)
+if(NOT CMAKE_CROSSCOMPILING)
+  find_package(MPI COMPONENTS CXX QUIET)
+endif()
+option(MPROC_WITH_MPI "Build mproc::mpi, the pool on MPI ranks" ${MPI_CXX_FOUND})
+if(MPROC_WITH_MPI AND NOT MPI_CXX_FOUND)
+  message(FATAL_ERROR "MPROC_WITH_MPI is on, but no MPI was found (Debian: libopenmpi-dev openmpi-bin)")
+endif()

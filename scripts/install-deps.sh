@@ -4,7 +4,7 @@
 #   install-deps.sh windows    also the Windows cross build and Wine to run it
 #   install-deps.sh fuzz       also clang and libFuzzer
 set -euo pipefail
-packages=(cmake ninja-build g++ libboost1.81-all-dev libcereal-dev libspdlog-dev python3)
+packages=(cmake ninja-build g++ libboost1.81-all-dev libcereal-dev libspdlog-dev python3 openmpi-bin libopenmpi-dev)
 if [ "${1:-}" = windows ]; then
   packages+=(g++-mingw-w64-x86-64-posix wine64 wine)
 fi

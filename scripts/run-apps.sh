@@ -9,5 +9,9 @@ while read -r app; do
   [ -n "$app" ] || continue
   echo
   echo "===== $app ====="
-  "build/default/apps/$app"
+  if [ -x "build/default/apps/$app.launch" ]; then
+    "build/default/apps/$app.launch" "build/default/apps/$app"  # an MPI app: through mpiexec
+  else
+    "build/default/apps/$app"
+  fi
 done < build/default/apps/apps.txt

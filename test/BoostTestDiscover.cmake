@@ -1,5 +1,7 @@
 # Writes one add_test() per Boost.Test case of EXE into OUT, so that CTest names
-# each case (run as: cmake -D EXE= -D OUT= -D PREFIX= [-D EMULATOR=] -P this-file).
+# each case (run as: cmake -D EXE= -D OUT= -D PREFIX= [-D EMULATOR=] [-D LAUNCHER=
+# -D PROCESSORS=] -P this-file). LAUNCHER runs each case (mpiexec), PROCESSORS
+# says how many processes it keeps busy.
 # Boost.Test's --list_content prints the tree to stderr, four spaces a level,
 # with a trailing '*' on enabled cases.
 execute_process(COMMAND ${EMULATOR} ${EXE} --list_content
@@ -55,7 +57,10 @@ foreach(i RANGE 0 ${last})
     set(full "${path}")
     list(APPEND full "${name}")
     string(REPLACE ";" "/" full "${full}")
-    string(APPEND script "add_test([=[${PREFIX}${full}]=] ${EMULATOR} [=[${EXE}]=] [=[--run_test=${full}]=] --catch_system_errors=no)\n")
+    string(APPEND script "add_test([=[${PREFIX}${full}]=] ${EMULATOR} ${LAUNCHER} [=[${EXE}]=] [=[--run_test=${full}]=] --catch_system_errors=no)\n")
+    if(PROCESSORS)
+      string(APPEND script "set_tests_properties([=[${PREFIX}${full}]=] PROPERTIES PROCESSORS ${PROCESSORS})\n")
+    endif()
     string(APPEND script "set_tests_properties([=[${PREFIX}${full}]=] PROPERTIES TIMEOUT 120 SKIP_REGULAR_EXPRESSION [=[mproc-test-skipped: ]=])\n")
     # Cases that start hundreds of processes run alone: beside them, Wine
     # could not even start another test program.

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <map>
 #include <regex>
 
@@ -213,4 +214,25 @@ BOOST_AUTO_TEST_CASE(async_tour_waits_for_everything_on_one_thread) {
   BOOST_TEST(contains_line(out, "queue: shut down by its producer after 5 items"));
   BOOST_TEST(contains_line(out, "pool: results in completion order: 1 tenths 5 tenths 9 tenths"));
   BOOST_TEST(contains_line(out, "all three coroutines ran on the main thread: true"));
+}
+
+// The pool on MPI ranks (built where MPI is): run as the main job runs it,
+// through its launcher (mpiexec -n 3).
+BOOST_AUTO_TEST_CASE(distributed_pool_computes_on_the_serving_ranks) {
+  const std::string launcher = std::string(MPROC_APPS_DIR) + "/distributed_pool.launch";
+  if (!std::filesystem::exists(launcher)) return mproc::test::skip_case("built without MPI: no distributed_pool");
+  const auto result = mproc::test::run_command(launcher + " " + MPROC_APPS_DIR + "/distributed_pool");
+  const std::string& out = result.output;
+  BOOST_TEST(result.exit_code == 0, out);
+  BOOST_TEST(count_lines_matching(out, "rank 0 on .+ runs the program; 2 ranks serve its tasks") == 1u, out);
+  for (int i = 0; i < 6; ++i) {
+    const std::string line = "  " + std::to_string(i) + "\\^2 = " + std::to_string(i * i) + " \\(rank [12] on .+\\)";
+    BOOST_TEST(count_lines_matching(out, line) == 1u, line);
+  }
+  BOOST_TEST(count_lines_matching(out, ".*\\(rank 1 on .+\\)") >= 1u, out);
+  BOOST_TEST(count_lines_matching(out, ".*\\(rank 2 on .+\\)") >= 1u, out);
+  BOOST_TEST(contains_line(out, "starmap(pow, [(2, 8), (3, 4), (10, 3)]) : [256, 81, 1000]"), out);
+  BOOST_TEST(contains_line(out, "apply_async callback got 169"), out);
+  BOOST_TEST(contains_line(out, "progress 20/20"), out);
+  BOOST_TEST(contains_line(out, "imap_unordered(square, range(20)): sum 2470"), out);
 }

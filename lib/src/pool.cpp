@@ -127,7 +127,11 @@ void forget_live_pool(pool_core* pool) {
 
 }  // namespace
 
-pool_core::pool_core(pool_options options) : state_(std::make_unique<state>()) {
+std::shared_ptr<pool_core> make_local_pool(pool_options options) {
+  return std::make_shared<local_pool>(std::move(options));
+}
+
+local_pool::local_pool(pool_options options) : state_(std::make_unique<state>()) {
   auto& st = *state_;
   st.gate->pool = &st;
   if (options.processes < 0 || static_cast<std::size_t>(options.processes) > state::max_processes) {
@@ -161,7 +165,7 @@ pool_core::pool_core(pool_options options) : state_(std::make_unique<state>()) {
   register_live_pool(this);
 }
 
-pool_core::~pool_core() {
+local_pool::~local_pool() {
   {
     std::scoped_lock hold(state_->gate->mutex);
     state_->gate->pool = nullptr;
@@ -186,7 +190,7 @@ std::shared_ptr<job_state> new_job(const std::vector<std::size_t>& chunk_items) 
 
 // Under the lock: throws (freeing what `outboxes` reserved) if the pool takes
 // no more work.
-void pool_core::state::check_open(bool continuing, const std::vector<std::shared_ptr<handle_outbox>>& outboxes) {
+void local_pool::state::check_open(bool continuing, const std::vector<std::shared_ptr<handle_outbox>>& outboxes) {
   const bool refused = closed && (!continuing || terminated || stopping || joined);
   if (!refused && broken.empty()) return;
   for (const auto& outbox : outboxes) outbox->started(-1);
@@ -196,7 +200,7 @@ void pool_core::state::check_open(bool continuing, const std::vector<std::shared
 }
 
 // Under the lock: the job's chunks wait for a worker.
-void pool_core::state::queue_job(const std::shared_ptr<job_state>& job, std::vector<std::string> chunks,
+void local_pool::state::queue_job(const std::shared_ptr<job_state>& job, std::vector<std::string> chunks,
                                  std::optional<std::chrono::nanoseconds> timeout,
                                  std::shared_ptr<handle_outbox> outbox) {
   outboxes.emplace(job.get(), std::move(outbox));
@@ -208,7 +212,7 @@ void pool_core::state::queue_job(const std::shared_ptr<job_state>& job, std::vec
   }
 }
 
-std::shared_ptr<job_state> pool_core::submit(std::vector<std::string> chunks, std::vector<std::size_t> chunk_items,
+std::shared_ptr<job_state> local_pool::submit(std::vector<std::string> chunks, std::vector<std::size_t> chunk_items,
                                              std::optional<std::chrono::nanoseconds> timeout,
                                              std::shared_ptr<handle_outbox> outbox, bool continuing) {
   auto& st = *state_;
@@ -226,7 +230,7 @@ std::shared_ptr<job_state> pool_core::submit(std::vector<std::string> chunks, st
   return job;
 }
 
-std::vector<std::shared_ptr<job_state>> pool_core::submit_each_chunk(
+std::vector<std::shared_ptr<job_state>> local_pool::submit_each_chunk(
     std::vector<std::string> chunks, std::vector<std::size_t> chunk_items,
     std::vector<std::shared_ptr<handle_outbox>> outboxes, std::shared_ptr<progress_share> progress, bool continuing) {
   auto& st = *state_;
@@ -246,14 +250,14 @@ std::vector<std::shared_ptr<job_state>> pool_core::submit_each_chunk(
   return jobs;
 }
 
-bool pool_core::takes_team_jobs() const noexcept { return !state_->options.progress; }
+bool local_pool::takes_team_jobs() const noexcept { return !state_->options.progress; }
 
-void pool_core::close() {
+void local_pool::close() {
   std::scoped_lock lock(state_->mutex);
   state_->closed = true;
 }
 
-void pool_core::join() {
+void local_pool::join() {
   auto& st = *state_;
   std::vector<process> workers;
   {
@@ -280,7 +284,7 @@ void pool_core::join() {
   }
 }
 
-void pool_core::terminate() {
+void local_pool::terminate() {
   auto& st = *state_;
   std::vector<process> workers;
   std::vector<chunk_end> ends;
@@ -310,9 +314,9 @@ void pool_core::terminate() {
   st.joined = true;
 }
 
-std::size_t pool_core::processes() const noexcept { return state_->size; }
+std::size_t local_pool::processes() const noexcept { return state_->size; }
 
-std::vector<int> pool_core::worker_pids() const {
+std::vector<int> local_pool::worker_pids() const {
   std::scoped_lock lock(state_->mutex);
   std::vector<int> pids;
   for (const auto& s : state_->slots) {

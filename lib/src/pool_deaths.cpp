@@ -8,7 +8,7 @@
 
 namespace mproc::detail {
 
-void pool_core::state::start_worker(std::size_t slot) {
+void local_pool::state::start_worker(std::size_t slot) {
   worker_links links{slots[slot].tasks, results, stamps, static_cast<std::uint32_t>(slot),
                      options.maxtasksperchild, options.max_memory_per_child, options.memory_limit_per_child};
   process_options how;
@@ -35,7 +35,7 @@ void pool_core::state::start_worker(std::size_t slot) {
   watch_wait.wake();
 }
 
-void pool_core::state::worker_died(std::uint32_t slot, std::uint64_t generation, std::vector<chunk_end>& ends) {
+void local_pool::state::worker_died(std::uint32_t slot, std::uint64_t generation, std::vector<chunk_end>& ends) {
   std::unique_lock lock(mutex);
   if (slot >= slots.size() || slots[slot].generation != generation || !slots[slot].worker) return;
   if (stopping) return;  // join() and terminate() end the workers themselves
@@ -123,7 +123,7 @@ void pool_core::state::worker_died(std::uint32_t slot, std::uint64_t generation,
   dispatch();
 }
 
-std::string pool_core::state::ending_of(slot_state& s, int code) {
+std::string local_pool::state::ending_of(slot_state& s, int code) {
   std::string ending = describe_end(code);
   if (code != -9 || !s.oom) return ending;
   const auto now = oom_kills_in(s.oom->file);
@@ -138,7 +138,7 @@ std::string pool_core::state::ending_of(slot_state& s, int code) {
   return ending;
 }
 
-std::string pool_core::state::what_it_left(const process& dead) {
+std::string local_pool::state::what_it_left(const process& dead) {
   std::string said = dumped_core_of(dead) ? " (it dumped core)" : "";
   const auto lines = last_error_lines_of(dead, 5);
   if (lines.empty()) return said;
@@ -147,7 +147,7 @@ std::string pool_core::state::what_it_left(const process& dead) {
   return said;
 }
 
-std::string pool_core::state::lost_task::named() const {
+std::string local_pool::state::lost_task::named() const {
   std::string name;
   try {
     const task_head_parts head = decode_task_head(split_task(message).head);
@@ -159,7 +159,7 @@ std::string pool_core::state::lost_task::named() const {
   return said;
 }
 
-std::exception_ptr pool_core::state::lost_failure(std::size_t deaths, bool interrupted, int pid, int code,
+std::exception_ptr local_pool::state::lost_failure(std::size_t deaths, bool interrupted, int pid, int code,
                                                   const std::string& worker, const lost_task& task,
                                                   const std::string& ending) const {
   const std::size_t deaths_to_fail = options.quarantine_after != 0 ? options.quarantine_after : 2;
@@ -174,7 +174,7 @@ std::exception_ptr pool_core::state::lost_failure(std::size_t deaths, bool inter
   return std::make_exception_ptr(worker_lost_error(pid, code, how));
 }
 
-void pool_core::state::cancel_unfinished(const std::exception_ptr& why, std::vector<chunk_end>& ends) {
+void local_pool::state::cancel_unfinished(const std::exception_ptr& why, std::vector<chunk_end>& ends) {
   for (const std::uint64_t id : pending) {
     auto record = tasks.find(id);
     if (record != tasks.end() && record->second.team == 0) ends.push_back(take_task(id, std::nullopt, why));
@@ -200,7 +200,7 @@ void pool_core::state::cancel_unfinished(const std::exception_ptr& why, std::vec
   watch_wait.wake();
 }
 
-void pool_core::state::fail_everything(const std::exception_ptr& failure, std::vector<chunk_end>& ends) {
+void local_pool::state::fail_everything(const std::exception_ptr& failure, std::vector<chunk_end>& ends) {
   for (auto& [id, record] : tasks) {
     if (record.team == 0) ends.push_back({record.job, record.chunk, std::nullopt, failure});
   }

@@ -5,7 +5,7 @@
 
 namespace mproc::detail {
 
-bool pool_core::state::give(std::size_t slot, std::uint64_t id) {
+bool local_pool::state::give(std::size_t slot, std::uint64_t id) {
   auto& record = tasks.at(id);
   write_at(record.message, 0, id);
   auto& s = slots[slot];
@@ -20,12 +20,12 @@ bool pool_core::state::give(std::size_t slot, std::uint64_t id) {
   return true;
 }
 
-void pool_core::state::dispatch() {
+void local_pool::state::dispatch() {
   give_pending();
   if (pending.empty() && steal_for_idle()) give_pending();
 }
 
-void pool_core::state::give_pending() {
+void local_pool::state::give_pending() {
   while (!pending.empty()) {
     const std::uint64_t id = pending.front();
     auto record = tasks.find(id);
@@ -45,7 +45,7 @@ void pool_core::state::give_pending() {
   }
 }
 
-bool pool_core::state::steal_for_idle() {
+bool local_pool::state::steal_for_idle() {
   bool stolen = false;
   for (auto& idle : slots) {
     if (!idle.worker || !idle.held.empty()) continue;
@@ -68,7 +68,7 @@ bool pool_core::state::steal_for_idle() {
   return stolen;
 }
 
-bool pool_core::state::cancel_job(job_state& job) {
+bool local_pool::state::cancel_job(job_state& job) {
   std::vector<chunk_end> ends;
   {
     std::scoped_lock lock(mutex);
@@ -109,7 +109,7 @@ bool pool_core::state::cancel_job(job_state& job) {
   return true;
 }
 
-void pool_core::state::skip_task(std::size_t slot, std::uint64_t id) {
+void local_pool::state::skip_task(std::size_t slot, std::uint64_t id) {
   for (auto& entry : stamp_of(slot).skip) {
     std::uint64_t free = 0;
     if (entry.compare_exchange_strong(free, id)) return;
@@ -117,7 +117,7 @@ void pool_core::state::skip_task(std::size_t slot, std::uint64_t id) {
   // All taken (cannot be: a worker holds at most depth tasks): the watch asks it to stop when it starts.
 }
 
-void pool_core::state::forget_skip(std::size_t slot, std::uint64_t id) {
+void local_pool::state::forget_skip(std::size_t slot, std::uint64_t id) {
   if (!cancelled.contains(id)) return;
   for (auto& entry : stamp_of(slot).skip) {
     std::uint64_t mine = id;
@@ -125,7 +125,7 @@ void pool_core::state::forget_skip(std::size_t slot, std::uint64_t id) {
   }
 }
 
-chunk_end pool_core::state::take_task(std::uint64_t id, std::optional<std::string> result, std::exception_ptr failure) {
+chunk_end local_pool::state::take_task(std::uint64_t id, std::optional<std::string> result, std::exception_ptr failure) {
   auto found = tasks.find(id);
   chunk_end end{found->second.job, found->second.chunk, std::move(result), std::move(failure)};
   tasks.erase(found);
@@ -134,62 +134,66 @@ chunk_end pool_core::state::take_task(std::uint64_t id, std::optional<std::strin
   return end;
 }
 
-void pool_core::state::finish(std::vector<chunk_end>& ends) {
+bool finish_chunk(chunk_end& end, const progress_callback& progress) {
+  job_state& job = *end.job;
+  std::vector<job_state::callback> callbacks;
+  std::size_t done = 0;
+  std::size_t total = 0;
+  bool complete = false;
+  bool wake = false;
+  bool moved = true;
+  {
+    std::scoped_lock lock(job.mutex);
+    if (job.results[end.chunk] || job.errors[end.chunk]) return false;  // finished already
+    done = job.items_done + job.chunk_items[end.chunk];
+    total = job.items;
+    if (job.progress) {
+      const auto count = job.progress->chunk_finished(&job, end.chunk, job.chunk_items[end.chunk]);
+      moved = count.has_value();  // its tasks' reports may have told it all
+      done = count.value_or(0);
+      total = job.progress->total;
+    }
+  }
+  // Before the chunk counts as finished: whoever waits for the job sees
+  // every progress call made by the time it returns.
+  if (progress && moved) guarded("the progress callback", [&] { progress(done, total); });
+  {
+    std::scoped_lock lock(job.mutex);
+    if (end.failure) {
+      job.errors[end.chunk] = end.failure;
+      if (!job.first_error) job.first_error = end.failure;
+    } else {
+      job.results[end.chunk] = std::move(end.result);
+    }
+    ++job.finished;
+    job.items_done += job.chunk_items[end.chunk];
+    job.completion_order.push_back(end.chunk);
+    complete = job.complete();
+    wake = complete || job.chunk_waiters > 0;
+    if (complete) callbacks.swap(job.when_done);
+    job.running_callbacks = !callbacks.empty();
+    job.callbacks_thread = std::this_thread::get_id();
+  }
+  if (wake) job.changed.notify_all();
+  if (!callbacks.empty()) {
+    for (auto& callback : callbacks) guarded("a result callback", callback.run);
+    {
+      std::scoped_lock lock(job.mutex);
+      job.running_callbacks = false;
+    }
+    job.changed.notify_all();
+  }
+  return complete;
+}
+
+void local_pool::state::finish(std::vector<chunk_end>& ends) {
   for (auto& end : ends) {
-    job_state& job = *end.job;
-    std::vector<job_state::callback> callbacks;
-    std::size_t done = 0;
-    std::size_t total = 0;
-    bool complete = false;
-    bool wake = false;
-    bool moved = true;
-    {
-      std::scoped_lock lock(job.mutex);
-      if (job.results[end.chunk] || job.errors[end.chunk]) continue;  // finished already
-      done = job.items_done + job.chunk_items[end.chunk];
-      total = job.items;
-      if (job.progress) {
-        const auto count = job.progress->chunk_finished(&job, end.chunk, job.chunk_items[end.chunk]);
-        moved = count.has_value();  // its tasks' reports may have told it all
-        done = count.value_or(0);
-        total = job.progress->total;
-      }
-    }
-    // Before the chunk counts as finished: whoever waits for the job sees
-    // every progress call made by the time it returns.
-    if (options.progress && moved) guarded("the progress callback", [&] { options.progress(done, total); });
-    {
-      std::scoped_lock lock(job.mutex);
-      if (end.failure) {
-        job.errors[end.chunk] = end.failure;
-        if (!job.first_error) job.first_error = end.failure;
-      } else {
-        job.results[end.chunk] = std::move(end.result);
-      }
-      ++job.finished;
-      job.items_done += job.chunk_items[end.chunk];
-      job.completion_order.push_back(end.chunk);
-      complete = job.complete();
-      wake = complete || job.chunk_waiters > 0;
-      if (complete) callbacks.swap(job.when_done);
-      job.running_callbacks = !callbacks.empty();
-      job.callbacks_thread = std::this_thread::get_id();
-    }
-    if (wake) job.changed.notify_all();
-    if (!callbacks.empty()) {
-      for (auto& callback : callbacks) guarded("a result callback", callback.run);
-      {
-        std::scoped_lock lock(job.mutex);
-        job.running_callbacks = false;
-      }
-      job.changed.notify_all();
-    }
-    if (complete) release_outbox(job);
+    if (finish_chunk(end, options.progress)) release_outbox(*end.job);
   }
   ends.clear();
 }
 
-void pool_core::state::release_outbox(job_state& job) {
+void local_pool::state::release_outbox(job_state& job) {
   std::shared_ptr<handle_outbox> outbox;
   {
     std::scoped_lock lock(mutex);

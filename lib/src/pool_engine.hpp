@@ -1,4 +1,5 @@
-// The pool's engine: the state a pool keeps in the parent, shared by the
+// The pool's local engine (local_pool, one of pool_core's two; the other is
+// MPI's, lib/src/mpi/): the state a pool keeps in the parent, shared by the
 // files that act on it. Each worker has a task queue of its own and all share
 // one result queue (both mproc queues: byte rings in shared memory). The parent
 // gives each worker at most `depth` tasks at a time, so it always knows which
@@ -16,6 +17,7 @@
 #include <mproc/pool.hpp>
 
 #include "captured_output.hpp"
+#include "chunk_end.hpp"
 #include "child_handle.hpp"
 #include "launch.hpp"
 #include "oom_kills.hpp"
@@ -94,12 +96,38 @@ struct slot_state {
   std::optional<oom_count> oom;  // of the worker's memory cgroup, as it started
 };
 
-// A chunk's end, applied to its job outside the pool's lock.
-struct chunk_end {
-  std::shared_ptr<job_state> job;
-  std::size_t chunk = 0;
-  std::optional<std::string> result;
-  std::exception_ptr failure;
+
+/// The local engine: worker processes on this machine (see pool_core).
+class local_pool final : public pool_core {
+ public:
+  explicit local_pool(pool_options options);
+  ~local_pool() override;
+  local_pool(const local_pool&) = delete;
+  local_pool& operator=(const local_pool&) = delete;
+
+  std::shared_ptr<job_state> submit(std::vector<std::string> chunks, std::vector<std::size_t> chunk_items,
+                                    std::optional<std::chrono::nanoseconds> timeout,
+                                    std::shared_ptr<handle_outbox> outbox, bool continuing = false) override;
+  std::vector<std::shared_ptr<job_state>> submit_each_chunk(std::vector<std::string> chunks,
+                                                            std::vector<std::size_t> chunk_items,
+                                                            std::vector<std::shared_ptr<handle_outbox>> outboxes,
+                                                            std::shared_ptr<progress_share> progress,
+                                                            bool continuing) override;
+  void close() override;
+  void terminate() override;
+  void join() override;
+  std::shared_ptr<job_state> submit_team(const std::string& head, const void* items, std::size_t count,
+                                         std::size_t item_size, std::size_t result_size, std::size_t chunksize,
+                                         std::optional<std::chrono::nanoseconds> timeout, bool window = false,
+                                         bool continuing = false) override;
+  bool takes_team_jobs() const noexcept override;
+  std::size_t processes() const noexcept override;
+  std::vector<int> worker_pids() const override;
+
+  struct state;
+
+ private:
+  std::unique_ptr<state> state_;
 };
 
 // What a job's cancel() reaches the pool through: cleared when the pool goes,
@@ -107,19 +135,19 @@ struct chunk_end {
 // callback run by a cancel may cancel another job.
 struct cancel_gate {
   std::recursive_mutex mutex;
-  pool_core::state* pool = nullptr;
+  local_pool::state* pool = nullptr;
 };
 
 /// A job's cancel(): `take_back` called on the pool, if it is still there.
 inline std::function<bool(job_state&)> through_gate(std::shared_ptr<cancel_gate> gate,
-                                                    bool (pool_core::state::*take_back)(job_state&)) {
+                                                    bool (local_pool::state::*take_back)(job_state&)) {
   return [gate = std::move(gate), take_back](job_state& job) {
     std::scoped_lock hold(gate->mutex);
     return gate->pool != nullptr && (gate->pool->*take_back)(job);
   };
 }
 
-struct pool_core::state {
+struct local_pool::state {
   static constexpr std::size_t depth = 16;  // tasks a worker holds at most; an idle worker takes queued ones back
   static_assert(depth <= skip_slots, "each task a worker holds has a place in its stamp's skip list");
   static constexpr std::size_t max_processes = 4096;
@@ -244,16 +272,6 @@ struct pool_core::state {
   std::chrono::nanoseconds ask_to_stop(std::size_t slot, std::uint64_t task, std::uint64_t run, std::int64_t now);
   void stop_threads();
 
-  template <class F>
-  static void guarded(const char* what, F&& f) {
-    try {
-      f();
-    } catch (const std::exception& e) {
-      std::cerr << "mproc pool: " << what << " threw: " << e.what() << std::endl;
-    } catch (...) {
-      std::cerr << "mproc pool: " << what << " threw" << std::endl;
-    }
-  }
 };
 
 }  // namespace mproc::detail

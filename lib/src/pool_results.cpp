@@ -3,25 +3,8 @@
 #include "pool_engine.hpp"
 
 namespace mproc::detail {
-namespace {
 
-std::exception_ptr failure_of(task_status status, std::string_view payload) {
-  switch (status) {
-    case task_status::raised:
-      return remote_failure(payload);
-    case task_status::unserialisable_result:
-    case task_status::undecodable_task:
-      return std::make_exception_ptr(serialization_error(std::string(payload)));
-    case task_status::done:
-    case task_status::stopped:  // the pool knows why (stopped_failure)
-      break;
-  }
-  return nullptr;
-}
-
-}  // namespace
-
-void pool_core::state::run_results() {
+void local_pool::state::run_results() {
   for (;;) {
     try {
       if (!take_one_result()) return;
@@ -31,7 +14,7 @@ void pool_core::state::run_results() {
   }
 }
 
-bool pool_core::state::take_one_result() {
+bool local_pool::state::take_one_result() {
   std::string_view message;
   try {
     message = *results.get(std::nullopt);
@@ -60,10 +43,10 @@ bool pool_core::state::take_one_result() {
   return true;
 }
 
-void pool_core::state::task_done(std::uint64_t id, std::uint64_t aux, std::uint32_t slot, task_status status,
+void local_pool::state::task_done(std::uint64_t id, std::uint64_t aux, std::uint32_t slot, task_status status,
                std::string_view payload, std::vector<chunk_end>& ends) {
   std::optional<std::string> result;
-  std::exception_ptr failure = failure_of(status, payload);
+  std::exception_ptr failure = task_failure(status, payload);
   if (!failure && status != task_status::stopped) result.emplace(payload);
   std::scoped_lock lock(mutex);
   if (status == task_status::stopped) failure = stopped_failure(id);
@@ -101,7 +84,7 @@ void pool_core::state::task_done(std::uint64_t id, std::uint64_t aux, std::uint3
 
 // The task of a one-task call moves the bar in its own units; one of a larger
 // job (or of an imap) adds its part of its chunk's items to the items finished.
-void pool_core::state::task_progress(std::uint64_t id, std::uint64_t done, std::string_view payload) {
+void local_pool::state::task_progress(std::uint64_t id, std::uint64_t done, std::string_view payload) {
   if (!options.progress || payload.size() != sizeof(std::uint64_t)) return;
   const auto of = read_at<std::uint64_t>(payload, 0);
   std::shared_ptr<job_state> job;
@@ -131,7 +114,7 @@ void pool_core::state::task_progress(std::uint64_t id, std::uint64_t done, std::
   guarded("the progress callback", [&] { options.progress(shown, total); });
 }
 
-std::exception_ptr pool_core::state::stopped_failure(std::uint64_t id) const {
+std::exception_ptr local_pool::state::stopped_failure(std::uint64_t id) const {
   if (cancelled.contains(id)) return std::make_exception_ptr(cancelled_error("the task was cancelled while it ran"));
   auto record = tasks.find(id);
   const auto limit = record == tasks.end() ? std::nullopt : record->second.timeout;

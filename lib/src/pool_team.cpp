@@ -9,7 +9,7 @@ constexpr std::size_t align64(std::size_t n) { return (n + 63) & ~std::size_t{63
 
 }  // namespace
 
-std::shared_ptr<job_state> pool_core::submit_team(const std::string& head, const void* items, std::size_t count,
+std::shared_ptr<job_state> local_pool::submit_team(const std::string& head, const void* items, std::size_t count,
                                                   std::size_t item_size, std::size_t result_size,
                                                   std::size_t chunksize, std::optional<std::chrono::nanoseconds> timeout,
                                                   bool window, bool continuing) {
@@ -65,7 +65,7 @@ std::shared_ptr<job_state> pool_core::submit_team(const std::string& head, const
   return job;
 }
 
-shared_memory pool_core::state::arena_for(std::size_t bytes) {
+shared_memory local_pool::state::arena_for(std::size_t bytes) {
   for (auto it = spare_arenas.begin(); it != spare_arenas.end(); ++it) {
     const std::size_t size = it->arena.size();
     if (it->reusable() && size >= bytes && size <= 4 * bytes + (1 << 20)) {
@@ -77,13 +77,13 @@ shared_memory pool_core::state::arena_for(std::size_t bytes) {
   return shared_memory::create(bytes);
 }
 
-void pool_core::state::give_share(std::uint64_t team, team_job& t, std::optional<std::size_t> slot) {
+void local_pool::state::give_share(std::uint64_t team, team_job& t, std::optional<std::size_t> slot) {
   const std::uint64_t id = next_task++;
   tasks.emplace(id, task_record{t.job, 0, t.share, t.timeout, false, team});
   if (!slot || !give(*slot, id)) pending.push_back(id);
 }
 
-void pool_core::state::check_team(std::uint64_t team, std::vector<chunk_end>& ends) {
+void local_pool::state::check_team(std::uint64_t team, std::vector<chunk_end>& ends) {
   auto found = teams.find(team);
   if (found == teams.end()) return;
   team_job& t = found->second;
@@ -122,14 +122,14 @@ void pool_core::state::check_team(std::uint64_t team, std::vector<chunk_end>& en
 
 // A share given to a worker has ended (or its worker has died): the arena of
 // its job, if that job has finished, may be reused once no other share is out.
-void pool_core::state::share_ended(std::uint64_t id) {
+void local_pool::state::share_ended(std::uint64_t id) {
   for (auto& spare : spare_arenas) spare.shares_out.erase(id);
 }
 
 // The chunks of a team job that no worker has claimed fail with
 // cancelled_error, and workers pass them by; those claimed run to their end.
 // True if every chunk was taken back.
-bool pool_core::state::take_back_team_chunks(job_state& job) {
+bool local_pool::state::take_back_team_chunks(job_state& job) {
   std::vector<chunk_end> ends;
   bool all = true;
   {
@@ -152,7 +152,7 @@ bool pool_core::state::take_back_team_chunks(job_state& job) {
   return all;
 }
 
-void pool_core::state::team_worker_died(std::uint64_t share, std::uint32_t slot, int pid, int code,
+void local_pool::state::team_worker_died(std::uint64_t share, std::uint32_t slot, int pid, int code,
                                         const std::string& name, const std::string& ending, bool timed_out) {
   auto record = tasks.find(share);
   if (record == tasks.end()) return;

@@ -6,7 +6,7 @@
 
 namespace mproc::detail {
 
-void pool_core::state::run_watch() {
+void local_pool::state::run_watch() {
   std::set<std::pair<std::size_t, std::uint64_t>> reported;
   for (;;) {
     std::vector<int> copies;
@@ -48,7 +48,7 @@ void pool_core::state::run_watch() {
   }
 }
 
-std::chrono::nanoseconds pool_core::state::watch_slot(std::size_t slot, std::int64_t now) {
+std::chrono::nanoseconds local_pool::state::watch_slot(std::size_t slot, std::int64_t now) {
   constexpr auto idle = std::chrono::nanoseconds(std::chrono::seconds(1));
   auto& s = slots[slot];
   const auto& stamp = stamp_of(slot);
@@ -71,7 +71,7 @@ std::chrono::nanoseconds pool_core::state::watch_slot(std::size_t slot, std::int
   return ask_to_stop(slot, running, run, now);
 }
 
-std::chrono::nanoseconds pool_core::state::ask_to_stop(std::size_t slot, std::uint64_t task, std::uint64_t run,
+std::chrono::nanoseconds local_pool::state::ask_to_stop(std::size_t slot, std::uint64_t task, std::uint64_t run,
                                                         std::int64_t now) {
   auto& s = slots[slot];
   if (options.stop_grace.count() == 0) {
@@ -84,7 +84,7 @@ std::chrono::nanoseconds pool_core::state::ask_to_stop(std::size_t slot, std::ui
   return options.stop_grace;
 }
 
-void pool_core::state::stop_threads() {
+void local_pool::state::stop_threads() {
   {
     std::scoped_lock lock(mutex);
     stopping = true;

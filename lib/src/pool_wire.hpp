@@ -17,7 +17,7 @@
 
 namespace mproc::detail {
 
-constexpr std::size_t skip_slots = 16;  // as many as the tasks a worker holds (pool_core::state::depth)
+constexpr std::size_t skip_slots = 16;  // as many as the tasks a worker holds (local_pool::state::depth)
 
 // Where a worker says which task it runs, and since when (for timeouts), and
 // where the parent asks it to stop one. Each task (each chunk of a team share)
@@ -96,6 +96,11 @@ struct task_head_parts {
 
 /// Throws serialization_error for a head that does not decode (pool_worker.cpp).
 task_head_parts decode_task_head(std::string_view head);
+
+/// Runs a task message (not a team share) in this process, as a worker does:
+/// its result message, for slot `slot` (pool_worker.cpp). For engines whose
+/// workers are not the pool's own processes (MPI ranks).
+std::string run_task_message(std::string_view message, std::uint32_t slot);
 
 /// A result message: a result_head, then the payload.
 struct result_message_parts {

@@ -106,8 +106,10 @@ namespace {
 
 
 // The arena of a team job, mapped once per worker and kept for the next jobs.
+std::map<std::string, shared_memory> arenas_known;  // only the worker's task thread uses it
+
 const shared_memory& arena_named(const std::string& name) {
-  static std::map<std::string, shared_memory> known;  // only the worker's task thread uses it
+  auto& known = arenas_known;
   auto found = known.find(name);
   if (found != known.end()) return found->second;
   if (known.size() >= 4) known.clear();  // arenas of jobs long gone
@@ -215,6 +217,12 @@ std::uint64_t run_team_share(const task_message_parts& task, worker_links& links
 }  // namespace
 
 void run_worker(worker_links& links) {
+  // A worker ends with _exit: the arenas it keeps must be let go first, or the
+  // last of an arena's users may be this worker on its way out, and its name
+  // would stay in /dev/shm until the resource tracker's sweep.
+  struct let_go {
+    ~let_go() { arenas_known.clear(); }
+  } arenas_let_go;
   auto& stamp = reinterpret_cast<task_stamp*>(links.stamps.bytes().data())[links.slot];
   if (links.memory_limit != 0 && limit_memory(links.memory_limit)) memory_limit = links.memory_limit;
   stamp.ready.store(1);  // a death from now on is not a failing start-up
@@ -266,6 +274,12 @@ void begin_worker() {
 void pool_worker(worker_links links) {
   begin_worker();
   run_worker(links);
+}
+
+std::string run_task_message(std::string_view message, std::uint32_t slot) {
+  std::string out;
+  run_task(split_task(message), slot, out);
+  return out;
 }
 
 task_head_parts decode_task_head(std::string_view head) {

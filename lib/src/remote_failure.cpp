@@ -1,4 +1,5 @@
 #include "remote_failure.hpp"
+#include "chunk_end.hpp"
 
 #include <mproc/error.hpp>
 #include <mproc/process.hpp>
@@ -136,6 +137,20 @@ std::exception_ptr remote_failure(std::string_view payload) {
     if (found != known.types.end()) make = found->second;
   }
   return make(std::move(type), std::move(message), std::move(process), pid);
+}
+
+std::exception_ptr task_failure(task_status status, std::string_view payload) {
+  switch (status) {
+    case task_status::raised:
+      return remote_failure(payload);
+    case task_status::unserialisable_result:
+    case task_status::undecodable_task:
+      return std::make_exception_ptr(serialization_error(std::string(payload)));
+    case task_status::done:
+    case task_status::stopped:  // the engine knows why
+      break;
+  }
+  return nullptr;
 }
 
 }  // namespace mproc::detail

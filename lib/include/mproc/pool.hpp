@@ -122,7 +122,7 @@ struct task_timeout {
 class pool {
  public:
   explicit pool(int processes = 0) : pool(pool_options{.processes = processes}) {}
-  explicit pool(pool_options options) : core_(std::make_shared<detail::pool_core>(std::move(options))) {}
+  explicit pool(pool_options options) : pool(detail::make_local_pool(std::move(options))) {}
   ~pool() {
     if (core_) {
       close();
@@ -203,6 +203,10 @@ class pool {
 
   std::size_t processes() const noexcept { return core_->processes(); }
   std::vector<int> worker_pids() const { return core_->worker_pids(); }
+
+ protected:
+  /// A pool on another engine (mproc::mpi::pool: MPI ranks).
+  explicit pool(std::shared_ptr<detail::pool_core> core) : core_(std::move(core)) {}
 
  private:
   template <class F>

@@ -1,6 +1,7 @@
 // The engine behind mproc::pool as the public header sees it: the workers'
-// links and loop, and pool_core (not a template; built in lib/src/pool*.cpp,
-// whose map is lib/src/pool_engine.hpp).
+// links and loop, and pool_core, the interface of the engines (not templates:
+// the local one is built in lib/src/pool*.cpp, whose map is
+// lib/src/pool_engine.hpp; MPI's in lib/src/mpi/).
 #pragma once
 
 #include <mproc/detail/handles.hpp>
@@ -62,51 +63,49 @@ void pool_worker_with(worker_links links, code_address initializer, Args... args
 
 using worker_factory = std::function<process(process_options, worker_links)>;
 
-/// The engine behind pool: workers, their queues, dispatch, death and timeout
-/// handling. Not a template.
+/// The engine behind pool: where its jobs run. The local engine (workers on
+/// this machine: make_local_pool) and mproc::mpi's (MPI ranks) share the
+/// front end in <mproc/pool.hpp>. Not a template.
 class pool_core {
  public:
-  explicit pool_core(pool_options options);
-  ~pool_core();
-  pool_core(const pool_core&) = delete;
-  pool_core& operator=(const pool_core&) = delete;
+  virtual ~pool_core() = default;
 
   /// Queues a job of chunks (task messages) for the workers. `outbox` holds
   /// what encoding the arguments reserved (shared memory for the workers): it
   /// is told the job ended once it has. Errors: closed_error after close().
   /// `continuing`: more of a lazy imap's inputs, which close() does not stop
   /// (as Python's close() lets an imap given before it run to its end).
-  std::shared_ptr<job_state> submit(std::vector<std::string> chunks, std::vector<std::size_t> chunk_items,
-                                    std::optional<std::chrono::nanoseconds> timeout,
-                                    std::shared_ptr<handle_outbox> outbox, bool continuing = false);
+  virtual std::shared_ptr<job_state> submit(std::vector<std::string> chunks, std::vector<std::size_t> chunk_items,
+                                            std::optional<std::chrono::nanoseconds> timeout,
+                                            std::shared_ptr<handle_outbox> outbox, bool continuing = false) = 0;
   /// Each chunk as a job of its own, all queued at once (a lazy imap's
   /// top-up: one lock and one dispatch); `continuing` as for submit().
-  std::vector<std::shared_ptr<job_state>> submit_each_chunk(std::vector<std::string> chunks,
-                                                            std::vector<std::size_t> chunk_items,
-                                                            std::vector<std::shared_ptr<handle_outbox>> outboxes,
-                                                            std::shared_ptr<progress_share> progress,
-                                                            bool continuing);
-  void close();
-  void terminate();
-  void join();
-  /// A map of plain values as one team job (see team_layout). `window`: a
-  /// lazy imap's window of its inputs (`continuing` as for submit()), whose
-  /// job's cancel takes back the chunks no worker has claimed.
-  std::shared_ptr<job_state> submit_team(const std::string& head, const void* items, std::size_t count,
-                                         std::size_t item_size, std::size_t result_size, std::size_t chunksize,
-                                         std::optional<std::chrono::nanoseconds> timeout, bool window = false,
-                                         bool continuing = false);
-  /// False when chunks must be reported one by one (a progress callback).
-  bool takes_team_jobs() const noexcept;
-  std::size_t processes() const noexcept;
+  virtual std::vector<std::shared_ptr<job_state>> submit_each_chunk(
+      std::vector<std::string> chunks, std::vector<std::size_t> chunk_items,
+      std::vector<std::shared_ptr<handle_outbox>> outboxes, std::shared_ptr<progress_share> progress,
+      bool continuing) = 0;
+  virtual void close() = 0;
+  virtual void terminate() = 0;
+  virtual void join() = 0;
+  /// A map of plain values as one team job (see team_layout), only where
+  /// takes_team_jobs(). `window`: a lazy imap's window of its inputs
+  /// (`continuing` as for submit()), whose job's cancel takes back the chunks
+  /// no worker has claimed.
+  virtual std::shared_ptr<job_state> submit_team(const std::string& head, const void* items, std::size_t count,
+                                                 std::size_t item_size, std::size_t result_size,
+                                                 std::size_t chunksize,
+                                                 std::optional<std::chrono::nanoseconds> timeout,
+                                                 bool window = false, bool continuing = false) = 0;
+  /// False when chunks must go one by one (a progress callback; no shared memory).
+  virtual bool takes_team_jobs() const noexcept = 0;
+  virtual std::size_t processes() const noexcept = 0;
   /// The pids of the workers now.
-  std::vector<int> worker_pids() const;
-
-  struct state;  // in lib/src/pool_engine.hpp
-
- private:
-  std::unique_ptr<state> state_;
+  virtual std::vector<int> worker_pids() const = 0;
 };
+
+/// The local engine: worker processes on this machine, their queues, dispatch,
+/// death and timeout handling (lib/src/pool_engine.hpp).
+std::shared_ptr<pool_core> make_local_pool(pool_options options);
 
 /// Encodes a job's chunks with `encode(items_begin, items_end)`; reservations
 /// for shared memory among the arguments go to the returned outbox. Errors:
