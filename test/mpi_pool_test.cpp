@@ -24,6 +24,7 @@ namespace {
 
 int square(int x) { return x * x; }
 int twice(int x) { return 2 * x; }
+float halve(double x) { return static_cast<float>(x / 2); }
 int which_rank(int) { return mproc::mpi::pool::rank(); }
 int power(int base, int exponent) {
   int result = 1;
@@ -66,6 +67,17 @@ BOOST_AUTO_TEST_CASE(a_map_keeps_the_order_and_uses_every_rank) {
   const std::set<int> seen(ranks.begin(), ranks.end());
   BOOST_TEST(seen.size() == workers.processes());
   BOOST_TEST(!seen.contains(0));
+}
+
+// Numbers to numbers go the short way (read and written in place on the
+// ranks): sizes of argument and result differ here, and chunks are uneven.
+BOOST_AUTO_TEST_CASE(numbers_of_one_type_map_to_another) {
+  mproc::mpi::pool workers;
+  std::vector<double> inputs(100'003);
+  for (std::size_t i = 0; i < inputs.size(); ++i) inputs[i] = static_cast<double>(i);
+  const std::vector<float> halves = workers.map(halve, inputs, 7'000);
+  BOOST_TEST_REQUIRE(halves.size() == inputs.size());
+  for (std::size_t i = 0; i < inputs.size(); ++i) BOOST_TEST_REQUIRE(halves[i] == static_cast<float>(inputs[i] / 2));
 }
 
 BOOST_AUTO_TEST_CASE(starmap_apply_and_a_callback_run_exactly_once) {

@@ -99,8 +99,9 @@ task_head_parts decode_task_head(std::string_view head);
 
 /// Runs a task message (not a team share) in this process, as a worker does:
 /// its result message, for slot `slot` (pool_worker.cpp). For engines whose
-/// workers are not the pool's own processes (MPI ranks).
-std::string run_task_message(std::string_view message, std::uint32_t slot);
+/// workers are not the pool's own processes (MPI ranks). `out` is replaced
+/// (its memory kept, for the next task).
+void run_task_message(std::string_view message, std::uint32_t slot, std::string& out);
 
 /// A result message: a result_head, then the payload.
 struct result_message_parts {

@@ -73,7 +73,8 @@ resolved_head resolve_head(std::string_view head) {
 
 // Runs one task message; the result message goes to `out`.
 void run_task(const task_message_parts& task, std::uint32_t slot, std::string& out) {
-  out = result_head(task.id, 0, slot, static_cast<std::uint32_t>(task_status::done));
+  out.clear();  // keeps its memory for the next task (a rank's out is reused)
+  out += result_head(task.id, 0, slot, static_cast<std::uint32_t>(task_status::done));
   task_status status = task_status::undecodable_task;
   try {
     const resolved_head how = resolve_head(task.head);
@@ -276,10 +277,8 @@ void pool_worker(worker_links links) {
   run_worker(links);
 }
 
-std::string run_task_message(std::string_view message, std::uint32_t slot) {
-  std::string out;
+void run_task_message(std::string_view message, std::uint32_t slot, std::string& out) {
   run_task(split_task(message), slot, out);
-  return out;
 }
 
 task_head_parts decode_task_head(std::string_view head) {

@@ -36,9 +36,10 @@ void serve_tasks(std::chrono::milliseconds silence_limit) {
   });
   auto heard = std::chrono::steady_clock::now();
   idle_backoff backoff(std::chrono::microseconds(2000));
+  received message;    // both kept from one task to the next, with their memory
+  std::string result;
   for (;;) {
-    const auto message = receive_any(0, MPI_ANY_TAG);
-    if (!message) {
+    if (!receive_any(0, MPI_ANY_TAG, message)) {
       if (std::chrono::steady_clock::now() - heard > silence_limit) {
         // Rank 0 is gone (only an MPI that outlives a rank gets here): nothing
         // is left to serve, and nobody to say goodbye to.
@@ -54,9 +55,9 @@ void serve_tasks(std::chrono::milliseconds silence_limit) {
     }
     backoff.active();
     heard = std::chrono::steady_clock::now();
-    if (message->tag == stop_tag) break;
-    if (message->tag != task_tag) continue;
-    const std::string result = run_task_message(message->bytes, static_cast<std::uint32_t>(world_rank()));
+    if (message.tag == stop_tag) break;
+    if (message.tag != task_tag) continue;
+    run_task_message(message.bytes, static_cast<std::uint32_t>(world_rank()), result);
     MPI_Send(result.data(), static_cast<int>(result.size()), MPI_BYTE, 0, result_tag, MPI_COMM_WORLD);
   }
   done.store(true);

@@ -105,17 +105,25 @@ void note_heard(int rank) {
 void mark_lost(int rank) { table->lost[static_cast<std::size_t>(rank)].store(true); }
 bool is_lost(int rank) { return table != nullptr && table->lost[static_cast<std::size_t>(rank)].load(); }
 
-std::optional<received> receive_any(int source, int tag) {
+bool receive_any(int source, int tag, received& into) {
   int flag = 0;
   MPI_Message message;
   MPI_Status status;
   MPI_Improbe(source, tag, MPI_COMM_WORLD, &flag, &message, &status);
-  if (!flag) return std::nullopt;
+  if (!flag) return false;
   int count = 0;
   MPI_Get_count(&status, MPI_BYTE, &count);
-  received got{status.MPI_SOURCE, status.MPI_TAG, std::string(static_cast<std::size_t>(count), '\0')};
-  MPI_Mrecv(got.bytes.data(), count, MPI_BYTE, &message, MPI_STATUS_IGNORE);
-  note_heard(got.source);
+  into.source = status.MPI_SOURCE;
+  into.tag = status.MPI_TAG;
+  into.bytes.resize(static_cast<std::size_t>(count));
+  MPI_Mrecv(into.bytes.data(), count, MPI_BYTE, &message, MPI_STATUS_IGNORE);
+  note_heard(into.source);
+  return true;
+}
+
+std::optional<received> receive_any(int source, int tag) {
+  received got;
+  if (!receive_any(source, tag, got)) return std::nullopt;
   return got;
 }
 

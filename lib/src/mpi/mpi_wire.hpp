@@ -76,6 +76,9 @@ struct received {
   std::string bytes;
 };
 std::optional<received> receive_any(int source, int tag);
+/// The same into `into`, whose memory is kept from one message to the next
+/// (a rank's chunks of megabytes would each cost a page fault per 4 KiB).
+bool receive_any(int source, int tag, received& into);
 
 /// How the job ends (mpi_ending.cpp). Rank 0, at its exit: stop to every
 /// rank, a goodbye from each, then all finalise together, or, when a rank is

@@ -93,6 +93,18 @@ class bounded_input_archive
     bytes_.remove_prefix(size);
   }
 
+  /// The next `size` bytes, in place (no copy). Errors: cereal::Exception if
+  /// the message has fewer.
+  std::string_view take_bytes(std::size_t size) {
+    if (size > bytes_.size()) {
+      throw cereal::Exception("the message ends early: " + std::to_string(size) + " bytes wanted, " +
+                              std::to_string(bytes_.size()) + " left");
+    }
+    const std::string_view taken = bytes_.substr(0, size);
+    bytes_.remove_prefix(size);
+    return taken;
+  }
+
   std::size_t bytes_left() const noexcept { return bytes_.size(); }
 
  private:

@@ -192,11 +192,51 @@ task_status run_each(input_archive& in, std::string& out, Call call) {
   return task_status::done;
 }
 
+/// A chunk of numbers mapped to numbers, in the bytes run_each would read and
+/// write, but read in place from the message and written in place into the
+/// result: no vectors between (they cost a page fault per 4 KiB, twice).
+template <class T, class R, class Call>
+task_status run_numbers(input_archive& in, std::string& out, Call call) {
+  cereal::size_type count = 0;
+  std::string_view items;
+  try {
+    in(cereal::make_size_tag(count));
+    if (count > in.bytes_left() / sizeof(T)) throw cereal::Exception("the chunk's items end early");
+    items = in.take_bytes(static_cast<std::size_t>(count) * sizeof(T));
+  } catch (const std::exception& e) {
+    write_error(out, std::string("cannot decode the task's arguments: ") + e.what());
+    return task_status::undecodable_task;
+  }
+  decoding_done();
+  {
+    byte_output_archive archive(out);
+    archive(cereal::make_size_tag(count));
+  }
+  const std::size_t at = out.size();
+  const auto n = static_cast<std::size_t>(count);
+  out.resize(at + n * sizeof(R));
+  for (std::size_t i = 0; i < n; ++i) {
+    item_started(i, n);
+    T item;
+    std::memcpy(&item, items.data() + i * sizeof(T), sizeof(T));
+    const R result = call(item);
+    std::memcpy(out.data() + at + i * sizeof(R), &result, sizeof(R));
+  }
+  return task_status::done;
+}
+
+template <class T>
+concept plain_number = std::is_arithmetic_v<T> && !std::is_same_v<T, bool>;
+
 /// map: each item of a chunk is one argument.
 template <class F, class T>
 task_status map_entry(std::uintptr_t target, input_archive& in, std::string& out) {
   F made{};
   F& f = function_at(target, made);
+  if constexpr (plain_number<T>) {
+    using R = std::invoke_result_t<F&, T&>;
+    if constexpr (plain_number<R>) return run_numbers<T, R>(in, out, [&](T& item) { return f(item); });
+  }
   return run_each<std::vector<T>>(in, out, [&](T& item) { return f(item); });
 }
 
