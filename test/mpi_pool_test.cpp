@@ -1,6 +1,7 @@
 // mproc::mpi::pool, run by CTest under mpiexec (3 ranks over shared memory, 4
-// ranks over TCP; Open MPI's --enable-recovery, so that a rank may die). Each
-// case's first pool makes ranks 1..N-1 serve, and end with the program.
+// ranks over TCP; Open MPI's --enable-recovery, so that a rank may die) and
+// alone, spawning its 2 ranks. Each case's first pool makes ranks 1..N-1
+// serve, and end with the program.
 #include "support/scratch.hpp"
 
 #include <mproc/mpi/pool.hpp>
@@ -48,6 +49,13 @@ std::uint64_t sum_of_bytes(std::vector<std::uint8_t> bytes) {
   return std::accumulate(bytes.begin(), bytes.end(), std::uint64_t{0});
 }
 
+// Under mpiexec the job's ranks serve; run alone (the spawn setup), the first
+// pool starts 2 serving ranks with MPI_Comm_spawn, as under mpiexec -n 3.
+mproc::mpi::pool_options options(mproc::mpi::pool_options chosen = {}) {
+  chosen.spawn_ranks = 2;
+  return chosen;
+}
+
 std::vector<int> numbers(int n) {
   std::vector<int> out(static_cast<std::size_t>(n));
   std::iota(out.begin(), out.end(), 0);
@@ -59,7 +67,7 @@ std::vector<int> numbers(int n) {
 BOOST_AUTO_TEST_SUITE(mpi_pool)
 
 BOOST_AUTO_TEST_CASE(a_map_keeps_the_order_and_uses_every_rank) {
-  mproc::mpi::pool workers;
+  mproc::mpi::pool workers(options());
   BOOST_TEST(workers.processes() == static_cast<std::size_t>(mproc::mpi::pool::size() - 1));
   const auto squares = workers.map(square, numbers(1000), 1);
   for (int i = 0; i < 1000; ++i) BOOST_TEST(squares[static_cast<std::size_t>(i)] == i * i);
@@ -72,7 +80,7 @@ BOOST_AUTO_TEST_CASE(a_map_keeps_the_order_and_uses_every_rank) {
 // Numbers to numbers go the short way (read and written in place on the
 // ranks): sizes of argument and result differ here, and chunks are uneven.
 BOOST_AUTO_TEST_CASE(numbers_of_one_type_map_to_another) {
-  mproc::mpi::pool workers;
+  mproc::mpi::pool workers(options());
   std::vector<double> inputs(100'003);
   for (std::size_t i = 0; i < inputs.size(); ++i) inputs[i] = static_cast<double>(i);
   const std::vector<float> halves = workers.map(halve, inputs, 7'000);
@@ -81,7 +89,7 @@ BOOST_AUTO_TEST_CASE(numbers_of_one_type_map_to_another) {
 }
 
 BOOST_AUTO_TEST_CASE(starmap_apply_and_a_callback_run_exactly_once) {
-  mproc::mpi::pool workers;
+  mproc::mpi::pool workers(options());
   const std::vector<std::tuple<int, int>> pairs{{2, 8}, {3, 4}, {10, 3}};
   BOOST_TEST(workers.starmap(power, pairs) == (std::vector<int>{256, 81, 1000}));
   BOOST_TEST(workers.apply(square, 12) == 144);
@@ -100,7 +108,7 @@ BOOST_AUTO_TEST_CASE(starmap_apply_and_a_callback_run_exactly_once) {
 }
 
 BOOST_AUTO_TEST_CASE(a_task_that_throws_fails_alone) {
-  mproc::mpi::pool workers;
+  mproc::mpi::pool workers(options());
   auto results = workers.map_async(fails_on_three, numbers(10), 1);
   BOOST_CHECK_EXCEPTION(results.get(), mproc::remote_error, [](const mproc::remote_error& e) {
     return std::string(e.what()).find("three is not welcome") != std::string::npos;
@@ -109,7 +117,7 @@ BOOST_AUTO_TEST_CASE(a_task_that_throws_fails_alone) {
 }
 
 BOOST_AUTO_TEST_CASE(empty_inputs_give_empty_results) {
-  mproc::mpi::pool workers;
+  mproc::mpi::pool workers(options());
   BOOST_TEST(workers.map(square, std::vector<int>{}).empty());
   int count = 0;
   for ([[maybe_unused]] int v : workers.imap_unordered(square, std::vector<int>{})) ++count;
@@ -117,7 +125,7 @@ BOOST_AUTO_TEST_CASE(empty_inputs_give_empty_results) {
 }
 
 BOOST_AUTO_TEST_CASE(items_of_64_mib_travel_both_ways) {
-  mproc::mpi::pool workers;
+  mproc::mpi::pool workers(options());
   std::vector<std::uint8_t> big(std::size_t{64} << 20);
   for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<std::uint8_t>(i * 7);
   const std::uint64_t expected = std::accumulate(big.begin(), big.end(), std::uint64_t{0});
@@ -125,7 +133,7 @@ BOOST_AUTO_TEST_CASE(items_of_64_mib_travel_both_ways) {
 }
 
 BOOST_AUTO_TEST_CASE(a_hundred_thousand_small_tasks) {
-  mproc::mpi::pool workers;
+  mproc::mpi::pool workers(options());
   const auto doubled = workers.map(twice, numbers(100000));
   BOOST_TEST_REQUIRE(doubled.size() == 100000u);
   for (int i = 0; i < 100000; ++i) BOOST_TEST_REQUIRE(doubled[static_cast<std::size_t>(i)] == 2 * i);
@@ -137,7 +145,7 @@ BOOST_AUTO_TEST_CASE(a_hundred_thousand_small_tasks) {
 }
 
 BOOST_AUTO_TEST_CASE(a_task_past_its_timeout_fails_and_the_others_go_on) {
-  mproc::mpi::pool workers;
+  mproc::mpi::pool workers(options());
   auto slow = workers.apply_async(mproc::task_timeout(300ms), sleeps, 3000);
   const auto start = std::chrono::steady_clock::now();
   BOOST_CHECK_THROW(slow.get(), mproc::timeout_error);
@@ -146,7 +154,7 @@ BOOST_AUTO_TEST_CASE(a_task_past_its_timeout_fails_and_the_others_go_on) {
 }
 
 BOOST_AUTO_TEST_CASE(a_task_not_sent_yet_can_be_cancelled) {
-  mproc::mpi::pool workers;
+  mproc::mpi::pool workers(options());
   std::vector<mproc::async_result<int>> results;
   for (int i = 0; i < 12; ++i) results.push_back(workers.apply_async(sleeps, 300));
   BOOST_TEST(results.back().cancel());  // two per rank are sent at most: the last is still queued
@@ -158,10 +166,10 @@ BOOST_AUTO_TEST_CASE(a_task_not_sent_yet_can_be_cancelled) {
 BOOST_AUTO_TEST_CASE(progress_moves_to_the_total) {
   std::vector<std::pair<std::size_t, std::size_t>> calls;
   std::mutex guard;
-  mproc::mpi::pool workers(mproc::mpi::pool_options{.progress = [&](std::size_t done, std::size_t total) {
+  mproc::mpi::pool workers(options({.progress = [&](std::size_t done, std::size_t total) {
     std::scoped_lock lock(guard);
     calls.emplace_back(done, total);
-  }});
+  }}));
   BOOST_TEST(workers.map(square, numbers(40), 4).size() == 40u);
   std::scoped_lock lock(guard);
   BOOST_TEST_REQUIRE(calls.size() == 10u);
@@ -174,11 +182,11 @@ BOOST_AUTO_TEST_CASE(progress_moves_to_the_total) {
 // for longer than the silence limit would end themselves.
 BOOST_AUTO_TEST_CASE(ranks_outlive_a_pause_between_pools) {
   {
-    mproc::mpi::pool workers(mproc::mpi::pool_options{.silence_limit = 1000ms});
+    mproc::mpi::pool workers(options({.silence_limit = 1000ms}));
     BOOST_TEST(workers.apply(square, 2) == 4);
   }
   std::this_thread::sleep_for(2500ms);
-  mproc::mpi::pool workers(mproc::mpi::pool_options{.silence_limit = 1000ms});
+  mproc::mpi::pool workers(options({.silence_limit = 1000ms}));
   BOOST_TEST(workers.processes() == static_cast<std::size_t>(mproc::mpi::pool::size() - 1));
   const auto ranks = workers.map(which_rank, numbers(100), 1);
   BOOST_TEST(std::set<int>(ranks.begin(), ranks.end()).size() == workers.processes());
@@ -188,7 +196,7 @@ BOOST_AUTO_TEST_CASE(ranks_outlive_a_pause_between_pools) {
 // worker_lost_error naming the rank and host, within the silence limit and a
 // little, and every other task completes.
 BOOST_AUTO_TEST_CASE(a_rank_killed_in_a_map_fails_its_task_alone) {
-  mproc::mpi::pool workers(mproc::mpi::pool_options{.silence_limit = 2000ms});
+  mproc::mpi::pool workers(options({.silence_limit = 2000ms}));
   const auto start = std::chrono::steady_clock::now();
   std::vector<mproc::async_result<int>> results;
   for (int i = 0; i < 40; ++i) results.push_back(workers.apply_async(dies_on_seven, i));

@@ -53,12 +53,13 @@ void finalize_with_deadline(int status) {
     end_without_finalize();
     std::_Exit(status);
   }).detach();
+  leave_spawned_job();
   MPI_Finalize();
 }
 
 void send_byte(int rank, int tag, char byte) {
   MPI_Request request;  // one byte: eager, sent at once
-  MPI_Isend(&byte, 1, MPI_BYTE, rank, tag, MPI_COMM_WORLD, &request);
+  MPI_Isend(&byte, 1, MPI_BYTE, rank, tag, job_comm(), &request);
   MPI_Request_free(&request);
 }
 
@@ -66,13 +67,13 @@ void send_byte(int rank, int tag, char byte) {
 
 void end_rank_zero() {
   std::vector<int> waiting;
-  for (int rank = 1; rank < world_size(); ++rank) {
+  for (int rank = 1; rank < job_size(); ++rank) {
     if (!is_lost(rank)) {
       send_byte(rank, stop_tag, 0);
       waiting.push_back(rank);
     }
   }
-  const bool none_lost_before = static_cast<int>(waiting.size()) == world_size() - 1;
+  const bool none_lost_before = static_cast<int>(waiting.size()) == job_size() - 1;
   std::vector<int> answered;
   const auto deadline = std::chrono::steady_clock::now() + goodbye_limit;
   while (answered.size() < waiting.size() && std::chrono::steady_clock::now() < deadline) {
@@ -93,7 +94,7 @@ void end_rank_zero() {
 
 void end_serving_rank() {
   const char byte = 0;
-  MPI_Send(&byte, 1, MPI_BYTE, 0, goodbye_tag, MPI_COMM_WORLD);
+  MPI_Send(&byte, 1, MPI_BYTE, 0, goodbye_tag, job_comm());
   const auto deadline = std::chrono::steady_clock::now() + 2 * goodbye_limit;
   bool finalize = false;
   while (std::chrono::steady_clock::now() < deadline) {

@@ -66,7 +66,7 @@ struct engine_gate {
 class mpi_engine final : public pool_core {
  public:
   explicit mpi_engine(mproc::mpi::pool_options options) : options_(std::move(options)) {
-    for (int rank = 1; rank < world_size(); ++rank) {
+    for (int rank = 1; rank < job_size(); ++rank) {
       ranks_.emplace_back();
       ranks_.back().rank = rank;
       ranks_.back().alive = !is_lost(rank);  // lost under an earlier pool
@@ -311,7 +311,7 @@ class mpi_engine final : public pool_core {
         sent_task& sent = r.held[id];
         sent.bytes = task.message;
         MPI_Isend(sent.bytes.data(), static_cast<int>(sent.bytes.size()), MPI_BYTE, r.rank, task_tag,
-                  MPI_COMM_WORLD, &sent.request);
+                  job_comm(), &sent.request);
         sent_any = true;
       }
     }
@@ -413,8 +413,10 @@ class mpi_engine final : public pool_core {
 };
 
 std::shared_ptr<pool_core> make_pool(int* argc, char*** argv, mproc::mpi::pool_options options) {
-  start_mpi(argc, argv);
-  if (world_rank() != 0) serve_tasks(options.silence_limit);
+  const int spawn = options.spawn_ranks > 0 ? options.spawn_ranks
+                                            : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  start_mpi(argc, argv, spawn);
+  if (job_rank() != 0) serve_tasks(options.silence_limit);
   return std::make_shared<mpi_engine>(std::move(options));
 }
 
@@ -427,7 +429,7 @@ pool::pool(int& argc, char**& argv, pool_options options)
     : mproc::pool(detail::mpi::make_pool(&argc, &argv, std::move(options))) {}
 pool::pool(pool_options options) : mproc::pool(detail::mpi::make_pool(nullptr, nullptr, std::move(options))) {}
 
-int pool::rank() { return detail::mpi::world_rank(); }
-int pool::size() { return detail::mpi::world_size(); }
+int pool::rank() { return detail::mpi::job_rank(); }
+int pool::size() { return detail::mpi::job_size(); }
 
 }  // namespace mproc::mpi

@@ -19,7 +19,7 @@ namespace {
 
 void say_hello() {
   std::string hello = std::to_string(current_pid()) + " " + boost::asio::ip::host_name();
-  MPI_Send(hello.data(), static_cast<int>(hello.size()), MPI_BYTE, 0, hello_tag, MPI_COMM_WORLD);
+  MPI_Send(hello.data(), static_cast<int>(hello.size()), MPI_BYTE, 0, hello_tag, job_comm());
 }
 
 }  // namespace
@@ -30,7 +30,7 @@ void serve_tasks(std::chrono::milliseconds silence_limit) {
   std::thread alive([&] {
     const char byte = 0;
     while (!done.load()) {
-      MPI_Send(&byte, 1, MPI_BYTE, 0, alive_tag, MPI_COMM_WORLD);  // one byte: eager, it does not wait
+      MPI_Send(&byte, 1, MPI_BYTE, 0, alive_tag, job_comm());  // one byte: eager, it does not wait
       std::this_thread::sleep_for(alive_every);
     }
   });
@@ -57,8 +57,8 @@ void serve_tasks(std::chrono::milliseconds silence_limit) {
     heard = std::chrono::steady_clock::now();
     if (message.tag == stop_tag) break;
     if (message.tag != task_tag) continue;
-    run_task_message(message.bytes, static_cast<std::uint32_t>(world_rank()), result);
-    MPI_Send(result.data(), static_cast<int>(result.size()), MPI_BYTE, 0, result_tag, MPI_COMM_WORLD);
+    run_task_message(message.bytes, static_cast<std::uint32_t>(job_rank()), result);
+    MPI_Send(result.data(), static_cast<int>(result.size()), MPI_BYTE, 0, result_tag, job_comm());
   }
   done.store(true);
   alive.join();

@@ -56,10 +56,20 @@ class idle_backoff {
 /// too, and takes the ranks' alive messages (see heard_from); at rank 0's exit
 /// the serving ranks are told to stop and MPI is finalised. Errors:
 /// mproc::error if the program initialised MPI without thread support.
-void start_mpi(int* argc, char*** argv);
+/// A program that runs alone (not under mpiexec, or under mpiexec -n 1) first
+/// starts `ranks_to_spawn` more of itself with MPI_Comm_spawn; in those, the
+/// job is their parent and them. Errors: mproc::error if the spawn fails.
+void start_mpi(int* argc, char*** argv, int ranks_to_spawn);
 
-int world_rank();
-int world_size();
+/// The job's communicator: MPI_COMM_WORLD under mpiexec, or the spawning
+/// program and its spawned ranks merged (the program is rank 0).
+MPI_Comm job_comm();
+/// Spawned jobs only: frees the job and disconnects from the other side
+/// (collective: before MPI_Finalize, when every rank is there).
+void leave_spawned_job();
+
+int job_rank();
+int job_size();
 
 /// When rank 0 last heard from `rank` (steady clock), by whatever message.
 std::chrono::steady_clock::time_point heard_from(int rank);

@@ -215,8 +215,8 @@ task_status run_numbers(input_archive& in, std::string& out, Call call) {
   const std::size_t at = out.size();
   const auto n = static_cast<std::size_t>(count);
   out.resize(at + n * sizeof(R));
+  item_started(0, 1);  // progress reported from inside counts for the whole chunk, as in a team chunk
   for (std::size_t i = 0; i < n; ++i) {
-    item_started(i, n);
     T item;
     std::memcpy(&item, items.data() + i * sizeof(T), sizeof(T));
     const R result = call(item);

@@ -9,6 +9,11 @@
 //
 //   mpiexec -n 4 --enable-recovery ./program   (Open MPI)
 //
+// Run alone (./program, not under mpiexec), the program starts its serving
+// ranks itself with MPI_Comm_spawn (pool_options::spawn_ranks; as
+// MPIPoolExecutor does): the same binary, with the same arguments, whose
+// main() also reaches the pool's constructor and serves there.
+//
 // The same calls as mproc::pool (map, starmap, apply, apply_async, imap, ...):
 // code written for it compiles against this by changing the type. Tasks are
 // found by module-relative address, so every rank runs the same binary.
@@ -41,13 +46,19 @@ struct pool_options {
   /// A rank not heard from for this long is taken for dead (ranks say they are
   /// alive every 200 ms, from a thread of their own, even while busy).
   std::chrono::milliseconds silence_limit{3000};
+  /// Run alone (a world of one rank): how many serving ranks to start with
+  /// MPI_Comm_spawn, with the first pool. 0: one per CPU. Under mpiexec the
+  /// job's ranks serve, and this is not used.
+  int spawn_ranks = 0;
 };
 
-/// mproc::pool on the ranks of MPI_COMM_WORLD. Ranks other than 0 serve tasks
-/// in the constructor and end the process there when rank 0's program ends.
+/// mproc::pool on the ranks of MPI_COMM_WORLD, or of the job the program
+/// spawned. Ranks other than 0 serve tasks in the constructor and end the
+/// process there when rank 0's program ends.
 class pool : public mproc::pool {
  public:
-  /// Initialises MPI (with threads) if the program has not.
+  /// Initialises MPI (with threads) if the program has not. Errors:
+  /// mproc::error if MPI lacks MPI_THREAD_MULTIPLE or ranks cannot be spawned.
   explicit pool(int& argc, char**& argv, pool_options options = {});
   explicit pool(pool_options options = {});
 
