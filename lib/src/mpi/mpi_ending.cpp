@@ -92,6 +92,12 @@ void end_rank_zero() {
   }
 }
 
+void end_orphaned_rank() {
+  std::fputs("mproc::mpi: rank 0 is gone (not heard from for the silence limit); this rank ends\n", stderr);
+  end_without_finalize();
+  std::_Exit(70);
+}
+
 void end_serving_rank() {
   const char byte = 0;
   MPI_Send(&byte, 1, MPI_BYTE, 0, goodbye_tag, job_comm());

@@ -8,7 +8,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cstdlib>
 #include <string>
 #include <thread>
 
@@ -40,11 +39,7 @@ void serve_tasks(std::chrono::milliseconds silence_limit) {
   std::string result;
   for (;;) {
     if (!receive_any(0, MPI_ANY_TAG, message)) {
-      if (std::chrono::steady_clock::now() - heard > silence_limit) {
-        // Rank 0 is gone (only an MPI that outlives a rank gets here): nothing
-        // is left to serve, and nobody to say goodbye to.
-        std::_Exit(70);
-      }
+      if (std::chrono::steady_clock::now() - heard > silence_limit) end_orphaned_rank();  // only an MPI that outlives a rank gets here
       const auto pause = backoff.next();
       if (pause.count() == 0) {
         std::this_thread::yield();

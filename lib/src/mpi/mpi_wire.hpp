@@ -96,6 +96,9 @@ bool receive_any(int source, int tag, received& into);
 void end_rank_zero();
 /// A serving rank after stop: its goodbye, rank 0's verdict, then the end.
 [[noreturn]] void end_serving_rank();
+/// A serving rank whose rank 0 fell silent: nothing left to serve, nobody to
+/// say goodbye to. It ends (exit code 70) without MPI_Finalize.
+[[noreturn]] void end_orphaned_rank();
 
 /// Serves tasks from rank 0 until it says stop (or is not heard from for
 /// `silence_limit`), then ends this process (mpi_rank.cpp).
