@@ -24,7 +24,6 @@
 namespace {
 
 using bench::best_of;
-using bench::burn;
 
 int square(int x) { return x * x; }
 
@@ -78,12 +77,7 @@ int main(int argc, char** argv) {
   report.add("mpi_apply_async_get_us", round_trips(ranks), "us", "the same on mpi::pool");
   report.add_ratio("apply_async_vs_local", "mpi_apply_async_get_us", "local_apply_async_get_us", "goal <= 3");
 
-  const std::vector<int> eight{1, 2, 3, 4, 5, 6, 7, 8};
-  volatile std::uint64_t sink = 0;
-  const double sequential_s = best_of(2, [&] {
-    for (int seed : eight) sink = sink + burn(seed);
-  });
-  const double parallel_s = best_of(2, [&] { ranks.map(burn, eight, 1); });
+  const auto [sequential_s, parallel_s] = bench::sequential_and_mapped_s(ranks);
   report.add("cpu_sequential_s", sequential_s, "s", "8 equal CPU-bound tasks, one after the other");
   report.add("cpu_2_ranks_s", parallel_s, "s", "the same 8 tasks, mpi::pool.map on 2 serving ranks");
   report.add("cpu_speedup_2_ranks", sequential_s / parallel_s, "ratio", "goal >= 1.7");

@@ -32,7 +32,6 @@
 namespace {
 
 using bench::best_of;
-using bench::burn;
 
 using clock_type = std::chrono::steady_clock;
 
@@ -222,12 +221,7 @@ int main(int argc, char** argv) {
                "pool(4) made, and 4 tasks of one item answered");
   }
 
-  const std::vector<int> eight{1, 2, 3, 4, 5, 6, 7, 8};
-  volatile std::uint64_t sink = 0;  // the results are used: the work cannot be skipped
-  const double sequential_s = best_of(2, [&] {
-    for (int seed : eight) sink = sink + burn(seed);
-  });
-  const double parallel_s = best_of(2, [&] { pool.map(burn, eight, 1); });
+  const auto [sequential_s, parallel_s] = bench::sequential_and_mapped_s(pool);
   report.add("cpu_sequential_s", sequential_s, "s", "8 equal CPU-bound tasks, one after the other");
   report.add("cpu_2_workers_s", parallel_s, "s", "the same 8 tasks, pool(2).map");
   report.add("cpu_speedup_2_workers", sequential_s / parallel_s, "ratio", "goal >= 1.7");
