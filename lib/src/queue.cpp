@@ -271,7 +271,7 @@ bool no_producer_after(header& h, std::uint64_t pos) {
   // A leased put carries no part of a longer message, but a holder that died
   // in one left its count to recover; and a lock holder that died waiting for
   // a leased put to end had written nothing yet.
-  const bool leased_put = h.put_lease.busy.load(std::memory_order_acquire) != 0;
+  const bool leased_put = lease_in_use(h.put_lease);
   if ((owner_died || leased_put) && !end_put_lease(h, clock::time_point::min())) return false;
   if (owner_died) recover_producer(h);
   return h.write_pos.load(std::memory_order_acquire) <= pos;
@@ -327,9 +327,11 @@ bool byte_queue::put(std::string_view message, std::optional<nanoseconds> timeou
   header& h = shared();
   const deadline_type deadline = deadline_of(timeout);
   const std::uint64_t me = this_thread_token();
-  if (message.size() <= h.largest_part() && enter_lease(h.put_lease, me)) {
-    leaving_lease leave(h.put_lease);
-    return put_in_turn(message, deadline);
+  if (message.size() <= h.largest_part()) {
+    if (const int slot = enter_lease(h.put_lease, me); slot >= 0) {
+      leaving_lease leave(h.put_lease, slot);
+      return put_in_turn(message, deadline);
+    }
   }
   bool owner_died = false;
   if (!lock_within(h.put_lock, timeout, &owner_died)) return false;
@@ -409,8 +411,8 @@ std::optional<std::string_view> byte_queue::get(std::optional<nanoseconds> timeo
   header& h = shared();
   const deadline_type deadline = deadline_of(timeout);
   const std::uint64_t me = this_thread_token();
-  if (enter_lease(h.get_lease, me)) {
-    leaving_lease leave(h.get_lease);
+  if (const int slot = enter_lease(h.get_lease, me); slot >= 0) {
+    leaving_lease leave(h.get_lease, slot);
     return get_in_turn(deadline);
   }
   bool owner_died = false;

@@ -38,7 +38,7 @@ std::uint64_t this_thread_token() noexcept {
   (void)reset_in_children;
   const identity me = self();
   const std::uint64_t seed = (std::uint64_t(me.pid) << 40) ^ me.start_time ^ (threads_seen.fetch_add(1) << 20);
-  token = mixed(seed) | 1;
+  token = (mixed(seed) & ~lease_slot_bits) | (lease_slot_bits + 1);
   return token;
 }
 

@@ -38,7 +38,7 @@ std::uint64_t this_thread_token() noexcept {
   thread_local const std::uint64_t token =
       (static_cast<std::uint64_t>(::GetCurrentProcessId()) << 32) ^ (this_lease_owner().start_time << 8) ^
       (threads_seen.fetch_add(1) + 1);
-  return token | 1;
+  return (token << 8) | (lease_slot_bits + 1);
 }
 
 }  // namespace mproc::detail
