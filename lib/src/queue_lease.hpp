@@ -121,13 +121,12 @@ bool revoke_lease(side_lease& lease, std::uint64_t me, std::optional<typename Cl
 /// Under the side's lock, after a call made under it: a thread that made
 /// lease_after_calls in a row is granted the lease, while slots last.
 inline void count_locked_call(side_lease& lease, std::uint64_t me) noexcept {
-  if (!asymmetric_fences()) return;
   if (lease.streak_token != me) {
     lease.streak_token = me;
     lease.streak = 0;
   }
   if (++lease.streak < lease_after_calls || lease.holder.load(std::memory_order_relaxed) != 0 ||
-      lease.grants >= lease_slots) {
+      lease.grants >= lease_slots || !use_light_fences()) {
     return;
   }
   const std::uint32_t slot = lease.grants++;

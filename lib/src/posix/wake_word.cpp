@@ -27,8 +27,14 @@ bool futex_wait(std::atomic<std::uint32_t>& word, std::uint32_t expected,
   return !(result == -1 && errno == ETIMEDOUT);
 }
 
-bool register_asymmetric_fences() noexcept {
-  return ::syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED, 0, 0) == 0;
+std::atomic<bool> light_fences_on{false};
+
+bool use_light_fences() noexcept {
+  if (light_fences_on.load(std::memory_order_relaxed)) return true;
+  static const bool registered =
+      !tsan::enabled && ::syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED, 0, 0) == 0;
+  if (registered) light_fences_on.store(true);
+  return registered;
 }
 
 // Called whatever this process's registration: a process whose own fences are

@@ -30,12 +30,13 @@ void futex_wake_all(std::atomic<std::uint32_t>& word) noexcept;
 // running a process registered for it. Off under ThreadSanitizer, which does
 // not know membarrier; off where the kernel refuses it (then real fences).
 
-/// Registers this process (once per program image: registration survives fork).
-bool register_asymmetric_fences() noexcept;
-inline bool asymmetric_fences() noexcept {
-  static const bool on = !tsan::enabled && register_asymmetric_fences();
-  return on;
-}
+/// Set once this process registered (registration survives fork).
+extern std::atomic<bool> light_fences_on;
+/// Registers this process, once: a system call that can wait for an RCU grace
+/// period (8 ms measured, longer under load), so only a process that gains
+/// from it asks: a queue side's lease holder, not every process at start-up.
+bool use_light_fences() noexcept;
+inline bool asymmetric_fences() noexcept { return light_fences_on.load(std::memory_order_relaxed); }
 /// The frequent side's fence: between its store and its load of a Dekker pair.
 inline void light_fence() noexcept {
   if (asymmetric_fences()) {

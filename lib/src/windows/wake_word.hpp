@@ -29,6 +29,7 @@ void wake_sleepers(wake_word& w) noexcept;
 // Windows has no barrier that reaches other processes' CPUs
 // (FlushProcessWriteBuffers serves one process), so both are real fences.
 inline bool asymmetric_fences() noexcept { return false; }
+inline bool use_light_fences() noexcept { return false; }
 inline void light_fence() noexcept { std::atomic_thread_fence(std::memory_order_seq_cst); }
 inline void heavy_fence() noexcept { std::atomic_thread_fence(std::memory_order_seq_cst); }
 
