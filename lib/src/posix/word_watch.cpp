@@ -11,8 +11,7 @@
 namespace mproc::detail {
 
 word_hold hold_word(wake_word& w) noexcept {
-  w.sleepers.fetch_add(1);
-  heavy_fence();  // as in sleep_once(): wakers' fences are light
+  w.sleepers.fetch_add(1);  // a full fence, as in sleep_once()
   return {&w, w.word.load(std::memory_order_acquire)};
 }
 
