@@ -15,6 +15,10 @@
 #include <thread>
 #include <vector>
 
+#if !defined(_WIN32)
+#include <sys/wait.h>
+#include <unistd.h>
+#endif
 
 using namespace std::chrono_literals;
 
@@ -84,6 +88,23 @@ void put_big_then_small(mproc::queue<bytes> q, std::size_t size, mproc::event st
 
 void get_one(mproc::queue<bytes> q, mproc::event started) {
   started.set();
+  q.get();
+}
+
+// Puts `count` items (a thread that puts many in a row holds the put side
+// alone: no lock per item), says so, then puts one more into the full queue:
+// it waits for room there until killed.
+void fill_then_wait_for_room(mproc::queue<std::int64_t> q, std::int64_t count, mproc::event full) {
+  for (std::int64_t i = 0; i < count; ++i) q.put(i);
+  full.set();
+  q.put(-1);
+}
+
+// The same on the get side: takes `count` items, then waits in get() for one
+// that does not come.
+void empty_then_wait_for_data(mproc::queue<std::int64_t> q, std::int64_t count, mproc::event emptied) {
+  for (std::int64_t i = 0; i < count; ++i) q.get();
+  emptied.set();
   q.get();
 }
 
@@ -338,6 +359,37 @@ MPROC_TEST_EACH_METHOD(a_consumer_killed_in_the_middle_of_an_item_does_not_stall
   BOOST_TEST(producer.exitcode().value() == 0);
 }
 
+MPROC_TEST_EACH_METHOD(a_producer_killed_while_putting_alone_is_found_by_the_next_producer) {
+  mproc::queue<std::int64_t> q(100);
+  mproc::event full;
+  mproc::process producer(with(method), fill_then_wait_for_room, q, std::int64_t{100}, full);
+  producer.start();
+  BOOST_TEST_REQUIRE(full.wait(60s));
+  std::this_thread::sleep_for(300ms);  // it waits for room, inside a put made without the lock
+  producer.kill();
+  producer.join();
+  BOOST_TEST(q.get(5s) == 0);
+  q.put(1000, 5s);  // queue_full if the dead producer's put were taken for a live one
+  for (std::int64_t i = 1; i < 100; ++i) BOOST_TEST_REQUIRE(q.get(5s) == i);
+  BOOST_TEST(q.get(5s) == 1000);
+  BOOST_TEST(q.empty());
+}
+
+MPROC_TEST_EACH_METHOD(a_consumer_killed_while_getting_alone_is_found_by_the_next_consumer) {
+  mproc::queue<std::int64_t> q;
+  for (std::int64_t i = 0; i < 100; ++i) q.put(i);
+  mproc::event emptied;
+  mproc::process consumer(with(method), empty_then_wait_for_data, q, std::int64_t{100}, emptied);
+  consumer.start();
+  BOOST_TEST_REQUIRE(emptied.wait(60s));
+  std::this_thread::sleep_for(300ms);  // asleep in a get made without the lock
+  consumer.kill();
+  consumer.join();
+  q.put(7);
+  BOOST_TEST(q.get(5s) == 7);  // queue_empty if the dead consumer's get were taken for a live one
+  BOOST_TEST(q.empty());
+}
+
 MPROC_TEST_EACH_METHOD(join_waits_for_a_child_to_mark_every_item_done) {
   mproc::joinable_queue<int> q;
   for (int i = 0; i < 20; ++i) q.put(i);
@@ -348,5 +400,37 @@ MPROC_TEST_EACH_METHOD(join_waits_for_a_child_to_mark_every_item_done) {
   consumer.join();
   BOOST_TEST(consumer.exitcode().value() == 0);
 }
+
+
+#if !defined(_WIN32)
+// A thread that puts alone is known by a token; a child forked by it (a plain
+// fork(), not mproc's) is another producer and must not put as if it held
+// the side too: items of both would be written over each other.
+BOOST_AUTO_TEST_CASE(a_child_forked_by_a_thread_putting_alone_puts_beside_it) {
+  constexpr std::int64_t per_producer = 20000;
+  mproc::queue<std::int64_t> q;
+  for (std::int64_t i = 0; i < 100; ++i) q.put(3 * 1'000'000 + i);  // this thread now puts alone
+  const pid_t child = ::fork();
+  if (child == 0) {
+    put_range(q, 2, per_producer);
+    ::_exit(0);
+  }
+  BOOST_TEST_REQUIRE(child > 0);
+  put_range(q, 1, per_producer);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  BOOST_TEST((WIFEXITED(status) && WEXITSTATUS(status) == 0));
+  std::map<std::int64_t, std::int64_t> next_of{{1, 0}, {2, 0}, {3, 0}};
+  std::size_t taken = 0;
+  while (auto item = q.try_get()) {
+    const std::int64_t producer = *item / 1'000'000;
+    BOOST_TEST_REQUIRE(next_of.contains(producer));
+    BOOST_TEST_REQUIRE(*item % 1'000'000 == next_of[producer]);  // each producer's items whole and in order
+    ++next_of[producer];
+    ++taken;
+  }
+  BOOST_TEST(taken == 2 * per_producer + 100);
+}
+#endif
 
 BOOST_AUTO_TEST_SUITE_END()

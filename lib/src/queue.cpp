@@ -17,6 +17,11 @@
 // A consumer that dies in the middle of a message leaves the rest of it in the
 // ring; the next consumer meets records that do not start a message and skips
 // them.
+//
+// A side used by one thread for a while is leased to it (queue_lease.hpp): its
+// puts (gets) then take no lock. A leased put carries one record at most, so a
+// message streamed in parts is always under the put lock.
+#include "queue_lease.hpp"
 #include "unlocking.hpp"
 #include "wake_word.hpp"
 
@@ -111,6 +116,7 @@ struct byte_queue::header {
   std::uint32_t kind;
   std::atomic<std::uint32_t> closed;
   std::uint64_t capacity;  // of the ring, a multiple of 8
+  std::uint64_t index_mask;  // capacity - 1 when a power of 2 (a ring index without a division), else 0
   std::uint64_t maxsize;   // 0: none
   // The producers'.
   alignas(64) robust_mutex put_lock;  // for a whole message
@@ -118,10 +124,12 @@ struct byte_queue::header {
   std::atomic<std::uint64_t> pending_end;  // write_pos once the last record of a message is in
   std::atomic<std::uint64_t> put_count;    // whole messages put
   std::uint64_t committed;                 // bytes of the ring committed in /dev/shm
+  side_lease put_lease;
   alignas(64) std::atomic<std::uint64_t> write_pos;
   // The consumers'.
   alignas(64) robust_mutex get_lock;  // for a whole message
   std::atomic<std::uint64_t> taken_count;  // whole messages taken, or lost with their consumer
+  side_lease get_lease;
   alignas(64) std::atomic<std::uint64_t> read_pos;
   // Sleeping and waking (wake_word.hpp), rarely written.
   alignas(64) wake_word data_ready;  // woken when data comes (or close)
@@ -147,18 +155,36 @@ namespace {
 
 using header = byte_queue::header;
 
+std::uint64_t ring_index(const header& h, std::uint64_t pos) noexcept {
+  return h.index_mask != 0 ? pos & h.index_mask : pos % h.capacity;
+}
+
+// Small items are most of a busy queue's items: copied inline, not by a call
+// to memcpy of a length known only at run time (a sixth of an 8-byte item's time).
+void copy_bytes(std::byte* to, const std::byte* from, std::size_t n) noexcept {
+  if (n >= 8 && n <= 16) {
+    std::memcpy(to, from, 8);
+    std::memcpy(to + n - 8, from + n - 8, 8);
+  } else if (n >= 4 && n < 8) {
+    std::memcpy(to, from, 4);
+    std::memcpy(to + n - 4, from + n - 4, 4);
+  } else {
+    std::memcpy(to, from, n);
+  }
+}
+
 void copy_in(header& h, std::uint64_t pos, const void* from, std::size_t n) {
-  const std::uint64_t at = pos % h.capacity;
+  const std::uint64_t at = ring_index(h, pos);
   const std::size_t before_end = std::min<std::uint64_t>(n, h.capacity - at);
-  std::memcpy(h.ring() + at, from, before_end);
-  std::memcpy(h.ring(), static_cast<const std::byte*>(from) + before_end, n - before_end);
+  copy_bytes(h.ring() + at, static_cast<const std::byte*>(from), before_end);
+  if (before_end < n) std::memcpy(h.ring(), static_cast<const std::byte*>(from) + before_end, n - before_end);
 }
 
 void copy_out(header& h, std::uint64_t pos, void* to, std::size_t n) {
-  const std::uint64_t at = pos % h.capacity;
+  const std::uint64_t at = ring_index(h, pos);
   const std::size_t before_end = std::min<std::uint64_t>(n, h.capacity - at);
-  std::memcpy(to, h.ring() + at, before_end);
-  std::memcpy(static_cast<std::byte*>(to) + before_end, h.ring(), n - before_end);
+  copy_bytes(static_cast<std::byte*>(to), h.ring() + at, before_end);
+  if (before_end < n) std::memcpy(static_cast<std::byte*>(to) + before_end, h.ring(), n - before_end);
 }
 
 // Waits until ready() or the deadline: a short spin, then yields (a peer on
@@ -219,6 +245,20 @@ void recover_producer(header& h) {
   publish(h, pos + head_bytes);
 }
 
+// Under the put (get) lock: no put (get) under a lease from here on. A holder
+// that died in one is recovered as a dead lock holder is. False at `deadline`.
+bool end_put_lease(header& h, deadline_type deadline) {
+  return revoke_lease<clock>(h.put_lease, this_thread_token(), deadline, [&h] {
+    h.room_ready.sleepers.store(0);  // only the side's holder sleeps there
+    recover_producer(h);
+  });
+}
+
+bool end_get_lease(header& h, deadline_type deadline) {
+  return revoke_lease<clock>(h.get_lease, this_thread_token(), deadline,
+                             [&h] { h.data_ready.sleepers.store(0); });  // only the side's holder sleeps there
+}
+
 // Called by a consumer waiting for data: is a producer still there? A dead
 // holder of the put lock is recovered here (its "aborted" record ends its
 // item). True when nobody holds the put lock and nothing past `pos` was
@@ -228,6 +268,11 @@ bool no_producer_after(header& h, std::uint64_t pos) {
   bool owner_died = false;
   if (!try_lock_mutex(h.put_lock, &owner_died)) return false;
   unlocking unlock(h.put_lock);
+  // A leased put carries no part of a longer message, but a holder that died
+  // in one left its count to recover; and a lock holder that died waiting for
+  // a leased put to end had written nothing yet.
+  const bool leased_put = lease_in_use(h.put_lease);
+  if ((owner_died || leased_put) && !end_put_lease(h, clock::time_point::min())) return false;
   if (owner_died) recover_producer(h);
   return h.write_pos.load(std::memory_order_acquire) <= pos;
 }
@@ -245,6 +290,7 @@ byte_queue::byte_queue(std::size_t maxsize, std::size_t ring_bytes) {
   commit_data(block_, 0, ring_offset);
   auto& h = *new (block_.bytes().data()) header{};
   h.capacity = ring_bytes;
+  h.index_mask = (ring_bytes & (ring_bytes - 1)) == 0 ? ring_bytes - 1 : 0;
   h.maxsize = maxsize;
   init_mutex(h.put_lock, lock_type::normal);
   init_mutex(h.get_lock, lock_type::normal);
@@ -280,13 +326,29 @@ void byte_queue::commit_ring(std::uint64_t end) {
 bool byte_queue::put(std::string_view message, std::optional<nanoseconds> timeout) {
   header& h = shared();
   const deadline_type deadline = deadline_of(timeout);
+  const std::uint64_t me = this_thread_token();
+  if (message.size() <= h.largest_part()) {
+    if (const int slot = enter_lease(h.put_lease, me); slot >= 0) {
+      leaving_lease leave(h.put_lease, slot);
+      return put_in_turn(message, deadline);
+    }
+  }
   bool owner_died = false;
   if (!lock_within(h.put_lock, timeout, &owner_died)) return false;
   unlocking unlock(h.put_lock);
+  if (!end_put_lease(h, deadline)) return false;
   if (owner_died) {
-    h.room_ready.sleepers.store(0);  // only the put lock's holder sleeps there
+    h.room_ready.sleepers.store(0);  // only the side's holder sleeps there
     recover_producer(h);
   }
+  const bool put = put_in_turn(message, deadline);
+  if (put) count_locked_call(h.put_lease, me);
+  return put;
+}
+
+// Under the put lock or lease.
+bool byte_queue::put_in_turn(std::string_view message, std::optional<std::chrono::steady_clock::time_point> deadline) {
+  header& h = *header_;
   if (h.closed.load()) throw closed_error("put() on a closed queue");
 
   auto no_check = [] {};
@@ -333,7 +395,8 @@ bool byte_queue::put(std::string_view message, std::optional<nanoseconds> timeou
     if (last) {
       h.pending_end.store(end, std::memory_order_relaxed);
       h.producer_state.store(finishing, std::memory_order_relaxed);
-      h.put_count.store(h.put_count.load(std::memory_order_relaxed) + 1);  // only the put lock's holder writes it
+      // Only the side's holder writes it.
+      h.put_count.store(h.put_count.load(std::memory_order_relaxed) + 1, std::memory_order_release);
     } else if (offset == 0) {
       h.producer_state.store(streaming, std::memory_order_relaxed);
     }
@@ -347,10 +410,24 @@ bool byte_queue::put(std::string_view message, std::optional<nanoseconds> timeou
 std::optional<std::string_view> byte_queue::get(std::optional<nanoseconds> timeout) {
   header& h = shared();
   const deadline_type deadline = deadline_of(timeout);
+  const std::uint64_t me = this_thread_token();
+  if (const int slot = enter_lease(h.get_lease, me); slot >= 0) {
+    leaving_lease leave(h.get_lease, slot);
+    return get_in_turn(deadline);
+  }
   bool owner_died = false;
   if (!lock_within(h.get_lock, timeout, &owner_died)) return std::nullopt;
   unlocking unlock(h.get_lock);
-  if (owner_died) h.data_ready.sleepers.store(0);  // only the get lock's holder sleeps there
+  if (!end_get_lease(h, deadline)) return std::nullopt;
+  if (owner_died) h.data_ready.sleepers.store(0);  // only the side's holder sleeps there
+  auto got = get_in_turn(deadline);
+  if (got) count_locked_call(h.get_lease, me);
+  return got;
+}
+
+// Under the get lock or lease.
+std::optional<std::string_view> byte_queue::get_in_turn(std::optional<std::chrono::steady_clock::time_point> deadline) {
+  header& h = *header_;
   bool in_message = false;
   thread_local receive_buffer out;
   out.clear();
@@ -401,7 +478,7 @@ std::optional<std::string_view> byte_queue::get(std::optional<nanoseconds> timeo
       out.clear();
     } else if (!in_message && !first) {  // the rest of a message whose consumer died
       if (last) {
-        h.taken_count.store(h.taken_count.load(std::memory_order_relaxed) + 1);
+        h.taken_count.store(h.taken_count.load(std::memory_order_relaxed) + 1, std::memory_order_release);
         h.done_count.fetch_add(1);  // nobody will: its consumer died
         notify_if_all_done(h);
       }
@@ -410,7 +487,7 @@ std::optional<std::string_view> byte_queue::get(std::optional<nanoseconds> timeo
       copy_out(h, pos + head_bytes, out.extend(head.length), head.length);
       in_message = !last;
       complete = last;
-      if (last) h.taken_count.store(h.taken_count.load(std::memory_order_relaxed) + 1);
+      if (last) h.taken_count.store(h.taken_count.load(std::memory_order_relaxed) + 1, std::memory_order_release);
     }
     h.read_pos.store(pos + head_bytes + padded(head.length), std::memory_order_release);
     wake_all(h.room_ready);

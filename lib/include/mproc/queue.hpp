@@ -105,6 +105,8 @@ class byte_queue {
   header& shared() const;
   void bind_loaded_block();
   void commit_ring(std::uint64_t end);
+  bool put_in_turn(std::string_view message, std::optional<std::chrono::steady_clock::time_point> deadline);
+  std::optional<std::string_view> get_in_turn(std::optional<std::chrono::steady_clock::time_point> deadline);
   shared_memory block_;
   header* header_ = nullptr;  // set when made or loaded, never later: threads share the object
   // Positions seen last time, under the put or get lock. They only grow, so

@@ -148,12 +148,14 @@ identity self() {
   return cached;
 }
 
+bool still_running(const identity& who) noexcept {
+  const auto start = start_time_of(who.pid);
+  return start && *start == who.start_time;
+}
+
 namespace {
 
-bool alive(const user_slot& slot) {
-  const auto start = start_time_of(slot.pid);
-  return start && *start == slot.start_time;
-}
+bool alive(const user_slot& slot) { return still_running({slot.pid, slot.start_time}); }
 
 class header_lock {
  public:

@@ -18,6 +18,8 @@ struct identity {
 
 /// This process, as block user tables and the tracker know it.
 identity self();
+/// False once that process has ended (or is a zombie).
+bool still_running(const identity& who) noexcept;
 
 struct segment_header;
 

@@ -11,7 +11,8 @@
 namespace mproc::detail {
 
 word_hold hold_word(wake_word& w) noexcept {
-  w.sleepers.fetch_add(1);  // a full fence, as in sleep_once()
+  w.sleepers.fetch_add(1);
+  heavy_fence();  // as in sleep_once(): wakers' fences are light
   return {&w, w.word.load(std::memory_order_acquire)};
 }
 

@@ -25,6 +25,14 @@ void sleep_on_semaphore(void* semaphore, std::optional<std::chrono::nanoseconds>
 /// Releases one permit per sleeper of `w`.
 void wake_sleepers(wake_word& w) noexcept;
 
+// Fences between a frequent and a rare side (see the POSIX wake_word.hpp):
+// Windows has no barrier that reaches other processes' CPUs
+// (FlushProcessWriteBuffers serves one process), so both are real fences.
+inline bool asymmetric_fences() noexcept { return false; }
+inline bool use_light_fences() noexcept { return false; }
+inline void light_fence() noexcept { std::atomic_thread_fence(std::memory_order_seq_cst); }
+inline void heavy_fence() noexcept { std::atomic_thread_fence(std::memory_order_seq_cst); }
+
 /// Call after making a change a sleeper may wait for. The fence pairs with
 /// the sleepers count in sleep_once(): either the sleeper sees the change, or
 /// this sees the sleeper and gives it a permit.
