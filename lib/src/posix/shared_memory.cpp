@@ -51,14 +51,15 @@ constexpr std::uint32_t segment_magic = 0x4d50534du;  // "MPSM"
 // processes costs one page of header, not 200 KiB.
 constexpr std::size_t max_users = 8192;
 
+}  // namespace
+
+// Not in the anonymous namespace: segment_header, declared in a header, holds them.
 struct user_slot {
   std::int32_t pid;            // 0: free
   std::uint32_t unused;
   std::uint64_t start_time;    // of that pid, in clock ticks since boot
   std::uint64_t reservation;   // not 0: held for a child that has not attached yet
 };
-
-}  // namespace
 
 // Declared in shared_memory_state.hpp.
 struct segment_header {
