@@ -245,18 +245,24 @@ void recover_producer(header& h) {
   publish(h, pos + head_bytes);
 }
 
+// A side's holder (of its lock or lease) died. Only that holder sleeps on the
+// side's wake word, so the word's count of sleepers goes with it: left, every
+// wake would make a needless system call.
+void recover_put_side(header& h) {
+  h.room_ready.sleepers.store(0);
+  recover_producer(h);
+}
+
+void recover_get_side(header& h) { h.data_ready.sleepers.store(0); }
+
 // Under the put (get) lock: no put (get) under a lease from here on. A holder
 // that died in one is recovered as a dead lock holder is. False at `deadline`.
 bool end_put_lease(header& h, deadline_type deadline) {
-  return revoke_lease<clock>(h.put_lease, this_thread_token(), deadline, [&h] {
-    h.room_ready.sleepers.store(0);  // only the side's holder sleeps there
-    recover_producer(h);
-  });
+  return revoke_lease<clock>(h.put_lease, this_thread_token(), deadline, [&h] { recover_put_side(h); });
 }
 
 bool end_get_lease(header& h, deadline_type deadline) {
-  return revoke_lease<clock>(h.get_lease, this_thread_token(), deadline,
-                             [&h] { h.data_ready.sleepers.store(0); });  // only the side's holder sleeps there
+  return revoke_lease<clock>(h.get_lease, this_thread_token(), deadline, [&h] { recover_get_side(h); });
 }
 
 // Called by a consumer waiting for data: is a producer still there? A dead
@@ -270,10 +276,13 @@ bool no_producer_after(header& h, std::uint64_t pos) {
   unlocking unlock(h.put_lock);
   // A leased put carries no part of a longer message, but a holder that died
   // in one left its count to recover; and a lock holder that died waiting for
-  // a leased put to end had written nothing yet.
+  // a leased put to end had written nothing yet. A live holder keeps its
+  // lease: revoked by every consumer that waited while it put, a busy
+  // producer would soon have used up its side's leases.
   const bool leased_put = lease_in_use(h.put_lease);
+  if (leased_put && !owner_died && lease_owner_alive(h.put_lease.owner)) return false;
   if ((owner_died || leased_put) && !end_put_lease(h, clock::time_point::min())) return false;
-  if (owner_died) recover_producer(h);
+  if (owner_died) recover_put_side(h);
   return h.write_pos.load(std::memory_order_acquire) <= pos;
 }
 
@@ -337,10 +346,7 @@ bool byte_queue::put(std::string_view message, std::optional<nanoseconds> timeou
   if (!lock_within(h.put_lock, timeout, &owner_died)) return false;
   unlocking unlock(h.put_lock);
   if (!end_put_lease(h, deadline)) return false;
-  if (owner_died) {
-    h.room_ready.sleepers.store(0);  // only the side's holder sleeps there
-    recover_producer(h);
-  }
+  if (owner_died) recover_put_side(h);
   const bool put = put_in_turn(message, deadline);
   if (put) count_locked_call(h.put_lease, me);
   return put;
@@ -419,7 +425,7 @@ std::optional<std::string_view> byte_queue::get(std::optional<nanoseconds> timeo
   if (!lock_within(h.get_lock, timeout, &owner_died)) return std::nullopt;
   unlocking unlock(h.get_lock);
   if (!end_get_lease(h, deadline)) return std::nullopt;
-  if (owner_died) h.data_ready.sleepers.store(0);  // only the side's holder sleeps there
+  if (owner_died) recover_get_side(h);
   auto got = get_in_turn(deadline);
   if (got) count_locked_call(h.get_lease, me);
   return got;

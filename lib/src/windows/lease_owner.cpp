@@ -4,6 +4,7 @@
 #include "../queue_lease.hpp"
 
 #include "handle.hpp"
+#include "process_start.hpp"
 
 #include <windows.h>
 
@@ -11,19 +12,12 @@ namespace mproc::detail {
 
 namespace {
 
-std::uint64_t creation_time(HANDLE process) noexcept {
-  FILETIME created{}, exited{}, kernel{}, user{};
-  if (!::GetProcessTimes(process, &created, &exited, &kernel, &user)) return 0;
-  return (std::uint64_t{created.dwHighDateTime} << 32) | created.dwLowDateTime;
-}
-
 std::atomic<std::uint64_t> threads_seen{0};
 
 }  // namespace
 
 lease_owner this_lease_owner() noexcept {
-  static const std::uint64_t start = creation_time(::GetCurrentProcess());
-  return {static_cast<std::int64_t>(::GetCurrentProcessId()), start};
+  return {static_cast<std::int64_t>(::GetCurrentProcessId()), this_process_start()};
 }
 
 bool lease_owner_alive(const lease_owner& owner) noexcept {
@@ -31,7 +25,7 @@ bool lease_owner_alive(const lease_owner& owner) noexcept {
       ::OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION | SYNCHRONIZE, FALSE, static_cast<DWORD>(owner.pid)));
   if (!process) return ::GetLastError() != ERROR_INVALID_PARAMETER;  // unsure means alive
   if (::WaitForSingleObject(process.get(), 0) == WAIT_OBJECT_0) return false;
-  return creation_time(process.get()) == owner.start_time;
+  return windows::creation_time(process.get()) == owner.start_time;
 }
 
 std::uint64_t this_thread_token() noexcept {

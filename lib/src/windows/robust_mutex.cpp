@@ -1,6 +1,7 @@
 #include "robust_mutex.hpp"
 
 #include "handle.hpp"
+#include "process_start.hpp"
 
 #include <mproc/error.hpp>
 
@@ -8,12 +9,6 @@
 
 namespace mproc::detail {
 namespace {
-
-std::uint64_t creation_time(HANDLE process) {
-  FILETIME created{}, exited{}, kernel{}, user{};
-  if (!::GetProcessTimes(process, &created, &exited, &kernel, &user)) return 0;
-  return (std::uint64_t{created.dwHighDateTime} << 32) | created.dwLowDateTime;
-}
 
 // Whether the holder recorded in `mutex` as `owner` is gone. Unsure means alive.
 bool holder_dead(const robust_mutex& mutex, std::uint64_t owner) {
@@ -23,7 +18,7 @@ bool holder_dead(const robust_mutex& mutex, std::uint64_t owner) {
   if (::WaitForSingleObject(process.get(), 0) == WAIT_OBJECT_0) return true;
   const std::uint64_t start = mutex.owner_start.load();
   if (mutex.owner.load() != owner) return false;  // changed hands meanwhile: look again
-  return start != 0 && start != creation_time(process.get());  // the pid is another process's now
+  return start != 0 && start != windows::creation_time(process.get());  // the pid is another process's now
 }
 
 void take(robust_mutex& mutex) {
@@ -62,11 +57,6 @@ std::uint64_t this_thread_owner() noexcept {
   static const std::uint64_t pid = ::GetCurrentProcessId();
   thread_local const std::uint64_t owner = (pid << 32) | ::GetCurrentThreadId();
   return owner;
-}
-
-std::uint64_t this_process_start() noexcept {
-  static const std::uint64_t start = creation_time(::GetCurrentProcess());
-  return start;
 }
 
 void init_mutex(robust_mutex& mutex, lock_type type) {

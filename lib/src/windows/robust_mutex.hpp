@@ -7,6 +7,7 @@
 // A waiter that finds the holder's process gone takes the lock over.
 #pragma once
 
+#include "process_start.hpp"
 #include "wake_word.hpp"
 
 #include <atomic>
@@ -40,8 +41,6 @@ void unlock_mutex(robust_mutex& mutex);
 
 /// This thread as a holder: (pid << 32) | thread id.
 std::uint64_t this_thread_owner() noexcept;
-/// This process's creation time, as the holder's start time.
-std::uint64_t this_process_start() noexcept;
 
 /// Locks without limit; the uncontended case inline.
 inline void lock_mutex(robust_mutex& mutex) {
