@@ -10,6 +10,7 @@
 #include <chrono>
 #include <filesystem>
 #include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 
@@ -32,8 +33,9 @@ void check_rank_zero_death(const std::string& launcher) {
   const std::string tag = "--mproc-tag=" + std::to_string(::getpid()) + launcher;
   const auto before = open_mpi_files();
   const auto start = std::chrono::steady_clock::now();
-  const auto result = mproc::test::run_command(std::string(MPROC_MPI_LAUNCHERS) + "/mpi-run-" + launcher + " " +
-                                               MPROC_RANK_ZERO_DIES + " " + tag + " 2>&1");
+  std::ostringstream command;  // not an operator+ chain: see compile_errors_test.cpp
+  command << MPROC_MPI_LAUNCHERS << "/mpi-run-" << launcher << ' ' << MPROC_RANK_ZERO_DIES << ' ' << tag << " 2>&1";
+  const auto result = mproc::test::run_command(command.str());
   const auto took = std::chrono::steady_clock::now() - start;
   BOOST_TEST(result.output.find("dies with 2 serving ranks busy") != std::string::npos, result.output);
   BOOST_TEST((took < 15s), "the job took " << std::chrono::duration<double>(took).count() << " s to end");
