@@ -11,9 +11,11 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <thread>
+#include <vector>
 
 using namespace std::chrono_literals;
 
@@ -157,6 +159,32 @@ BOOST_AUTO_TEST_CASE(forked_children_that_end_at_once_leave_nothing_behind, *mpr
     child.join();
     BOOST_TEST_REQUIRE(!exists_in_dev_shm(name), "round " << round << ": " << name << " outlived its users");
   }
+}
+
+// A pool replaces a killed worker (a fork) from its own thread while the
+// user's thread makes and closes blocks. A block closed between the fork's
+// reservation of a slot for the child and the fork itself must not keep that
+// slot in the parent's name, or its name outlives every user.
+BOOST_AUTO_TEST_CASE(blocks_closed_while_another_thread_forks_leave_nothing_behind,
+                     *mproc::test::posix_only("fork")) {
+  std::atomic<bool> forking{true};
+  std::thread forker([&] {
+    for (int round = 0; round < 60; ++round) {
+      mproc::process child(mproc::process_options{.method = mproc::start_method::fork}, do_nothing);
+      child.start();
+      child.join();
+    }
+    forking = false;
+  });
+  std::vector<std::string> names;
+  while (forking) {
+    auto block = mproc::shared_memory::create(64);
+    names.push_back(block.name());
+  }
+  forker.join();
+  std::size_t left = 0;
+  for (const auto& name : names) left += exists_in_dev_shm(name) ? 1 : 0;
+  BOOST_TEST(left == 0u, left << " of " << names.size() << " blocks outlived their users");
 }
 
 BOOST_AUTO_TEST_CASE(killed_creator_is_not_counted_any_more) {

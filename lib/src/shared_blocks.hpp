@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -15,12 +16,29 @@ class handle_outbox;
 /// closed block and serialization_error outside a child's arguments.
 handle_outbox* outbox_for_block(const std::shared_ptr<shared_memory_state>& state);
 
-/// Before a fork: holds a user slot in every block this process uses, for the
-/// child to come. After it, in the parent: gives those slots to the child.
-std::vector<std::uint64_t> reserve_blocks_for_fork();
-void assign_blocks_to_forked_child(const std::vector<std::uint64_t>& reservations, int pid);
-/// In a forked child, first thing: also takes the slots reserved for it.
-void reset_blocks_after_fork(const std::vector<std::uint64_t>& reservations) noexcept;
+/// A fork's share of the blocks this process uses. Made before the fork, it
+/// holds a user slot in each for the child to come; after the fork the parent
+/// gives those slots to the child, and the child takes them as its first act.
+/// Until then no block may join or leave this process's list: one closed in
+/// between would keep its slot in our name, and outlive its last user.
+class fork_reservations {
+ public:
+  fork_reservations();
+  /// Frees the slots if no child got them (the fork failed or threw).
+  ~fork_reservations();
+  fork_reservations(const fork_reservations&) = delete;
+  fork_reservations& operator=(const fork_reservations&) = delete;
+
+  /// In the parent; `pid` below 0: the fork failed, and the slots are freed.
+  void assign_to_child(int pid) noexcept;
+  /// In the child, first thing.
+  void take_in_child() noexcept;
+
+ private:
+  std::unique_lock<std::mutex> list_held_;
+  std::vector<std::uint64_t> words_;  // one per block in the list, in its order; 0: none reserved
+  bool assigned_ = false;
+};
 /// When a process ends: frees its slot in every block it still uses.
 void release_blocks_at_exit() noexcept;
 /// Removes the block called `name` if no live process uses it; true when the

@@ -382,60 +382,63 @@ std::shared_ptr<shared_memory_state> attach_reserved(const std::string& name, co
   return open_block(name, std::stoull(reservation));
 }
 
-std::vector<std::uint64_t> reserve_blocks_for_fork() {
-  std::vector<std::uint64_t> reservations;
-  std::lock_guard lock(blocks().mutex);
+fork_reservations::fork_reservations() : list_held_(blocks().mutex) {
   for (auto* state : blocks().states) {
-    if (!state->inherited_by_fork.load()) {
-      reservations.push_back(0);
-      continue;
+    std::uint64_t word = 0;
+    if (state->inherited_by_fork.load()) {
+      word = random_word() | 1;
+      try {
+        state->claim(self(), word);
+      } catch (const std::exception&) {
+        word = 0;  // a full table: the child will not count as a user
+      }
     }
-    reservations.push_back(random_word() | 1);
-    try {
-      state->claim(self(), reservations.back());
-    } catch (const std::exception&) {
-      reservations.back() = 0;
-    }
+    words_.push_back(word);
   }
-  return reservations;
 }
 
-void assign_blocks_to_forked_child(const std::vector<std::uint64_t>& reservations, int pid) {
+fork_reservations::~fork_reservations() {
+  if (!assigned_) assign_to_child(-1);
+}
+
+// The list is as it was when the slots were reserved: words_[i] is states[i]'s.
+void fork_reservations::assign_to_child(int pid) noexcept {
+  assigned_ = true;
   const auto start = pid > 0 ? start_time_of(pid) : std::nullopt;
-  std::lock_guard lock(blocks().mutex);
-  for (auto* state : blocks().states) {
-    // Not reserved for the child (a reservation made just before the pool
-    // turned inheritance off stays in our name: the tracker frees it with us).
-    if (!state->inherited_by_fork.load()) continue;
-    header_lock header(*state->header);
-    for (auto& slot : state->header->used()) {
-      if (slot.pid == 0 || slot.reservation == 0) continue;
-      if (std::find(reservations.begin(), reservations.end(), slot.reservation) == reservations.end()) continue;
+  const auto& states = blocks().states;
+  for (std::size_t i = 0; i < states.size() && i < words_.size(); ++i) {
+    if (words_[i] == 0) continue;
+    header_lock header(*states[i]->header);
+    for (auto& slot : states[i]->header->used()) {
+      if (slot.pid == 0 || slot.reservation != words_[i]) continue;
       slot = start ? user_slot{pid, 0, *start, 0} : user_slot{0, 0, 0, 0};
     }
   }
+  list_held_.unlock();
 }
 
-void reset_blocks_after_fork(const std::vector<std::uint64_t>& reservations) noexcept {
-  // Another thread of the parent may have held the lock at the fork. Nothing
-  // to do (and no page to copy) where shared memory was never used.
-  if (registry* r = registry_instance.load(std::memory_order_acquire)) {
-    new (&r->mutex) std::mutex();
-    // Blocks not inherited: this child holds no slot in them, and has none to free.
-    std::erase_if(r->states, [](shared_memory_state* state) { return !state->inherited_by_fork.load(); });
-    // The slots held for us become ours now, not when the parent gets round to
-    // it: a child that ends first would otherwise free nothing, and the block
-    // would outlive its last user (the parent then sees us as a zombie).
-    const identity me = self();
-    for (auto* state : r->states) {
-      header_lock header(*state->header);
-      for (auto& slot : state->header->used()) {
-        if (slot.pid == 0 || slot.reservation == 0) continue;
-        if (std::find(reservations.begin(), reservations.end(), slot.reservation) == reservations.end()) continue;
-        slot = user_slot{me.pid, 0, me.start_time, 0};
-      }
+void fork_reservations::take_in_child() noexcept {
+  // The thread that holds the list's lock is not in this process: a new lock.
+  list_held_.release();
+  registry& r = blocks();
+  new (&r.mutex) std::mutex();
+  // The slots held for us become ours now, not when the parent gets round to
+  // it: a child that ends first would otherwise free nothing, and the block
+  // would outlive its last user (the parent then sees us as a zombie). Blocks
+  // with no slot for us (not inherited) leave the list: we have none to free.
+  const identity me = self();
+  std::size_t kept = 0;
+  for (std::size_t i = 0; i < r.states.size() && i < words_.size(); ++i) {
+    if (words_[i] == 0) continue;
+    auto* state = r.states[i];
+    header_lock header(*state->header);
+    for (auto& slot : state->header->used()) {
+      if (slot.pid != 0 && slot.reservation == words_[i]) slot = user_slot{me.pid, 0, me.start_time, 0};
     }
+    r.states[kept++] = state;
   }
+  r.states.resize(kept);  // shrinks in place: nothing allocated in a forked child
+  assigned_ = true;
   reset_tracker_after_fork();
 }
 
