@@ -161,15 +161,23 @@ BOOST_AUTO_TEST_CASE(forked_children_that_end_at_once_leave_nothing_behind, *mpr
   }
 }
 
-// A pool replaces a killed worker (a fork) from its own thread while the
+// A pool replaces a killed worker (a fork) from a thread of its own while the
 // user's thread makes and closes blocks. A block closed between the fork's
 // reservation of a slot for the child and the fork itself must not keep that
 // slot in the parent's name, or its name outlives every user.
 BOOST_AUTO_TEST_CASE(blocks_closed_while_another_thread_forks_leave_nothing_behind,
                      *mproc::test::posix_only("fork")) {
+#if defined(__SANITIZE_ADDRESS__)
+  // GCC 12's ASan allocator is not fork-safe (glibc's malloc is): a child forked
+  // while this thread allocates, as it does without pause here, may hang in malloc.
+  mproc::test::skip_case("forks while another thread allocates, which GCC 12's ASan runtime cannot do safely");
+  return;
+#endif
+  // The tracker (forked at the first block) starts before there is a second thread.
+  mproc::shared_memory::create(64);
   std::atomic<bool> forking{true};
   std::thread forker([&] {
-    for (int round = 0; round < 60; ++round) {
+    for (int round = 0; round < 150; ++round) {
       mproc::process child(mproc::process_options{.method = mproc::start_method::fork}, do_nothing);
       child.start();
       child.join();
