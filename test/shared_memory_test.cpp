@@ -227,6 +227,24 @@ BOOST_AUTO_TEST_CASE(killed_user_does_not_keep_the_block) {
   BOOST_TEST(!exists_in_dev_shm(name));
 }
 
+// Closed while a child still uses it, then the child killed: the child never
+// lets go, and the name must not wait for the tracker's sweep (a pool's
+// terminate() did this to the arenas its workers kept).
+MPROC_TEST_EACH_METHOD(a_block_whose_last_user_is_killed_goes_when_it_is_joined) {
+  mproc::test::scratch_dir dir;
+  const std::string path = dir.file("attached");
+  auto block = mproc::shared_memory::create(64);
+  const std::string name = block.name();
+  mproc::process user(mproc::test::with(method), attach_write_and_wait, name, path);
+  user.start();
+  BOOST_REQUIRE(mproc::test::eventually([&] { return !mproc::test::read_file(path).empty(); }));
+  block.close();
+  BOOST_TEST(exists_in_dev_shm(name));  // the child uses it
+  user.kill();
+  user.join();
+  BOOST_TEST(!exists_in_dev_shm(name));
+}
+
 BOOST_AUTO_TEST_CASE(forked_child_counts_for_every_block_it_inherits,
                      *mproc::test::method_available(mproc::start_method::fork)) {
   auto block = mproc::shared_memory::create(64);

@@ -256,14 +256,16 @@ bool process::join_for(std::chrono::nanoseconds timeout) {
   const auto child = child_to_join();
   std::optional<std::chrono::nanoseconds> limit;
   if (timeout != std::chrono::nanoseconds::max()) limit = std::max(timeout, std::chrono::nanoseconds{0});
-  const bool ended = child->handle->wait(limit).has_value();
-  if (ended) {
+  const std::optional<int> code = child->handle->wait(limit);
+  if (code) {
     if (child->output) detail::wait_delivered(*child->output, detail::output_grace);
     if (child->log_records) child->log_records->wait_ended(detail::output_grace);
     if (child->progress_reports) child->progress_reports->wait_ended(detail::output_grace);
     detail::runtime::get().reap_finished();
+    // Killed, it let go of no block: those it was the last live user of go now.
+    if (*code < 0) detail::sweep_blocks_let_go();
   }
-  return ended;
+  return code.has_value();
 }
 
 void process::interrupt() {

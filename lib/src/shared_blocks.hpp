@@ -39,6 +39,9 @@ class fork_reservations {
   std::vector<std::uint64_t> words_;  // one per block in the list, in its order; 0: none reserved
   bool assigned_ = false;
 };
+/// After a child of ours ended by a signal: removes the blocks this process
+/// let go of (closed while others used them) whose remaining users are all dead.
+void sweep_blocks_let_go() noexcept;
 /// When a process ends: frees its slot in every block it still uses.
 void release_blocks_at_exit() noexcept;
 /// Removes the block called `name` if no live process uses it; true when the

@@ -26,6 +26,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <deque>
 #include <mutex>
 #include <optional>
 #include <span>
@@ -256,28 +257,85 @@ void shared_memory_state::claim(identity who, std::uint64_t reservation) {
 
 // Frees `who`'s slot, then looks for one live user (freeing dead users' slots
 // on the way): the first it meets is usually alive, so this reads /proc once.
+namespace {
+
+// The names this process let go of while another user remained: usually a
+// child of ours, and a child that is killed cannot let go itself, so the name
+// would wait for the tracker's sweep (after a second of quiet on its socket,
+// or our end). A child of ours that ends by a signal makes us look again.
+struct let_go_names {
+  std::mutex mutex;
+  std::deque<std::string> names;  // the newest last
+};
+constexpr std::size_t let_go_kept = 64;  // older ones are left to the tracker
+
+let_go_names& let_go() {
+  static auto* made = new let_go_names();  // never destroyed: exit handlers release blocks
+  return *made;
+}
+
+void remember_let_go(const std::string& name) noexcept {
+  try {
+    auto& l = let_go();
+    std::lock_guard lock(l.mutex);
+    l.names.push_back(name);
+    if (l.names.size() > let_go_kept) l.names.pop_front();
+  } catch (const std::exception&) {
+    // Out of memory: the tracker's sweep removes it in time.
+  }
+}
+
+}  // namespace
+
 void shared_memory_state::release(identity who) noexcept {
-  header_lock lock(*header);
-  for (auto& slot : header->used()) {
-    if (slot.pid == who.pid && slot.start_time == who.start_time && slot.reservation == 0) {
-      slot.pid = 0;
-      break;
+  bool others_use_it = false;
+  {
+    header_lock lock(*header);
+    for (auto& slot : header->used()) {
+      if (slot.pid == who.pid && slot.start_time == who.start_time && slot.reservation == 0) {
+        slot.pid = 0;
+        break;
+      }
     }
-  }
-  bool any = false;
-  for (auto& slot : header->used()) {
-    if (slot.pid == 0) continue;
-    if (alive(slot)) {
-      any = true;
-      break;
+    for (auto& slot : header->used()) {
+      if (slot.pid == 0) continue;
+      if (alive(slot)) {
+        others_use_it = true;
+        break;
+      }
+      slot.pid = 0;  // a user that died without closing
     }
-    slot.pid = 0;  // a user that died without closing
-  }
-  while (header->slots_used > 0 && header->users[header->slots_used - 1].pid == 0) --header->slots_used;
-  if (!any && !header->unlinked) {
+    while (header->slots_used > 0 && header->users[header->slots_used - 1].pid == 0) --header->slots_used;
+    if (others_use_it || header->unlinked) {
+      if (others_use_it) remember_let_go(name);
+      return;
+    }
     header->unlinked = 1;
     bip::shared_memory_object::remove(name.c_str());
+  }
+  untrack_block(name);
+}
+
+void sweep_blocks_let_go() noexcept {
+  auto& l = let_go();
+  std::deque<std::string> names;
+  {
+    std::lock_guard lock(l.mutex);
+    names.swap(l.names);
+  }
+  // Creator {0, 0}, a process that never runs: a name that is gone is gone for
+  // good (the block was complete when we let go, and names are never reused).
+  std::erase_if(names, [](const std::string& name) {
+    if (!remove_if_unused(name, 0, 0)) return false;
     untrack_block(name);
+    return true;
+  });
+  try {
+    std::lock_guard lock(l.mutex);
+    l.names.insert(l.names.begin(), names.begin(), names.end());
+    while (l.names.size() > let_go_kept) l.names.pop_front();
+  } catch (const std::exception&) {
+    // Out of memory: the tracker's sweep removes them in time.
   }
 }
 
@@ -422,6 +480,7 @@ void fork_reservations::take_in_child() noexcept {
   list_held_.release();
   registry& r = blocks();
   new (&r.mutex) std::mutex();
+  new (&let_go().mutex) std::mutex();
   // The slots held for us become ours now, not when the parent gets round to
   // it: a child that ends first would otherwise free nothing, and the block
   // would outlive its last user (the parent then sees us as a zombie). Blocks

@@ -120,6 +120,9 @@ std::shared_ptr<shared_memory_state> attach_reserved(const std::string& name, co
 // Windows closes every handle of an ending process, and the section with the last.
 void release_blocks_at_exit() noexcept {}
 
+// A section lives while a handle to it is open, and a killed process's handles close: nothing to sweep.
+void sweep_blocks_let_go() noexcept {}
+
 // Sections are committed whole at creation (their pages are touched lazily),
 // but for `reserved` blocks, whose users commit what they use (SEC_RESERVE,
 // which Boost's windows_shared_memory cannot ask for: made here, then opened).
