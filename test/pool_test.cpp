@@ -394,12 +394,16 @@ BOOST_AUTO_TEST_CASE(a_finished_maps_shared_memory_waits_for_its_late_share,
   auto blocks = [&] {
     return std::ranges::count_if(mproc::test::shared_memory_names(), [&](const auto& n) { return n.starts_with(ours); });
   };
-  auto busy = workers.apply_async(sleep_ms_then_return, 1000);  // the map's share waits behind it
+  // The map's share waits behind it, for longer than two maps take: under ASan
+  // on a loaded host they once took over a second, the share ended, and the
+  // second map rightly reused the first one's block.
+  const int busy_ms = mproc::test::under_sanitizer ? 5000 : 1500;
+  auto busy = workers.apply_async(sleep_ms_then_return, busy_ms);
   BOOST_TEST(workers.map(square, range(2000), 100) == squares_of(2000), boost::test_tools::per_element());
   const auto before = blocks();
   BOOST_TEST(workers.map(square, range(2000), 100) == squares_of(2000), boost::test_tools::per_element());
   BOOST_TEST(blocks() == before + 1);  // its own block: the first map's is not free yet
-  BOOST_TEST(busy.get() == 1000);
+  BOOST_TEST(busy.get() == busy_ms);
   BOOST_TEST(workers.map(square, range(2000), 100) == squares_of(2000), boost::test_tools::per_element());
 }
 
