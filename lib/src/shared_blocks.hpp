@@ -5,6 +5,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace mproc::detail {
@@ -36,6 +37,7 @@ class fork_reservations {
 
  private:
   std::unique_lock<std::mutex> list_held_;
+  std::thread::id holder_;  // the thread that took it
   std::vector<std::uint64_t> words_;  // one per block in the list, in its order; 0: none reserved
   bool assigned_ = false;
 };

@@ -446,7 +446,7 @@ std::shared_ptr<shared_memory_state> attach_reserved(const std::string& name, co
   return open_block(name, std::stoull(reservation));
 }
 
-fork_reservations::fork_reservations() : list_held_(blocks().mutex) {
+fork_reservations::fork_reservations() : list_held_(blocks().mutex), holder_(std::this_thread::get_id()) {
   for (auto* state : blocks().states) {
     std::uint64_t word = 0;
     if (state->inherited_by_fork.load()) {
@@ -482,10 +482,14 @@ void fork_reservations::assign_to_child(int pid) noexcept {
 }
 
 void fork_reservations::take_in_child() noexcept {
-  // The thread that holds the list's lock is not in this process: a new lock.
-  list_held_.release();
   registry& r = blocks();
-  new (&r.mutex) std::mutex();
+  if (std::this_thread::get_id() == holder_) {
+    list_held_.unlock();  // forked on the thread that holds it (its main thread): ours to unlock
+  } else {
+    // The thread that holds the list's lock is not in this process: a new lock.
+    list_held_.release();
+    new (&r.mutex) std::mutex();
+  }
   new (&let_go().mutex) std::mutex();
   // The slots held for us become ours now, not when the parent gets round to
   // it: a child that ends first would otherwise free nothing, and the block
