@@ -1,5 +1,5 @@
 #include "../launch.hpp"
-#include "../shared_blocks.hpp"
+#include "fork_reservations.hpp"
 
 #include "file_descriptor.hpp"
 #include "launcher_thread.hpp"

@@ -193,29 +193,23 @@ std::string random_name() {
   return name.str();
 }
 
-}  // namespace
-
-
-namespace {
-
 // The blocks this process uses, so that a forked child can be counted for each
 // and every user's slot is freed when a process ends without closing them.
-struct registry {
-  std::mutex mutex;
-  std::vector<shared_memory_state*> states;
-};
+std::atomic<block_registry*> registry_instance{nullptr};
 
-std::atomic<registry*> registry_instance{nullptr};
+}  // namespace
 
-registry& blocks() {
-  registry* current = registry_instance.load(std::memory_order_acquire);
+block_registry& blocks() {
+  block_registry* current = registry_instance.load(std::memory_order_acquire);
   if (current == nullptr) {
-    auto* made = new registry();  // never destroyed: exit handlers use it
+    auto* made = new block_registry();  // never destroyed: exit handlers use it
     if (registry_instance.compare_exchange_strong(current, made)) return *made;
     delete made;
   }
   return *current;
 }
+
+namespace {
 
 void forget(shared_memory_state* state) {
   std::lock_guard lock(blocks().mutex);
@@ -256,8 +250,24 @@ void shared_memory_state::claim(identity who, std::uint64_t reservation) {
               " processes, the most it can count");
 }
 
-// Frees `who`'s slot, then looks for one live user (freeing dead users' slots
-// on the way): the first it meets is usually alive, so this reads /proc once.
+bool shared_memory_state::hand_over(std::uint64_t reservation, std::optional<identity> to) noexcept {
+  header_lock lock(*header);
+  for (auto& slot : header->used()) {
+    if (slot.pid == 0 || slot.reservation != reservation) continue;
+    slot = to ? user_slot{to->pid, 0, to->start_time, 0} : user_slot{0, 0, 0, 0};
+    return true;
+  }
+  return false;
+}
+
+std::optional<identity> identity_of(int pid) {
+  const auto start = pid > 0 ? start_time_of(pid) : std::nullopt;
+  if (!start) return std::nullopt;
+  return identity{pid, *start};
+}
+
+std::uint64_t new_reservation_word() { return random_word() | 1; }
+
 namespace {
 
 // The names this process let go of while another user remained: usually a
@@ -288,6 +298,8 @@ void remember_let_go(const std::string& name) noexcept {
 
 }  // namespace
 
+// Frees `who`'s slot, then looks for one live user (freeing dead users' slots
+// on the way): the first it meets is usually alive, so this reads /proc once.
 void shared_memory_state::release(identity who) noexcept {
   bool others_use_it = false;
   {
@@ -316,6 +328,8 @@ void shared_memory_state::release(identity who) noexcept {
   }
   untrack_block(name);
 }
+
+void reset_let_go_after_fork() noexcept { new (&let_go().mutex) std::mutex(); }
 
 void sweep_blocks_let_go() noexcept {
   auto& l = let_go();
@@ -395,18 +409,7 @@ std::shared_ptr<shared_memory_state> open_block(const std::string& name, std::ui
   }
   state->size = static_cast<std::size_t>(state->header->size);
   const identity me = self();
-  bool adopted = false;
-  if (reservation != 0) {
-    header_lock lock(*state->header);
-    for (auto& slot : state->header->used()) {
-      if (slot.pid != 0 && slot.reservation == reservation) {
-        slot = {me.pid, 0, me.start_time, 0};
-        adopted = true;
-        break;
-      }
-    }
-  }
-  if (!adopted) {
+  if (reservation == 0 || !state->hand_over(reservation, me)) {
     try {
       state->claim(me);
     } catch (...) {
@@ -424,19 +427,16 @@ std::string reserve_for_child(const std::shared_ptr<shared_memory_state>& state)
   handle_outbox* box = outbox_for_block(state);
   // Held in our name until the child is known, then in the child's: the block
   // cannot lose its last user between start() and the child's attach.
-  const std::uint64_t reservation = random_word() | 1;
+  const std::uint64_t reservation = new_reservation_word();
   state->claim(self(), reservation);
+  // The slot keeps its reservation, for the child to adopt when it attaches.
   box->on_started([state, reservation](int pid) {
     header_lock lock(*state->header);
     for (auto& slot : state->header->used()) {
       if (slot.pid == 0 || slot.reservation != reservation) continue;
-      const auto start = pid > 0 ? start_time_of(pid) : std::nullopt;
-      if (start) {
-        slot.pid = pid;
-        slot.start_time = *start;
-      } else {
-        slot.pid = 0;  // the child never started, or is already gone
-      }
+      const auto child = identity_of(pid);
+      slot.pid = child ? child->pid : 0;  // 0: the child never started, or is already gone
+      slot.start_time = child ? child->start_time : 0;
     }
   });
   return std::to_string(reservation);
@@ -444,71 +444,6 @@ std::string reserve_for_child(const std::shared_ptr<shared_memory_state>& state)
 
 std::shared_ptr<shared_memory_state> attach_reserved(const std::string& name, const std::string& reservation) {
   return open_block(name, std::stoull(reservation));
-}
-
-fork_reservations::fork_reservations() : list_held_(blocks().mutex), holder_(std::this_thread::get_id()) {
-  for (auto* state : blocks().states) {
-    std::uint64_t word = 0;
-    if (state->inherited_by_fork.load()) {
-      word = random_word() | 1;
-      try {
-        state->claim(self(), word);
-      } catch (const std::exception&) {
-        word = 0;  // a full table: the child will not count as a user
-      }
-    }
-    words_.push_back(word);
-  }
-}
-
-fork_reservations::~fork_reservations() {
-  if (!assigned_) assign_to_child(-1);
-}
-
-// The list is as it was when the slots were reserved: words_[i] is states[i]'s.
-void fork_reservations::assign_to_child(int pid) noexcept {
-  assigned_ = true;
-  const auto start = pid > 0 ? start_time_of(pid) : std::nullopt;
-  const auto& states = blocks().states;
-  for (std::size_t i = 0; i < states.size() && i < words_.size(); ++i) {
-    if (words_[i] == 0) continue;
-    header_lock header(*states[i]->header);
-    for (auto& slot : states[i]->header->used()) {
-      if (slot.pid == 0 || slot.reservation != words_[i]) continue;
-      slot = start ? user_slot{pid, 0, *start, 0} : user_slot{0, 0, 0, 0};
-    }
-  }
-  list_held_.unlock();
-}
-
-void fork_reservations::take_in_child() noexcept {
-  registry& r = blocks();
-  if (std::this_thread::get_id() == holder_) {
-    list_held_.unlock();  // forked on the thread that holds it (its main thread): ours to unlock
-  } else {
-    // The thread that holds the list's lock is not in this process: a new lock.
-    list_held_.release();
-    new (&r.mutex) std::mutex();
-  }
-  new (&let_go().mutex) std::mutex();
-  // The slots held for us become ours now, not when the parent gets round to
-  // it: a child that ends first would otherwise free nothing, and the block
-  // would outlive its last user (the parent then sees us as a zombie). Blocks
-  // with no slot for us (not inherited) leave the list: we have none to free.
-  const identity me = self();
-  std::size_t kept = 0;
-  for (std::size_t i = 0; i < r.states.size() && i < words_.size(); ++i) {
-    if (words_[i] == 0) continue;
-    auto* state = r.states[i];
-    header_lock header(*state->header);
-    for (auto& slot : state->header->used()) {
-      if (slot.pid != 0 && slot.reservation == words_[i]) slot = user_slot{me.pid, 0, me.start_time, 0};
-    }
-    r.states[kept++] = state;
-  }
-  r.states.resize(kept);  // shrinks in place: nothing allocated in a forked child
-  assigned_ = true;
-  reset_tracker_after_fork();
 }
 
 bool remove_if_unused(const std::string& name, int creator_pid, std::uint64_t creator_start) noexcept {
@@ -559,7 +494,7 @@ bool remove_if_unused(const std::string& name, int creator_pid, std::uint64_t cr
 }
 
 void release_blocks_at_exit() noexcept {
-  registry* r = registry_instance.load(std::memory_order_acquire);
+  block_registry* r = registry_instance.load(std::memory_order_acquire);
   if (r == nullptr) return;  // the common case: touch nothing
   std::vector<shared_memory_state*> states;
   {

@@ -6,7 +6,10 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <mutex>
+#include <optional>
 #include <string>
+#include <vector>
 
 namespace mproc::detail {
 
@@ -37,6 +40,24 @@ struct shared_memory_state {
   bool open() const noexcept { return header != nullptr; }
   void claim(identity who, std::uint64_t reservation = 0);
   void release(identity who) noexcept;
+  /// Gives the slot held under `reservation` to `to` for good (nobody: frees
+  /// it); false if no slot is held under it.
+  bool hand_over(std::uint64_t reservation, std::optional<identity> to) noexcept;
 };
+
+/// The running process `pid` (nothing for one that is gone, a zombie, or pid <= 0).
+std::optional<identity> identity_of(int pid);
+/// A fresh word to reserve a slot under (never 0).
+std::uint64_t new_reservation_word();
+
+/// The blocks this process uses: a forked child counts for each, and exit
+/// handlers free this process's slot in each.
+struct block_registry {
+  std::mutex mutex;
+  std::vector<shared_memory_state*> states;
+};
+block_registry& blocks();
+/// In a forked child: the names let go of (see sweep_blocks_let_go) get a new lock.
+void reset_let_go_after_fork() noexcept;
 
 }  // namespace mproc::detail
