@@ -2,6 +2,7 @@
 #include "support/scratch.hpp"
 
 #include <mproc/process.hpp>
+#include <mproc/shared.hpp>
 #include <mproc/shared_memory.hpp>
 #include <mproc/sync.hpp>
 
@@ -21,10 +22,25 @@ using mproc::test::with;
 
 namespace {
 
-void hold_lock_then_wait(mproc::mutex lock, mproc::event held) {
+// Locks and unlocks `times` first: a thread that does that many in a row
+// holds the lock's lease (lock_lease.hpp), so the final lock is by the lease.
+void hold_lock_then_wait(mproc::mutex lock, mproc::event held, int times) {
+  for (int i = 0; i < times; ++i) std::scoped_lock once(lock);
   lock.lock();
   held.set();
   std::this_thread::sleep_for(60s);  // until killed, holding the lock
+}
+
+// Adds 1 to `total` `times` under `lock`, read and written in two steps with
+// a pause between: without mutual exclusion, increments are lost.
+void add_under_lock(mproc::mutex lock, mproc::value<std::int64_t> total, int times) {
+  for (int i = 0; i < times; ++i) {
+    std::scoped_lock hold(lock);
+    const std::int64_t seen = total.ref();
+    for (int pause = 0; pause < 20; ++pause) std::atomic_signal_fence(std::memory_order_seq_cst);
+    total.ref() = seen + 1;
+    if (i % 997 == 0) std::this_thread::yield();  // lets the other side in, revoking a lease
+  }
 }
 
 void lockstep(mproc::barrier synchronizer, mproc::shared_memory board, int me, int parties, int rounds) {
@@ -175,14 +191,63 @@ BOOST_AUTO_TEST_CASE(rlock_nests_and_checks_its_owner) {
 MPROC_TEST_EACH_METHOD(lock_whose_holder_is_killed_is_taken_over) {
   mproc::mutex lock;
   mproc::event held;
-  mproc::process holder(with(method), hold_lock_then_wait, lock, held);
-  holder.start();
-  BOOST_REQUIRE(held.wait(10s));
-  BOOST_TEST(!lock.try_lock_for(100ms));  // held by the child
-  holder.kill();
-  holder.join();
-  BOOST_TEST(lock.try_lock_for(5s));  // Python's Lock would stay locked forever here
-  lock.unlock();
+  for (const int times : {0, 1000}) {  // held by the robust mutex, then by a lease
+    BOOST_TEST_CONTEXT("locked " << times << " times first") {
+      mproc::event held;
+      mproc::process holder(with(method), hold_lock_then_wait, lock, held, times);
+      holder.start();
+      BOOST_REQUIRE(held.wait(10s));
+      BOOST_TEST(!lock.try_lock_for(100ms));  // held by the child
+      holder.kill();
+      holder.join();
+      BOOST_TEST(lock.try_lock_for(5s));  // Python's Lock would stay locked forever here
+      lock.unlock();
+    }
+  }
+}
+
+// A thread that locks many times in a row holds the lock by a lease: the same
+// checks hold, and a lease revoked while the lock is held leaves it held.
+BOOST_AUTO_TEST_CASE(a_lock_held_by_its_lease_is_still_owner_checked) {
+  mproc::mutex m;
+  for (int i = 0; i < 1000; ++i) std::scoped_lock once(m);
+  m.lock();
+  std::thread other([&] {
+    BOOST_TEST(!m.try_lock());
+    BOOST_TEST(!m.try_lock_for(50ms));  // revokes the lease; the lock stays held
+    BOOST_CHECK_THROW(m.unlock(), mproc::error);
+  });
+  other.join();
+  BOOST_CHECK_THROW(m.lock(), mproc::error);  // not a deadlock on the mutex the lease stood for
+  BOOST_TEST(!m.try_lock());                  // as pthread's error-checking trylock says
+  m.unlock();
+  BOOST_CHECK_THROW(m.unlock(), mproc::error);
+  std::thread taker([&] {
+    BOOST_TEST(m.try_lock_for(5s));
+    m.unlock();
+  });
+  taker.join();
+  for (int i = 0; i < 1000; ++i) std::scoped_lock once(m);  // the lease again, on a new slot
+  BOOST_TEST(m.try_lock());
+  BOOST_TEST(!m.try_lock());
+  BOOST_CHECK_THROW(m.lock(), mproc::error);
+  BOOST_CHECK_THROW(m.try_lock_for(10ms), mproc::error);
+  m.unlock();
+}
+
+MPROC_TEST_EACH_METHOD(locks_in_long_runs_exclude_each_other_between_processes) {
+  mproc::mutex lock;
+  mproc::value<std::int64_t> total;
+  constexpr int times = 30000;
+  std::vector<mproc::process> adders;
+  for (int i = 0; i < 2; ++i) adders.emplace_back(with(method), add_under_lock, lock, total, times);
+  for (auto& adder : adders) adder.start();
+  add_under_lock(lock, total, times);
+  for (auto& adder : adders) {
+    adder.join();
+    BOOST_TEST(adder.exitcode().value() == 0);
+  }
+  BOOST_TEST(total.ref() == 3 * times);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -83,16 +83,18 @@ class leaving_lease {
 };
 
 /// Under the side's lock: whether the last holder is inside a put (get) now.
-inline bool lease_in_use(const side_lease& lease) noexcept {
+template <class Lease>
+bool lease_in_use(const Lease& lease) noexcept {
   return lease.grants > 0 && lease.busy[lease.grants - 1].load(std::memory_order_acquire) != 0;
 }
 
 /// Under the side's lock: ends any lease and waits until its last holder is
 /// not inside a put (get); earlier holders were waited for when theirs ended.
 /// A holder found dead in there is recovered by `recover_dead`. False when
-/// `deadline` passed first (the lease stays ended).
-template <class Clock, class RecoverDead>
-bool revoke_lease(side_lease& lease, std::uint64_t me, std::optional<typename Clock::time_point> deadline,
+/// `deadline` passed first (the lease stays ended). `Lease` is a side_lease or
+/// a lock's (lock_lease.hpp): the same fields, busy marks of another width.
+template <class Clock, class Lease, class RecoverDead>
+bool revoke_lease(Lease& lease, std::uint64_t me, std::optional<typename Clock::time_point> deadline,
                   RecoverDead recover_dead) {
   const std::uint64_t word = lease.holder.load(std::memory_order_relaxed);
   if (word != 0) {
@@ -101,7 +103,7 @@ bool revoke_lease(side_lease& lease, std::uint64_t me, std::optional<typename Cl
     heavy_fence();
   }
   if (lease.grants == 0) return true;
-  std::atomic<std::uint32_t>& busy = lease.busy[lease.grants - 1];
+  auto& busy = lease.busy[lease.grants - 1];
   for (int i = 0;; ++i) {
     if (busy.load(std::memory_order_acquire) == 0) return true;
     if (i < 64) {
@@ -120,7 +122,8 @@ bool revoke_lease(side_lease& lease, std::uint64_t me, std::optional<typename Cl
 
 /// Under the side's lock, after a call made under it: a thread that made
 /// lease_after_calls in a row is granted the lease, while slots last.
-inline void count_locked_call(side_lease& lease, std::uint64_t me) noexcept {
+template <class Lease>
+void count_locked_call(Lease& lease, std::uint64_t me) noexcept {
   if (lease.streak_token != me) {
     lease.streak_token = me;
     lease.streak = 0;

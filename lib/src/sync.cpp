@@ -3,6 +3,7 @@
 // over, where Python's stays locked for good; and no waiter, killed in the
 // middle of a wait, can leave an object unusable (a process-shared pthread
 // condition variable can be: its internal lock stays held).
+#include "lock_lease.hpp"
 #include "unlocking.hpp"
 #include "wake_word.hpp"
 
@@ -46,14 +47,8 @@ struct lock_state {
   std::uint32_t kind;
   robust_mutex mutex;
   wake_word released;  // woken at each unlock, for asynchronous lockers (async_acquire)
+  lock_lease lease;    // a mutex's only: a recursive_mutex never grants one
 };
-
-// Lockers that block sleep in the mutex itself; asynchronous ones on `released`
-// (a fence and a load when there are none).
-void unlock_and_wake(lock_state& s) {
-  unlock_mutex(s.mutex);
-  wake_all(s.released);
-}
 
 // Every state has a wake_word (wake_word.hpp), `changes`, woken whenever a waiter
 // may have something to wake for; waiters sleep on it.
@@ -90,7 +85,8 @@ struct barrier_state {
   std::int64_t default_timeout_ns;           // < 0: none
 };
 
-static_assert(sizeof(barrier_state) <= state_bytes && sizeof(semaphore_state) <= state_bytes);
+static_assert(sizeof(barrier_state) <= state_bytes && sizeof(semaphore_state) <= state_bytes &&
+              sizeof(lock_state) <= state_bytes);
 
 template <class State>
 State& as(void* state) {
@@ -121,6 +117,42 @@ bool sleep_until(wake_word& changes, const std::optional<clock::time_point>& dea
     if (!time_left(deadline, left)) return false;
     if (sleep_once(changes, left, ready)) return true;
   }
+}
+
+// Takes the lock: by its lease if this thread holds that, else by the mutex,
+// ending any lease (lock_lease.hpp). False when `timeout` ran out.
+bool acquire(lock_state& s, std::optional<nanoseconds> timeout) {
+  const std::uint64_t me = this_thread_token();
+  const lease_lock by_lease = lock_by_lease(s.lease, me);
+  if (by_lease == lease_lock::taken) return true;
+  // Held by this thread's lease (perhaps revoked while it held the lock): as
+  // the error-checking mutex says, a try fails and a wait is an error.
+  if (by_lease == lease_lock::held_already || held_by_lease(s.lease, me)) {
+    if (timeout && *timeout <= nanoseconds{0}) return false;
+    throw error("this thread holds the lock already (use recursive_mutex to lock again)");
+  }
+  const auto deadline = deadline_of(timeout);
+  if (!timeout) {
+    lock_mutex(s.mutex);
+  } else if (!lock_mutex(s.mutex, timeout)) {
+    return false;
+  }
+  // A holder found dead holding the lock by its lease is taken over, as a
+  // dead holder of the mutex is: nothing else to recover.
+  if (!revoke_lease<clock>(s.lease, me, deadline, [] {})) {
+    unlock_mutex(s.mutex);
+    return false;
+  }
+  if (s.kind == mutex_kind) count_locked_call(s.lease, me);
+  return true;
+}
+
+// Lockers that block sleep in the mutex itself (or, for a lease, poll in
+// revoke_lease); asynchronous ones on `released` (a fence and a load when
+// there are none).
+void release(lock_state& s) {
+  if (!unlock_by_lease(s.lease, this_thread_token())) unlock_mutex(s.mutex);
+  wake_all(s.released);
 }
 
 }  // namespace
@@ -197,12 +229,10 @@ recursive_mutex::recursive_mutex()
 
 namespace detail {
 
-void basic_lock::lock() { lock_mutex(as<lock_state>(state()).mutex); }
+void basic_lock::lock() { acquire(as<lock_state>(state()), std::nullopt); }
 bool basic_lock::try_lock() { return lock_within(nanoseconds{0}); }
-bool basic_lock::lock_within(std::optional<nanoseconds> timeout) {
-  return lock_mutex(as<lock_state>(state()).mutex, timeout);
-}
-void basic_lock::unlock() { unlock_and_wake(as<lock_state>(state())); }
+bool basic_lock::lock_within(std::optional<nanoseconds> timeout) { return acquire(as<lock_state>(state()), timeout); }
+void basic_lock::unlock() { release(as<lock_state>(state())); }
 
 }  // namespace detail
 
@@ -326,10 +356,10 @@ bool condition::wait_within(std::optional<detail::nanoseconds> timeout) {
   // Counted as a waiter before the lock is let go: a notify() made under the
   // lock after this point finds us.
   s.waiters.fetch_add(1);
-  detail::unlock_and_wake(held);
+  detail::release(held);
   const bool woken = detail::sleep_until(s.changes, deadline, [&] { return take_permit(s); });
   s.waiters.fetch_sub(1);
-  detail::lock_mutex(held.mutex, std::nullopt);
+  detail::acquire(held, std::nullopt);
   return woken;
 }
 
@@ -337,7 +367,7 @@ void condition::start_async_wait(detail::async_executor executor, detail::async_
   auto& s = detail::as<detail::condition_state>(state());
   s.waiters.fetch_add(1);
   try {
-    detail::unlock_and_wake(detail::as<detail::lock_state>(lock_.state()));
+    detail::release(detail::as<detail::lock_state>(lock_.state()));
   } catch (...) {  // not held by this thread: the wait completes with that error, posted
     s.waiters.fetch_sub(1);
     detail::async_attempt_until(
