@@ -125,10 +125,9 @@ bool acquire(lock_state& s, std::optional<nanoseconds> timeout) {
   const std::uint64_t me = this_thread_token();
   const lease_lock by_lease = lock_by_lease(s.lease, me);
   if (by_lease == lease_lock::taken) return true;
-  // Held by this thread's lease (perhaps revoked while it held the lock): as
-  // the error-checking mutex says, a try fails and a wait is an error.
+  // Held by this thread's lease (perhaps revoked while it held the lock): an
+  // error, as the mutex's EDEADLK is (also for a try).
   if (by_lease == lease_lock::held_already || held_by_lease(s.lease, me)) {
-    if (timeout && *timeout <= nanoseconds{0}) return false;
     throw error("this thread holds the lock already (use recursive_mutex to lock again)");
   }
   const auto deadline = deadline_of(timeout);

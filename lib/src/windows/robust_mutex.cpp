@@ -26,9 +26,8 @@ void take(robust_mutex& mutex) {
   mutex.depth = 1;
 }
 
-// One attempt: true when the lock is ours. A lock this thread holds fails a
-// try (`a_try`) and is an error for a wait, as pthread's error-checking mutex.
-bool try_once(robust_mutex& mutex, std::uint64_t self, bool& owner_died, bool a_try) {
+// One attempt: true when the lock is ours.
+bool try_once(robust_mutex& mutex, std::uint64_t self, bool& owner_died) {
   std::uint64_t current = mutex.owner.load();
   if (current == 0) {
     if (!mutex.owner.compare_exchange_strong(current, self)) return false;
@@ -38,7 +37,6 @@ bool try_once(robust_mutex& mutex, std::uint64_t self, bool& owner_died, bool a_
   }
   if (current == self) {
     if (mutex.type != static_cast<std::uint32_t>(lock_type::recursive)) {
-      if (a_try) return false;
       throw error("this thread holds the lock already (use recursive_mutex to lock again)");
     }
     ++mutex.depth;
@@ -72,9 +70,8 @@ bool lock_mutex(robust_mutex& mutex, std::optional<nanoseconds> timeout, bool* o
   const std::uint64_t self = this_thread_owner();
   const auto deadline = timeout ? std::optional(std::chrono::steady_clock::now() + *timeout) : std::nullopt;
   bool died = false;
-  const bool a_try = timeout && *timeout <= nanoseconds{0};
   for (;;) {
-    if (try_once(mutex, self, died, a_try)) {
+    if (try_once(mutex, self, died)) {
       if (owner_died != nullptr) *owner_died = died;
       return true;
     }
@@ -91,7 +88,7 @@ bool lock_mutex(robust_mutex& mutex, std::optional<nanoseconds> timeout, bool* o
 
 bool try_lock_mutex(robust_mutex& mutex, bool* owner_died) {
   bool died = false;
-  const bool taken = try_once(mutex, this_thread_owner(), died, true);
+  const bool taken = try_once(mutex, this_thread_owner(), died);
   *owner_died = died;
   return taken;
 }
