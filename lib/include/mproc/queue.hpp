@@ -220,10 +220,12 @@ class queue {
   }
   /// The same for asio::use_awaitable, where an item that is there now is
   /// returned at once, without a round trip through the executor (a third of
-  /// the time).
+  /// the time). As with Asio's own I/O objects, this handle must outlive the
+  /// awaitable until it is awaited (`co_await q.async_get(...)` does): the
+  /// coroutine holds no copy, whose shared counts cost more than the item.
   template <class ExecutorOrContext>
   boost::asio::awaitable<T> async_get(ExecutorOrContext&& where, const boost::asio::use_awaitable_t<>&) {
-    return get_now_or_await(*this, detail::executor_of(where));
+    return get_now_or_await(this, detail::plain_executor_of(where));
   }
   /// Puts `item` without blocking a thread, once there is room: `token`
   /// completes on `where` with `(std::exception_ptr)`: null, or the error
@@ -276,14 +278,15 @@ class queue {
   std::shared_ptr<std::atomic<bool>> closed_here_ = std::make_shared<std::atomic<bool>>(false);
 
  private:
-  static boost::asio::awaitable<T> get_now_or_await(queue self, detail::async_executor where) {
+  template <class Executor>
+  static boost::asio::awaitable<T> get_now_or_await(queue* self, Executor where) {
     std::optional<T> now;
     try {
-      now = self.try_get();
+      now = self->try_get();
     } catch (...) {  // the waiting path's to report
     }
     if (now) co_return std::move(*now);
-    co_return co_await self.initiate_get(std::move(where), boost::asio::use_awaitable);
+    co_return co_await self->initiate_get(detail::async_executor(std::move(where)), boost::asio::use_awaitable);
   }
 
   template <class Token>

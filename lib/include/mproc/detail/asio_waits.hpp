@@ -47,6 +47,16 @@ async_executor executor_of(ExecutorOrContext& where) {
   }
 }
 
+/// The same, of its own type: no type erasure until a wait needs it.
+template <class ExecutorOrContext>
+auto plain_executor_of(ExecutorOrContext& where) {
+  if constexpr (is_execution_context_v<ExecutorOrContext>) {
+    return where.get_executor();
+  } else {
+    return executor_of(where);
+  }
+}
+
 /// A handler that calls `then(handler, args...)`: what a compiled wait
 /// completes, turned into the user's completion. It keeps the handler's
 /// associated executor, cancellation slot and allocator (see the associator
