@@ -20,6 +20,9 @@ struct chunk_end {
   std::size_t chunk = 0;
   std::optional<std::string> result;
   std::exception_ptr failure;
+  // A team job's run of chunks [chunk, through) that all succeeded (their
+  // results are in its arena), applied under one lock; 0: `chunk` alone.
+  std::size_t through = 0;
 };
 
 using progress_callback = std::function<void(std::size_t done, std::size_t total)>;

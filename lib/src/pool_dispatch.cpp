@@ -134,7 +134,64 @@ chunk_end local_pool::state::take_task(std::uint64_t id, std::optional<std::stri
   return end;
 }
 
+namespace {
+
+// After a chunk (or a run of them) counted as finished under the job's lock:
+// wakes its waiters and runs the callbacks taken (the job's, once complete).
+void after_finishing(job_state& job, bool wake, std::vector<job_state::callback>& callbacks) {
+  if (wake) job.changed.notify_all();
+  if (callbacks.empty()) return;
+  for (auto& callback : callbacks) guarded("a result callback", callback.run);
+  {
+    std::scoped_lock lock(job.mutex);
+    job.running_callbacks = false;
+  }
+  job.changed.notify_all();
+}
+
+// Under the job's lock, after its chunks counted: what after_finishing needs.
+bool settle(job_state& job, bool& wake, std::vector<job_state::callback>& callbacks) {
+  const bool complete = job.complete();
+  wake = complete || job.chunk_waiters > 0;
+  if (complete) callbacks.swap(job.when_done);
+  job.running_callbacks = !callbacks.empty();
+  job.callbacks_thread = std::this_thread::get_id();
+  return complete;
+}
+
+// A run of a team job's chunks that succeeded, with no progress to report.
+bool finish_run(chunk_end& end) {
+  job_state& job = *end.job;
+  std::vector<job_state::callback> callbacks;
+  bool wake = false;
+  bool complete = false;
+  {
+    std::scoped_lock lock(job.mutex);
+    for (std::size_t c = end.chunk; c < end.through; ++c) {
+      if (job.results[c] || job.errors[c]) continue;  // finished already
+      job.results[c] = std::string();
+      ++job.finished;
+      job.items_done += job.chunk_items[c];
+      job.completion_order.push_back(c);
+    }
+    complete = settle(job, wake, callbacks);
+  }
+  after_finishing(job, wake, callbacks);
+  return complete;
+}
+
+}  // namespace
+
 bool finish_chunk(chunk_end& end, const progress_callback& progress) {
+  if (end.through > end.chunk + 1) {
+    if (!progress && !end.job->progress) return finish_run(end);
+    bool complete = false;  // progress is told chunk by chunk
+    for (std::size_t c = end.chunk; c < end.through; ++c) {
+      chunk_end one{end.job, c, std::string(), nullptr};
+      complete = finish_chunk(one, progress) || complete;
+    }
+    return complete;
+  }
   job_state& job = *end.job;
   std::vector<job_state::callback> callbacks;
   std::size_t done = 0;
@@ -168,21 +225,9 @@ bool finish_chunk(chunk_end& end, const progress_callback& progress) {
     ++job.finished;
     job.items_done += job.chunk_items[end.chunk];
     job.completion_order.push_back(end.chunk);
-    complete = job.complete();
-    wake = complete || job.chunk_waiters > 0;
-    if (complete) callbacks.swap(job.when_done);
-    job.running_callbacks = !callbacks.empty();
-    job.callbacks_thread = std::this_thread::get_id();
+    complete = settle(job, wake, callbacks);
   }
-  if (wake) job.changed.notify_all();
-  if (!callbacks.empty()) {
-    for (auto& callback : callbacks) guarded("a result callback", callback.run);
-    {
-      std::scoped_lock lock(job.mutex);
-      job.running_callbacks = false;
-    }
-    job.changed.notify_all();
-  }
+  after_finishing(job, wake, callbacks);
   return complete;
 }
 

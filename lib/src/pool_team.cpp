@@ -95,12 +95,18 @@ void local_pool::state::check_team(std::uint64_t team, std::vector<chunk_end>& e
     // worker's end of share can come first): wait for the message.
     if (state == team_failed && !t.errors[c]) return;
   }
-  for (std::uint64_t c = 0; c < chunks; ++c) {
+  // Runs of done chunks go as one end each: a map of 10,000 one-item chunks
+  // was finished one lock and one job reference per chunk, after the workers.
+  for (std::uint64_t c = 0; c < chunks;) {
     if (t.state(c) == team_done) {
-      ends.push_back({t.job, c, std::string(), nullptr});
+      std::uint64_t through = c + 1;
+      while (through < chunks && t.state(through) == team_done) ++through;
+      ends.push_back({t.job, c, std::string(), nullptr, through});
+      c = through;
     } else {
       auto failure = t.errors[c] ? t.errors[c] : std::make_exception_ptr(error("the task failed"));
       ends.push_back({t.job, c, std::nullopt, failure});
+      ++c;
     }
   }
   spare_arena spare{t.arena, t.job, {}};
