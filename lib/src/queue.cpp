@@ -104,6 +104,9 @@ class receive_buffer {
   std::size_t capacity_ = 0;
 };
 
+// Room a producer that found the ring full waits a moment for (see put_in_turn).
+constexpr std::uint64_t stretch_bytes = 4096;
+
 // Waits until ready() or the deadline: a short spin, then yields (a peer on
 // our CPU gets to run), then sleeps on `w`. `check` runs between sleeps of at
 // most 100 ms (and before the first), to find a peer that died. False at the
@@ -314,6 +317,15 @@ bool byte_queue::put_in_turn(std::string_view message, std::optional<std::chrono
     };
     auto room_or_closed = [&] { return has_room() || h.closed.load() != 0; };
     if (!has_room()) {
+      // A full ring: a short spin for a stretch of room first, so that the
+      // two sides then work lines apart instead of in lockstep on one
+      // record's lines (a consumer slower than its producer had lost half
+      // its speed to that). Then room for this record, as any wait.
+      const std::uint64_t stretch = std::min<std::uint64_t>(need + stretch_bytes, h.capacity);
+      for (int i = 0; i < 512 && pos + stretch - known_read_pos_ > h.capacity; ++i) {
+        pause();
+        known_read_pos_ = h.read_pos.load(std::memory_order_acquire);
+      }
       const bool ready = wait_until(h.room_ready, deadline, room_or_closed, no_check);
       if (!ready || !has_room()) {
         if (offset > 0) recover_producer(h);  // ends the part already in
