@@ -88,14 +88,25 @@ bool lease_in_use(const Lease& lease) noexcept {
   return lease.grants > 0 && lease.busy[lease.grants - 1].load(std::memory_order_acquire) != 0;
 }
 
+/// How a revoker waits a moment for a holder inside a put (get): a queue's
+/// holder stays there only while it waits for room or data, so naps of 1 ms do.
+struct nap_briefly {
+  template <class Busy>
+  void operator()(const Busy&, std::chrono::nanoseconds) const {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+};
+
 /// Under the side's lock: ends any lease and waits until its last holder is
 /// not inside a put (get); earlier holders were waited for when theirs ended.
 /// A holder found dead in there is recovered by `recover_dead`. False when
 /// `deadline` passed first (the lease stays ended). `Lease` is a side_lease or
 /// a lock's (lock_lease.hpp): the same fields, busy marks of another width.
-template <class Clock, class Lease, class RecoverDead>
+/// `nap(busy, at_most)` waits up to `at_most` for the busy mark to clear; the
+/// holder's process is looked at between naps.
+template <class Clock, class Lease, class RecoverDead, class Nap = nap_briefly>
 bool revoke_lease(Lease& lease, std::uint64_t me, std::optional<typename Clock::time_point> deadline,
-                  RecoverDead recover_dead) {
+                  RecoverDead recover_dead, Nap nap = {}) {
   const std::uint64_t word = lease.holder.load(std::memory_order_relaxed);
   if (word != 0) {
     lease.holder.store(0, std::memory_order_relaxed);
@@ -115,8 +126,13 @@ bool revoke_lease(Lease& lease, std::uint64_t me, std::optional<typename Clock::
       busy.store(0, std::memory_order_release);
       return true;
     }
-    if (deadline && Clock::now() >= *deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));  // a holder waits for room or data: rare
+    std::chrono::nanoseconds at_most = std::chrono::milliseconds(10);
+    if (deadline) {
+      const auto left = std::chrono::ceil<std::chrono::nanoseconds>(*deadline - Clock::now());
+      if (left <= left.zero()) return false;
+      at_most = std::min(at_most, left);
+    }
+    nap(busy, at_most);
   }
 }
 

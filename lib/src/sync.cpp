@@ -137,8 +137,12 @@ bool acquire(lock_state& s, std::optional<nanoseconds> timeout) {
     return false;
   }
   // A holder found dead holding the lock by its lease is taken over, as a
-  // dead holder of the mutex is: nothing else to recover.
-  if (!revoke_lease<clock>(s.lease, me, deadline, [] {})) {
+  // dead holder of the mutex is: nothing else to recover. Until its unlock,
+  // this sleeps on `released`, which the unlock wakes: a lock may be held long.
+  auto until_unlocked = [&s](const std::atomic<std::uint64_t>& busy, nanoseconds at_most) {
+    sleep_once(s.released, at_most, [&busy] { return busy.load(std::memory_order_acquire) == 0; });
+  };
+  if (!revoke_lease<clock>(s.lease, me, deadline, [] {}, until_unlocked)) {
     unlock_mutex(s.mutex);
     return false;
   }
