@@ -128,9 +128,11 @@ bool revoke_lease(Lease& lease, std::uint64_t me, std::optional<typename Clock::
     }
     std::chrono::nanoseconds at_most = std::chrono::milliseconds(10);
     if (deadline) {
-      const auto left = std::chrono::ceil<std::chrono::nanoseconds>(*deadline - Clock::now());
-      if (left <= left.zero()) return false;
-      at_most = std::min(at_most, left);
+      // Compared first: a try's deadline is time_point::min(), which no
+      // subtraction may meet (it would overflow into a long wait).
+      const auto now = Clock::now();
+      if (now >= *deadline) return false;
+      at_most = std::min(at_most, std::chrono::ceil<std::chrono::nanoseconds>(*deadline - now));
     }
     nap(busy, at_most);
   }
