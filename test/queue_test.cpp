@@ -250,6 +250,27 @@ BOOST_AUTO_TEST_CASE(joinable_queue_counts_unfinished_items) {
   BOOST_CHECK_THROW(q.task_done(), mproc::error);
 }
 
+// A thread that made many gets in a row holds the get side's lease; while it
+// waits inside a get, another thread's try_get() ends at once with nothing
+// (a pool's steal is such a try, made under the pool's lock).
+BOOST_AUTO_TEST_CASE(a_try_does_not_wait_for_a_get_under_a_lease) {
+  mproc::queue<int> q;
+  mproc::event waiting;
+  std::thread holder([&] {
+    for (int i = 0; i < 200; ++i) q.put(i);
+    for (int i = 0; i < 200; ++i) q.get();
+    waiting.set();
+    BOOST_TEST(q.get(20s) == 7);  // inside its get, by the lease, until the item comes
+  });
+  BOOST_REQUIRE(waiting.wait(10s));
+  std::this_thread::sleep_for(50ms);
+  const auto begin = std::chrono::steady_clock::now();
+  BOOST_TEST(!q.try_get().has_value());
+  BOOST_TEST((std::chrono::steady_clock::now() - begin < 5s));
+  q.put(7);
+  holder.join();
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(queue_between_processes)
