@@ -319,8 +319,8 @@ bool byte_queue::put_in_turn(std::string_view message, std::optional<std::chrono
     if (!has_room()) {
       // A full ring: a short spin for a stretch of room first, so that the
       // two sides then work lines apart instead of in lockstep on one
-      // record's lines (a consumer slower than its producer had lost half
-      // its speed to that). Then room for this record, as any wait.
+      // record's lines (a consumer slower than its producer had lost about a
+      // third of its speed to that). Then room for this record, as any wait.
       const std::uint64_t stretch = std::min<std::uint64_t>(need + stretch_bytes, h.capacity);
       for (int i = 0; i < 512 && pos + stretch - known_read_pos_ > h.capacity; ++i) {
         pause();

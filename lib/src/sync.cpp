@@ -150,9 +150,9 @@ bool acquire(lock_state& s, std::optional<nanoseconds> timeout) {
   return true;
 }
 
-// Lockers that block sleep in the mutex itself (or, for a lease, poll in
-// revoke_lease); asynchronous ones on `released` (a fence and a load when
-// there are none).
+// Lockers that block sleep in the mutex itself, or on `released` while a lease
+// holder has the lock (revoke_lease); asynchronous ones on `released` too (a
+// fence and a load when there are none).
 void release(lock_state& s) {
   if (!unlock_by_lease(s.lease, this_thread_token())) unlock_mutex(s.mutex);
   wake_all(s.released);
