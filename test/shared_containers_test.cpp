@@ -214,6 +214,73 @@ BOOST_AUTO_TEST_CASE(items_of_any_serialisable_type) {
   BOOST_TEST(names.at(3) == "three");
 }
 
+// Items of up to 7 bytes live in the list's table, longer ones in records of
+// their own: one list holding both keeps each through assignments (whose
+// garbage makes compactions), inserts and pops.
+BOOST_AUTO_TEST_CASE(short_and_long_items_mix_in_one_list_through_every_change) {
+  using mproc::detail::byte_container;
+  byte_container list(byte_container::kind::list, 0, "shared list");
+  const auto item = [](int i) { return std::string(static_cast<std::size_t>(i % 13), static_cast<char>('a' + i % 26)); };
+  std::vector<std::string> expected;
+  for (int i = 0; i < 2000; ++i) {
+    list.append(item(i));
+    expected.push_back(item(i));
+  }
+  const std::size_t before = list.committed_bytes();
+  for (int round = 1; round <= 30; ++round) {
+    for (std::size_t i = static_cast<std::size_t>(round % 3); i < expected.size(); i += 3) {
+      expected[i] = item(static_cast<int>(i) + round);
+      list.assign(i, expected[i]);
+    }
+  }
+  BOOST_TEST(list.committed_bytes() < 4 * before);  // compacted: the garbage did not pile up
+  list.insert(7, "a long item, in a record");
+  expected.insert(expected.begin() + 7, "a long item, in a record");
+  list.insert(0, "");
+  expected.insert(expected.begin(), "");
+  list.insert(1500, "short");
+  expected.insert(expected.begin() + 1500, "short");
+  BOOST_TEST(list.pop(100) == expected[100]);
+  expected.erase(expected.begin() + 100);
+  BOOST_TEST(list.pop(std::nullopt) == expected.back());
+  expected.pop_back();
+  BOOST_TEST(list.at(8) == "a long item, in a record");  // moved by the insert at 0
+  BOOST_TEST((list.items() == expected));
+}
+
+BOOST_AUTO_TEST_CASE(a_plain_copy_of_an_item_of_another_size_says_which) {
+  using mproc::detail::byte_container;
+  for (const std::string odd : {"abc", "a longer item"}) {
+    for (const std::size_t each : {std::size_t{4}, std::size_t{8}}) {
+      byte_container list(byte_container::kind::list, 0, "shared list");
+      list.append(std::string(each, 'x'));
+      list.append(odd);
+      std::vector<char> out(2 * each);
+      try {
+        list.copy_plain_items(out.data(), each, 2);
+        BOOST_FAIL("an item of another size was copied");
+      } catch (const mproc::serialization_error& e) {
+        BOOST_TEST(std::string(e.what()) == "item 1 of the shared list has " + std::to_string(odd.size()) +
+                                                " bytes, not " + std::to_string(each));
+      }
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_list_of_ints_keeps_them_in_its_table) {
+  mproc::shared_list<int> ints;
+  mproc::shared_list<double> doubles;  // 8 bytes: each in a record
+  for (int i = 0; i < 100000; ++i) {
+    ints.append(i);
+    doubles.append(i);
+  }
+  BOOST_TEST(ints.committed_bytes() < doubles.committed_bytes() * 3 / 4);
+  const auto all = ints.snapshot();
+  BOOST_TEST(all.size() == 100000u);
+  BOOST_TEST(std::accumulate(all.begin(), all.end(), 0LL) == 99999LL * 100000 / 2);
+  BOOST_TEST(ints.at(54321) == 54321);
+}
+
 BOOST_AUTO_TEST_CASE(a_set_adds_each_item_once) {
   mproc::shared_set<std::string> seen;
   BOOST_TEST(seen.add("a"));

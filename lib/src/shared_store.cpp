@@ -127,7 +127,7 @@ void byte_container::store::compact(std::uint64_t need, bool keep_items) {
       if (cells[2 * i + 1] > erased_cell) records += size_of(cells[2 * i + 1]);
     }
   } else if (keep_items) {
-    for (std::uint64_t i = 0; i < size; ++i) records += size_of(item_at(i));
+    for (std::uint64_t i = 0; i < size; ++i) records += list_record_bytes(item_at(i));
   }
   const std::uint64_t required = table_bytes(slots) + records + need;
   if (required > l.half_bytes) full(need);
@@ -147,8 +147,13 @@ void byte_container::store::compact(std::uint64_t need, bool keep_items) {
   } else if (keep_items) {
     std::uint64_t* cells = list_cells(table);
     for (std::uint64_t i = 0; i < size; ++i) {
-      cells[i] = tail;
-      tail += copy_record(tail, item_at(i));
+      const std::uint64_t cell = item_at(i);
+      if (holds_inline(cell)) {
+        cells[i] = cell;
+      } else {
+        cells[i] = tail;
+        tail += copy_record(tail, cell);
+      }
     }
   }
   probe(4);

@@ -96,6 +96,14 @@ struct record_head {
   std::uint32_t value_bytes;
 };
 
+// A list item of up to 7 bytes (an int, a float, a char) lives in its table
+// cell, not in a record: the cell's first byte is (length << 1) | 1, the item
+// follows it. A record's offset is a multiple of 8 below 2^56, so its cell's
+// first byte is even in either byte order. A list of ints reads 8 bytes per item,
+// not 24 (cell and record), and writes no record when an item is added.
+inline constexpr std::size_t inline_item_max = 7;
+inline bool holds_inline(const std::uint64_t& cell) { return (*reinterpret_cast<const unsigned char*>(&cell) & 1) != 0; }
+
 constexpr std::uint64_t round8(std::uint64_t n) { return (n + 7) / 8 * 8; }
 constexpr std::uint64_t round_page(std::uint64_t n) { return (n + page - 1) / page * page; }
 
@@ -159,6 +167,33 @@ struct byte_container::store {
     const std::uint64_t bytes = size_of(from);
     std::memcpy(base + to, base + from, bytes);
     return bytes;
+  }
+
+  // --- list cells: an item inline, or the offset of its record ---------------
+  static bool holds_inline(const std::uint64_t& cell) { return store_format::holds_inline(cell); }
+  // The item of a list cell (a view of `cell` itself when it holds it inline).
+  std::string_view list_item(const std::uint64_t& cell) {
+    if (!holds_inline(cell)) return value_of(cell);
+    const auto* bytes = reinterpret_cast<const unsigned char*>(&cell);
+    return {reinterpret_cast<const char*>(bytes + 1), static_cast<std::size_t>(bytes[0] >> 1)};
+  }
+  std::uint64_t list_record_bytes(std::uint64_t cell) { return holds_inline(cell) ? 0 : size_of(cell); }
+  static std::uint64_t list_item_bytes(std::string_view item) {
+    return item.size() <= store_format::inline_item_max ? 0 : store_format::record_bytes({}, item);
+  }
+  // The cell for `item`: the item itself, or the offset of its record, which
+  // is written at `tail` (moved past it).
+  std::uint64_t new_list_cell(std::uint64_t& tail, std::string_view item) {
+    if (item.size() > store_format::inline_item_max) {
+      const std::uint64_t at = tail;
+      tail += write_record(at, {}, item);
+      return at;
+    }
+    unsigned char bytes[8] = {static_cast<unsigned char>(item.size() << 1 | 1)};
+    if (!item.empty()) std::memcpy(bytes + 1, item.data(), item.size());
+    std::uint64_t cell = 0;
+    std::memcpy(&cell, bytes, sizeof cell);
+    return cell;
   }
 
   bool is_map() const { return l.kind == static_cast<std::uint32_t>(kind::map); }
