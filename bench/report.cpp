@@ -48,7 +48,7 @@ void report::print(bool json) const {
             << std::left << std::setw(8) << "unit" << "note\n";
   for (const auto& f : figures_) {
     std::cout << std::left << std::setw(36) << f.name << std::right << std::setw(14) << std::fixed
-              << std::setprecision(f.unit == "ratio" ? 2 : f.value < 1 ? 3 : 1) << f.value << "  " << std::left << std::setw(8)
+              << std::setprecision(f.unit == "ratio" ? 2 : f.value > 0 && f.value < 1 ? 3 : 1) << f.value << "  " << std::left << std::setw(8)
               << f.unit << f.note << "\n";
   }
   std::cout.flush();
