@@ -10,8 +10,9 @@
 // - Layout. A header page, then two halves of equal size, reserved (sparse:
 //   memory is committed only as it is used). One half is active: items are
 //   appended at its `tail` as records (lengths, key, value) and reached
-//   through a table (a list: the items' offsets in order; a map: an
-//   open-addressing hash table of (hash, offset) cells).
+//   through a table (a list: the items' offsets in order, or an item of up
+//   to 7 bytes itself; a map: an open-addressing hash table of (hash, offset)
+//   cells).
 // - Changes are a few 8-byte words (the root's fields, a table cell). New
 //   bytes are written past the tail first, where nobody looks; then the words
 //   go to a journal, the journal is marked complete, the words are applied and
