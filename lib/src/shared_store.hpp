@@ -171,14 +171,13 @@ struct byte_container::store {
   }
 
   // --- list cells: an item inline, or the offset of its record ---------------
-  static bool holds_inline(const std::uint64_t& cell) { return store_format::holds_inline(cell); }
   // The item of a list cell (a view of `cell` itself when it holds it inline).
   std::string_view list_item(const std::uint64_t& cell) {
-    if (!holds_inline(cell)) return value_of(cell);
+    if (!store_format::holds_inline(cell)) return value_of(cell);
     const auto* bytes = reinterpret_cast<const unsigned char*>(&cell);
     return {reinterpret_cast<const char*>(bytes + 1), static_cast<std::size_t>(bytes[0] >> 1)};
   }
-  std::uint64_t list_record_bytes(std::uint64_t cell) { return holds_inline(cell) ? 0 : size_of(cell); }
+  std::uint64_t list_record_bytes(std::uint64_t cell) { return store_format::holds_inline(cell) ? 0 : size_of(cell); }
   static std::uint64_t list_item_bytes(std::string_view item) {
     return item.size() <= store_format::inline_item_max ? 0 : store_format::record_bytes({}, item);
   }

@@ -174,7 +174,7 @@ void byte_container::visit(void (*each)(void* context, std::string_view item), v
 namespace {
 
 // The copy loops of copy_plain_items, for one item size: a memcpy of a
-// constant size is a move, not a call per item. Each returns how many items
+// constant size (Bytes; 0: any other) is a move, not a call per item. Each returns how many items
 // were of that size (an item of another size ends the copy).
 template <std::size_t Bytes>
 std::size_t copy_inline(const std::uint64_t* cells, std::size_t n, std::byte* to, std::size_t item_bytes) {
@@ -183,7 +183,7 @@ std::size_t copy_inline(const std::uint64_t* cells, std::size_t n, std::byte* to
   for (std::size_t i = 0; i < n; ++i) {
     const auto* cell = reinterpret_cast<const unsigned char*>(cells + i);
     if (cell[0] != tag) return i;
-    std::memcpy(to + i * each, cell + 1, Bytes == 0 ? item_bytes : Bytes);
+    std::memcpy(to + i * each, cell + 1, each);
   }
   return n;
 }
@@ -197,7 +197,7 @@ std::size_t copy_records(const std::byte* base, const std::uint64_t* cells, std:
     record_head head;
     std::memcpy(&head, base + cells[i], sizeof head);
     if (head.value_bytes != each) return i;
-    std::memcpy(to + i * each, base + cells[i] + sizeof(record_head), Bytes == 0 ? item_bytes : Bytes);
+    std::memcpy(to + i * each, base + cells[i] + sizeof(record_head), each);
   }
   return n;
 }
