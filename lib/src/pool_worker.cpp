@@ -244,13 +244,22 @@ void run_worker(worker_links& links) {
       links.results.put(out, std::nullopt);
       continue;
     }
-    stamp.task.store(parts.id);
+    const auto pass_by = [&] {
+      out = result_head(parts.id, 0, links.slot, static_cast<std::uint32_t>(task_status::stopped));
+    };
     if (parts.kind == team_kind) {
+      stamp.task.store(parts.id);
       done += run_team_share(parts, links, stamp, links.max_tasks == 0 ? 0 : links.max_tasks - done, out);
+    } else if (skipped(stamp, parts.id)) {
+      // Cancelled before this worker reached it: passed by without being shown
+      // as running, since the pool's watch takes a cancelled task shown there
+      // for one that runs and (with no stop_grace) kills the worker.
+      pass_by();
     } else {
+      stamp.task.store(parts.id);
       begin_run(stamp);
-      if (skipped(stamp, parts.id)) {  // cancelled before it started
-        out = result_head(parts.id, 0, links.slot, static_cast<std::uint32_t>(task_status::stopped));
+      if (skipped(stamp, parts.id)) {  // cancelled just as it was shown: passed by all the same
+        pass_by();
       } else {
         running_links = &links;
         run_task(parts, links.slot, out);
